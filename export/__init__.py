@@ -1,0 +1,1 @@
+"""Build each model, trace it to TorchScript, check it against the eager model, pack the archives."""

@@ -1,0 +1,74 @@
+"""CLI: python -m export [models|archives|all] ...  (see README, `make archives`)."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+log = logging.getLogger("export")
+DEFAULT_CHECK_IMAGES = (Path("../shared/data/street_photos/photos/0001.jpg"),)
+
+
+def _check_image(path: str | None) -> Image.Image:
+    """A real photo to check each traced model against its eager twin."""
+    from fashion.decode import decode_image
+
+    candidates = [Path(path)] if path else list(DEFAULT_CHECK_IMAGES)
+    for p in candidates:
+        if p.is_file():
+            log.info("checking exports on %s", p)
+            return decode_image(p.read_bytes())
+    if path:
+        raise FileNotFoundError(f"--check-image {path} does not exist")
+    log.warning("no real photo found for the export check (pass --check-image); using a synthetic image")
+    import numpy as np
+    rng = np.random.default_rng(0)
+    return Image.fromarray(rng.integers(0, 255, (480, 360, 3), dtype=np.uint8))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m export", description=__doc__)
+    p.add_argument("step", nargs="?", choices=["models", "archives", "all"], default="all")
+    p.add_argument("--out", default="build/export", help="exported artifacts + manifests")
+    p.add_argument("--store", default="model_store", help="where the .mar/.war go")
+    p.add_argument("--weights-dir", default=os.environ.get("WEIGHTS_DIR"),
+                   help="folder searched for local weights (env WEIGHTS_DIR)")
+    p.add_argument("--segmenter-weights", help="a YOLO-seg .pt checkpoint")
+    p.add_argument("--imgsz", type=int, help="segmenter input size (default: the checkpoint's training size)")
+    p.add_argument("--clip-model", default=os.environ.get("CLIP_MODEL", "ViT-B-32"))
+    p.add_argument("--clip-pretrained", default=os.environ.get("CLIP_PRETRAINED", "laion2b_s34b_b79k"))
+    p.add_argument("--clip-weights", help="a local open_clip checkpoint for --clip-model")
+    p.add_argument("--no-text", action="store_true", help="skip the CLIP text tower")
+    p.add_argument("--attributes-checkpoint", help="trained attribute heads (from `make train-attributes`)")
+    p.add_argument("--check-image", help="a real photo for the export checks")
+    p.add_argument("--only", choices=["segmenter", "embedder", "attributes"], action="append")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    out, store = Path(args.out), Path(args.store)
+    if args.step in ("models", "all"):
+        from export import attributes, embedder, segmenter
+
+        image = _check_image(args.check_image)
+        wanted = set(args.only or ["segmenter", "embedder", "attributes"])
+        if "segmenter" in wanted:
+            segmenter.export(out, image, args.segmenter_weights, args.weights_dir, args.imgsz)
+        if "embedder" in wanted:
+            embedder.export(out, image, args.clip_model, args.clip_pretrained, args.clip_weights,
+                            args.weights_dir, text=not args.no_text)
+        if "attributes" in wanted:
+            attributes.export(out, image, args.attributes_checkpoint, args.weights_dir)
+    if args.step in ("archives", "all"):
+        from export.archive import build_all
+
+        for path in build_all(out, store, out.parent / "archive"):
+            print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Where weights come from: a local file, the hub when online, or random init (said loudly)."""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import logging
+import os
+import socket
+from pathlib import Path
+
+log = logging.getLogger("export")
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightsSource:
+    kind: str  # "local" | "hub" | "random"
+    ref: str  # path, hub id or architecture
+    path: Path | None = None
+
+    @property
+    def random(self) -> bool:
+        return self.kind == "random"
+
+    def describe(self) -> dict:
+        d = {"source": f"{self.kind}:{self.ref}", "random": self.random}
+        if self.path is not None and self.path.is_file():
+            d["sha256"] = sha256(self.path)
+        return d
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def hub_reachable(host: str = "huggingface.co", timeout: float = 2.0) -> bool:
+    """Decide 'offline' once and fast, so no library sits in a 50 s download retry loop."""
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        return False
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        log.warning("the model hub (%s) is unreachable: setting HF_HUB_OFFLINE=1 for this run", host)
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        return False
+
+
+def find_local(explicit: str | None, weights_dir: str | None, patterns: tuple[str, ...]) -> Path | None:
+    """An explicit path wins; else the first file in WEIGHTS_DIR matching one of the patterns."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise FileNotFoundError(f"weights file {path} does not exist")
+        return path
+    if weights_dir and Path(weights_dir).is_dir():
+        for pattern in patterns:
+            found = sorted(Path(weights_dir).glob(pattern))
+            if found:
+                return found[0]
+    return None
+
+
+def warn_random(name: str, architecture: str) -> None:
+    log.warning("=" * 72)
+    log.warning("%s: NO TRAINED WEIGHTS (no local file, hub unreachable) - using RANDOM %s weights.",
+                name, architecture)
+    log.warning("Its outputs are meaningless; the archive and every response say random_weights=true.")
+    log.warning("=" * 72)

@@ -1,0 +1,77 @@
+"""Pack exported models into TorchServe archives (.mar) and the workflow into a .war."""
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+log = logging.getLogger("export")
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("fashion", "handlers")
+MODEL_FILES = {
+    "segmenter": ("segmenter.json", "segmenter.pt"),
+    "embedder": ("embedder.json", "embedder.pt", "embedder_text.pt"),
+    "attributes": ("attributes.json", "attributes.pt"),
+}
+HANDLERS = {"segmenter": "segmenter_handler.py", "embedder": "embedder_handler.py",
+            "attributes": "attributes_handler.py", "fashion": "ensemble_handler.py"}
+# Used when an archive is loaded on its own (a workflow takes its settings from fashion_workflow.yaml).
+MODEL_CONFIG = {"minWorkers": 1, "maxWorkers": 1, "batchSize": 4, "maxBatchDelay": 5, "responseTimeout": 120}
+WORKFLOW_SPEC = Path(__file__).with_name("fashion_workflow.yaml")
+
+
+def _tool(name: str) -> str:
+    exe = Path(sys.executable).with_name(name)
+    return str(exe) if exe.exists() else (shutil.which(name) or name)
+
+
+def _stage(stage: Path, files: list[Path]) -> Path:
+    """A folder whose contents become the archive root: our packages plus the model files."""
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    for pkg in PACKAGES:
+        shutil.copytree(ROOT / pkg, stage / pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for f in files:
+        shutil.copy2(f, stage / f.name)
+    return stage
+
+
+def _model_files(export_dir: Path, name: str) -> list[Path]:
+    files = [export_dir / f for f in MODEL_FILES[name] if (export_dir / f).exists()]
+    if not files or files[0].suffix != ".json":
+        raise FileNotFoundError(f"{export_dir}/{name}.json is missing: run `python -m export models` first")
+    return files
+
+
+def build_mar(name: str, files: list[Path], store: Path, build_dir: Path) -> Path:
+    stage = _stage(build_dir / f"stage_{name}", files)
+    config = build_dir / f"{name}-config.yaml"
+    config.write_text(yaml.safe_dump(MODEL_CONFIG))
+    store.mkdir(parents=True, exist_ok=True)
+    subprocess.run([_tool("torch-model-archiver"), "--model-name", name, "--version", "1.0",
+                    "--handler", str(ROOT / "handlers" / HANDLERS[name]), "--extra-files", str(stage),
+                    "--config-file", str(config), "--export-path", str(store), "--force"], check=True)
+    log.info("built %s", store / f"{name}.mar")
+    return store / f"{name}.mar"
+
+
+def build_war(store: Path, build_dir: Path) -> Path:
+    stage = _stage(build_dir / "stage_workflow", [])
+    subprocess.run([_tool("torch-workflow-archiver"), "--workflow-name", "fashion",
+                    "--spec-file", str(WORKFLOW_SPEC), "--handler", str(ROOT / "handlers" / "workflow_functions.py"),
+                    "--extra-files", str(stage), "--export-path", str(store), "--force"], check=True)
+    log.info("built %s", store / "fashion.war")
+    return store / "fashion.war"
+
+
+def build_all(export_dir: Path, store: Path, build_dir: Path) -> list[Path]:
+    built = [build_mar(n, _model_files(export_dir, n), store, build_dir) for n in MODEL_FILES]
+    ensemble = [f for n in MODEL_FILES for f in _model_files(export_dir, n)]
+    built.append(build_mar("fashion", ensemble, store, build_dir))
+    built.append(build_war(store, build_dir))
+    return built

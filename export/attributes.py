@@ -1,0 +1,73 @@
+"""Export the attribute classifier (TinyViT + heads) with its vocabularies and category mapping."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from export import vocabulary
+from export._trace import ExportCheckFailed, trace_check_save, write_manifest
+from export._weights import WeightsSource, find_local, hub_reachable, warn_random
+from export.attribute_model import build
+from fashion.attributes import AttributeClassifier
+from fashion.manifest import InputSpec, Manifest
+
+log = logging.getLogger("export")
+
+DEFAULT_ARCH = "tiny_vit_5m_224"
+
+
+def load_model(checkpoint: Path | None, architecture: str) -> tuple[torch.nn.Module, dict[str, Any], WeightsSource]:
+    """A trained checkpoint (backbone + heads + vocabularies) when given; else hub or random backbone."""
+    if checkpoint is not None:
+        ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        labels = {"heads": ckpt["heads"], "mapping": ckpt.get("mapping", {})}
+        model = build(ckpt.get("architecture", architecture), labels["heads"])
+        model.load_state_dict(ckpt["state_dict"])
+        extra = {k: ckpt[k] for k in ("report",) if k in ckpt}
+        return model, labels | extra, WeightsSource("local", checkpoint.name, checkpoint)
+    labels = vocabulary.load_default()
+    labels = {"heads": labels["heads"], "mapping": labels["mapping"]}
+    torch.manual_seed(0)
+    if hub_reachable():
+        log.warning("attributes: ImageNet TinyViT backbone from the hub, but the heads are UNTRAINED "
+                    "(train them with `make train-attributes`)")
+        return build(architecture, labels["heads"], pretrained=True), labels, \
+            WeightsSource("random", f"heads; backbone hub:timm/{architecture}")
+    warn_random("attributes", architecture)
+    return build(architecture, labels["heads"]), labels, WeightsSource("random", architecture)
+
+
+def export(out_dir: Path, check_image: Image.Image, checkpoint: str | None = None,
+           weights_dir: str | None = None, architecture: str = DEFAULT_ARCH) -> Manifest:
+    import timm.data
+
+    local = find_local(checkpoint, weights_dir, ("attributes*.pt",))
+    model, labels, source = load_model(local, architecture)
+    model.eval()
+    cfg = timm.data.resolve_data_config({}, model=model.backbone)
+    manifest = Manifest(
+        name="attributes", architecture=architecture, artifact="attributes.pt",
+        input=InputSpec(size=tuple(cfg["input_size"][1:]), resize="shortest_crop",
+                        interpolation=cfg["interpolation"], mean=tuple(cfg["mean"]), std=tuple(cfg["std"]),
+                        crop_pct=float(cfg.get("crop_pct", 1.0))),
+        weights=source.describe(), labels=labels, settings={"head_order": model.head_names}, parity={})
+
+    def check(traced: torch.jit.ScriptModule) -> dict:
+        dev = torch.device("cpu")
+        ours, ref = AttributeClassifier(traced, manifest, dev), AttributeClassifier(model, manifest, dev)
+        batch = ours.preprocess([check_image])
+        a, b = ours.postprocess(ours.predict(batch))[0], ref.postprocess(ref.predict(batch))[0]
+        diff = [h for h in model.head_names if a[h]["label"] != b[h]["label"]]
+        if diff:
+            raise ExportCheckFailed(f"attributes: traced top-1 differs from eager for {diff}")
+        return {"same_top1": True, "heads": len(model.head_names)}
+
+    figures = trace_check_save(model, torch.zeros(1, 3, *manifest.input.size), out_dir, manifest.artifact, check)
+    manifest = dataclasses.replace(manifest, parity=figures)
+    write_manifest(manifest, out_dir)
+    return manifest

@@ -1,0 +1,97 @@
+"""Export an open_clip model: image tower and text tower, each traced to TorchScript."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from export._trace import ExportCheckFailed, trace_check_save, write_manifest
+from export._weights import WeightsSource, find_local, hub_reachable, warn_random
+from fashion.manifest import InputSpec, Manifest
+from fashion.embed import Embedder
+
+log = logging.getLogger("export")
+
+DEFAULT_MODEL, DEFAULT_PRETRAINED = "ViT-B-32", "laion2b_s34b_b79k"
+MIN_COSINE = 0.999
+
+
+class TextTower(torch.nn.Module):
+    def __init__(self, clip: torch.nn.Module) -> None:
+        super().__init__()
+        self.clip = clip
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.clip.encode_text(tokens)
+
+
+def resolve(model_name: str, pretrained: str | None, weights: str | None, weights_dir: str | None) -> WeightsSource:
+    local = find_local(weights, weights_dir, (f"{model_name}*.pt", f"{model_name}*.bin", "open_clip*.bin"))
+    if local:
+        return WeightsSource("local", local.name, local)
+    if (pretrained or model_name.startswith("hf-hub:")) and hub_reachable():
+        return WeightsSource("hub", f"{model_name}:{pretrained or ''}")
+    warn_random("embedder", model_name)
+    return WeightsSource("random", model_name)
+
+
+def export(out_dir: Path, check_image: Image.Image, model_name: str = DEFAULT_MODEL,
+           pretrained: str | None = DEFAULT_PRETRAINED, weights: str | None = None,
+           weights_dir: str | None = None, text: bool = True) -> Manifest:
+    import open_clip
+
+    source = resolve(model_name, pretrained, weights, weights_dir)
+    if source.random and model_name.startswith("hf-hub:"):
+        raise ValueError(f"{model_name} needs the hub; offline, pass --clip-model ViT-B-32 for a random model")
+    torch.manual_seed(0)
+    tag = str(source.path) if source.kind == "local" else (pretrained if source.kind == "hub" else None)
+    model, _, reference_preprocess = open_clip.create_model_and_transforms(model_name, pretrained=tag)
+    model.eval()
+    cfg = model.visual.preprocess_cfg
+    if cfg.get("resize_mode", "shortest") != "shortest":
+        raise ValueError(f"{model_name} uses resize_mode={cfg['resize_mode']!r}; only 'shortest' is supported")
+    size = cfg["size"] if isinstance(cfg["size"], (tuple, list)) else (cfg["size"], cfg["size"])
+    embed_dim = int(model.visual.output_dim)
+    manifest = Manifest(
+        name="embedder", architecture=model_name.removeprefix("hf-hub:"), artifact="embedder.pt",
+        input=InputSpec(size=tuple(size), resize="shortest_crop", interpolation=cfg["interpolation"],
+                        mean=tuple(cfg["mean"]), std=tuple(cfg["std"])),
+        weights=source.describe(), labels={},
+        settings={"embed_dim": embed_dim, "tokenizer": model_name,
+                  "context_length": int(model.context_length),
+                  "text_artifact": "embedder_text.pt" if text else None}, parity={})
+
+    def check_image_tower(traced: torch.jit.ScriptModule) -> dict:
+        ours = Embedder(traced, manifest, torch.device("cpu"))
+        got = ours.predict(ours.preprocess([check_image])[0])[0]
+        with torch.no_grad():  # the reference: open_clip's own preprocessing and eager model
+            ref = torch.nn.functional.normalize(model.encode_image(reference_preprocess(check_image)[None]), dim=-1)[0]
+        cosine = float(got @ ref)
+        if cosine < MIN_COSINE:
+            raise ExportCheckFailed(f"embedder: cosine to open_clip's eager embedding {cosine:.5f} < {MIN_COSINE}")
+        return {"cosine_vs_open_clip": round(cosine, 6)}
+
+    example = torch.zeros(2, 3, *size)
+    figures = trace_check_save(model.visual, example, out_dir, manifest.artifact, check_image_tower)
+    if text:
+        tokenizer = open_clip.get_tokenizer(model_name)
+        tokens = tokenizer(["a photo of a red dress", "navy blue shirt"])
+        tower = TextTower(model)
+
+        def check_text(traced: torch.jit.ScriptModule) -> dict:
+            probe = tokenizer(["black leather jacket"])
+            with torch.no_grad():
+                a = torch.nn.functional.normalize(traced(probe), dim=-1)
+                b = torch.nn.functional.normalize(model.encode_text(probe), dim=-1)
+            cosine = float((a * b).sum())
+            if cosine < MIN_COSINE:
+                raise ExportCheckFailed(f"embedder text tower: cosine {cosine:.5f} < {MIN_COSINE}")
+            return {"text_cosine": round(cosine, 6)}
+
+        figures |= trace_check_save(tower, tokens, out_dir, "embedder_text.pt", check_text)
+    manifest = dataclasses.replace(manifest, parity=figures)
+    write_manifest(manifest, out_dir)
+    return manifest

@@ -1,0 +1,95 @@
+"""Export an ultralytics YOLO-seg model to TorchScript (raw head outputs; NMS and masks in fashion.segment)."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from export._trace import ExportCheckFailed, trace_check_save, write_manifest
+from export._weights import WeightsSource, find_local, hub_reachable, warn_random
+from fashion.manifest import InputSpec, Manifest
+from fashion.segment import Segmenter
+
+log = logging.getLogger("export")
+
+HUB_REPO, HUB_FILE = "Bingsu/adetailer", "deepfashion2_yolov8s-seg.pt"  # YOLOv8s-seg on DeepFashion2
+DEEPFASHION2 = ["short_sleeved_shirt", "long_sleeved_shirt", "short_sleeved_outwear", "long_sleeved_outwear",
+                "vest", "sling", "shorts", "trousers", "skirt", "short_sleeved_dress", "long_sleeved_dress",
+                "vest_dress", "sling_dress"]
+RANDOM_ARCH = "yolov8s-seg.yaml"
+MIN_MASK_IOU = 0.99
+
+
+def resolve(weights: str | None, weights_dir: str | None) -> WeightsSource:
+    local = find_local(weights, weights_dir, ("*-seg*.pt", "*seg*.pt"))
+    if local:
+        return WeightsSource("local", local.name, local)
+    if hub_reachable():
+        from huggingface_hub import hf_hub_download
+        return WeightsSource("hub", f"{HUB_REPO}/{HUB_FILE}", Path(hf_hub_download(HUB_REPO, HUB_FILE)))
+    warn_random("segmenter", RANDOM_ARCH)
+    return WeightsSource("random", RANDOM_ARCH)
+
+
+def load_eager(source: WeightsSource) -> tuple[torch.nn.Module, list[str], str, int | None]:
+    """(model, class names, architecture, training image size) in export mode, fused, eval."""
+    from ultralytics.nn.modules.head import Detect
+    from ultralytics.nn.tasks import SegmentationModel, load_checkpoint
+
+    if source.random:
+        torch.manual_seed(0)
+        model, names, arch, imgsz = SegmentationModel(RANDOM_ARCH, nc=len(DEEPFASHION2), verbose=False), \
+            DEEPFASHION2, RANDOM_ARCH.removesuffix(".yaml"), None
+    else:
+        model, ckpt = load_checkpoint(str(source.path), device="cpu")
+        names = [model.names[i] for i in sorted(model.names)]
+        arch = Path(str(ckpt.get("train_args", {}).get("model", source.path.stem))).stem
+        imgsz = ckpt.get("train_args", {}).get("imgsz")
+    if getattr(model, "task", "segment") != "segment":
+        raise ValueError(f"{source.ref} is a {model.task} model; the segmenter needs a YOLO '-seg' checkpoint")
+    model = copy.deepcopy(model).float().eval().fuse(verbose=False)
+    for m in model.modules():
+        if isinstance(m, Detect):
+            m.export, m.format, m.dynamic = True, "torchscript", False
+    return model, names, arch, imgsz
+
+
+def export(out_dir: Path, check_image: Image.Image, weights: str | None = None, weights_dir: str | None = None,
+           imgsz: int | None = None, min_score: float = 0.25) -> Manifest:
+    source = resolve(weights, weights_dir)
+    model, names, arch, trained_size = load_eager(source)
+    size = int(imgsz or trained_size or 640)
+    if size % 32:
+        raise ValueError(f"segmenter image size must be a multiple of 32, got {size}")
+    num_masks = int(model.model[-1].nm)
+    manifest = Manifest(
+        name="segmenter", architecture=arch, artifact="segmenter.pt",
+        input=InputSpec(size=(size, size), resize="letterbox", interpolation="bilinear", pad_value=114),
+        weights=source.describe(), labels={"classes": names},
+        settings={"num_masks": num_masks, "min_score": min_score, "iou": 0.7, "stride": 32}, parity={})
+    check_score = 0.0 if source.random else min_score  # random heads score low: still compare their masks
+
+    def check(traced: torch.jit.ScriptModule) -> dict:
+        dev = torch.device("cpu")
+        eager_seg, traced_seg = Segmenter(model, manifest, dev), Segmenter(traced, manifest, dev)
+        batch, frames = eager_seg.preprocess([check_image])
+        a = eager_seg.postprocess(*eager_seg.predict(batch), frames, [check_image.size], check_score, 20)[0]
+        b = traced_seg.postprocess(*traced_seg.predict(batch), frames, [check_image.size], check_score, 20)[0]
+        if [g.class_id for g in a] != [g.class_id for g in b]:
+            raise ExportCheckFailed(f"segmenter: traced classes {[g.label for g in b]} != eager {[g.label for g in a]}")
+        ious = [float((x.mask & y.mask).sum() / max((x.mask | y.mask).sum(), 1)) for x, y in zip(a, b)]
+        if ious and min(ious) < MIN_MASK_IOU:
+            raise ExportCheckFailed(f"segmenter: traced mask IoU {min(ious):.4f} < {MIN_MASK_IOU}")
+        return {"instances": len(a), "min_mask_iou": round(min(ious), 6) if ious else None}
+
+    example = torch.zeros(1, 3, size, size)
+    figures = trace_check_save(model, example, out_dir, manifest.artifact, check)
+    manifest = dataclasses.replace(manifest, parity=figures)
+    write_manifest(manifest, out_dir)
+    return manifest
+
+

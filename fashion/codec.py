@@ -1,0 +1,163 @@
+"""TorchServe's request shapes in one place: decode_request() and encode_response().
+
+A TorchServe request item is a dict: `data`/`body` holds raw bytes, a str, or JSON TorchServe has already
+parsed; a multipart form gives one key per field. We accept raw image bytes, multipart files (several = a
+batch), JSON {"b64": ...}, a JSON list of those, the Vertex AI envelope {"instances": [...],
+"parameters": {...}} and {"text": [...]} (embedder only).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import json
+import os
+from typing import Any, Union
+
+from fashion.errors import InvalidInput, PayloadTooLarge, RequestError, error_dict
+from fashion.options import Options, parse_options
+
+MAX_BATCH_IMAGES = int(os.environ.get("MAX_BATCH_IMAGES", "16"))
+OPTION_KEYS = frozenset(f.name for f in dataclasses.fields(Options))
+
+ImageItem = Union[bytes, RequestError]
+
+
+@dataclasses.dataclass
+class Request:
+    """One client request: its images (or a per-item error each), options and reply shape."""
+    images: list[ImageItem]
+    options: Options
+    shape: str = "single"  # single: one object; list: a JSON list; vertex: {"predictions": [...]}
+    texts: list[str] | None = None
+
+
+def _b64(value: Any) -> ImageItem:
+    if not isinstance(value, str):
+        return InvalidInput("'b64' must be a base64 string of the image file")
+    if value.startswith("data:") and "," in value:
+        value = value.split(",", 1)[1]
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return InvalidInput("'b64' is not valid base64; encode the image file's bytes with standard base64")
+
+
+def _instance(value: Any) -> ImageItem:
+    """One image given in JSON: {"b64": ...}, a bare base64 string, or {"url": ...}."""
+    if isinstance(value, str):
+        return _b64(value)
+    if isinstance(value, dict):
+        if "b64" in value:
+            return _b64(value["b64"])
+        if "url" in value:
+            return InvalidInput("image URLs are not fetched by this server (URL input is off); "
+                                "send the image bytes or base64 instead")
+    return InvalidInput('each image must be {"b64": "<base64>"} (or a base64 string)')
+
+
+def _split_options(obj: dict[str, Any], image_keys: set[str]) -> dict[str, Any]:
+    """Options sit beside the image keys, or inside a nested "options" object."""
+    rest = {k: v for k, v in obj.items() if k not in image_keys}
+    nested = rest.pop("options", None)
+    if nested is not None:
+        if not isinstance(nested, dict):
+            raise InvalidInput("'options' must be an object")
+        rest.update(nested)
+    return rest
+
+
+def _from_json(obj: Any) -> Request:
+    if isinstance(obj, list):
+        return Request([_instance(v) for v in obj], Options(), "list")
+    if not isinstance(obj, dict):
+        raise InvalidInput('JSON body must be an object such as {"b64": "..."} or a list of them')
+    if "instances" in obj:
+        if not isinstance(obj["instances"], list):
+            raise InvalidInput("'instances' must be a list")
+        params = obj.get("parameters") or {}
+        if not isinstance(params, dict):
+            raise InvalidInput("'parameters' must be an object of options")
+        return Request([_instance(v) for v in obj["instances"]], parse_options(params), "vertex")
+    if "text" in obj:
+        texts = obj["text"]
+        texts = [texts] if isinstance(texts, str) else texts
+        if not isinstance(texts, list):
+            raise InvalidInput("'text' must be a string or a list of strings")
+        return Request([], parse_options(_split_options(obj, {"text"})), "list", texts=texts)
+    if "images" in obj:
+        if not isinstance(obj["images"], list):
+            raise InvalidInput("'images' must be a list")
+        return Request([_instance(v) for v in obj["images"]], parse_options(_split_options(obj, {"images"})), "list")
+    if "b64" in obj or "url" in obj:
+        return Request([_instance(obj)], parse_options(_split_options(obj, {"b64", "url"})), "single")
+    raise InvalidInput('JSON body needs "b64", "images", "instances" or "text"; '
+                       'or send the raw image bytes with Content-Type: image/jpeg')
+
+
+def _looks_like_json(data: bytes) -> bool:
+    head = data[:64].lstrip()
+    return head[:1] in (b"{", b"[")
+
+
+def _parse_json_bytes(data: bytes | str) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"the body looks like JSON but does not parse ({exc})") from None
+
+
+def _text(value: Any) -> Any:
+    return value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else value
+
+
+def decode_request(item: dict[str, Any]) -> Request:
+    """One TorchServe request item -> Request. Raises RequestError when the whole request is unusable."""
+    payload = item.get("data", item.get("body"))
+    fields = {k: v for k, v in item.items() if k not in ("data", "body")}
+    if payload is not None and not fields:
+        request = _from_payload(payload)
+    else:  # multipart form: file fields are images (in order), known option names are options
+        files = [] if payload is None else [payload]
+        files += [v for k, v in fields.items() if k not in OPTION_KEYS]
+        options = parse_options({k: _text(v) for k, v in fields.items() if k in OPTION_KEYS})
+        images = [bytes(v) if isinstance(v, (bytes, bytearray)) else
+                  InvalidInput("multipart file fields must hold image bytes") for v in files]
+        if not images:
+            raise InvalidInput("the form has no file field; attach the image as a file (-F data=@photo.jpg)")
+        request = Request(images, options, "single" if len(images) == 1 else "list")
+    if len(request.images) > MAX_BATCH_IMAGES:
+        raise PayloadTooLarge(f"{len(request.images)} images in one request; the limit is {MAX_BATCH_IMAGES} "
+                              "(set MAX_BATCH_IMAGES to change it) - split the batch")
+    if not request.images and request.texts is None:
+        raise InvalidInput("the request holds no image")
+    return request
+
+
+def _from_payload(payload: Any) -> Request:
+    if isinstance(payload, (dict, list)):
+        return _from_json(payload)
+    if isinstance(payload, str):
+        return _from_json(_parse_json_bytes(payload))
+    if isinstance(payload, (bytes, bytearray)):
+        data = bytes(payload)
+        if _looks_like_json(data):
+            return _from_json(_parse_json_bytes(data))
+        return Request([data], Options(), "single")
+    raise InvalidInput(f"unsupported request body of type {type(payload).__name__}")
+
+
+def encode_response(request_shape: str, results: list[dict[str, Any]]) -> tuple[Any, int]:
+    """Per-image results -> (JSON payload, HTTP status). A single image's error sets the status."""
+    if request_shape == "vertex":
+        return {"predictions": results}, 200
+    if request_shape == "list":
+        return results, 200
+    result = results[0]
+    status = result["error"]["code"] if isinstance(result, dict) and "error" in result else 200
+    return result, status
+
+
+def error_response(exc: BaseException) -> tuple[dict[str, Any], int]:
+    body = error_dict(exc)
+    return body, body["error"]["code"]

@@ -1,0 +1,56 @@
+"""decode: encoded image bytes -> an RGB PIL image, with size limits checked before full decoding."""
+from __future__ import annotations
+
+import io
+import os
+import warnings
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from fashion.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
+
+ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "MPO"})
+MAX_IMAGE_SIDE = int(os.environ.get("MAX_IMAGE_SIDE", "8192"))
+MAX_IMAGE_PIXELS = int(os.environ.get("MAX_IMAGE_PIXELS", str(40_000_000)))
+MIN_IMAGE_SIDE = 8
+
+
+def decode_image(data: bytes) -> Image.Image:
+    """Open, check and fully decode one image; EXIF orientation applied, converted to RGB."""
+    if not data:
+        raise InvalidInput("the image is empty (0 bytes); send the image file's bytes")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=sorted(ALLOWED_FORMATS))
+    except UnidentifiedImageError:
+        raise UnsupportedMedia(
+            f"the body is not an image Pillow can read ({len(data)} bytes, starting {data[:8]!r}); "
+            f"send JPEG, PNG or WebP") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise PayloadTooLarge(f"the image has too many pixels; the limit is {MAX_IMAGE_PIXELS}") from None
+    width, height = image.size
+    if max(width, height) > MAX_IMAGE_SIDE or width * height > MAX_IMAGE_PIXELS:
+        raise PayloadTooLarge(
+            f"image is {width}x{height} pixels; the limit is {MAX_IMAGE_SIDE} on each side and "
+            f"{MAX_IMAGE_PIXELS} in all (set MAX_IMAGE_SIDE / MAX_IMAGE_PIXELS to change it)")
+    if min(width, height) < MIN_IMAGE_SIDE:
+        raise InvalidInput(f"image is {width}x{height} pixels; each side must be at least {MIN_IMAGE_SIDE}")
+    try:
+        image.load()
+        image = ImageOps.exif_transpose(image) or image
+        return _to_rgb(image)
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InvalidInput(f"the image is corrupt or truncated ({exc}); send the complete file") from None
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        return image.point(lambda v: v / 256).convert("L").convert("RGB")
+    return image.convert("RGB")

@@ -1,0 +1,81 @@
+"""CLIP embeddings of whole images, garment crops (one batch) and texts; all L2-normalised."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from fashion.errors import InvalidInput
+from fashion.manifest import Manifest
+from fashion.preprocess import resize_crop
+from fashion.segment import Garment
+
+MAX_TEXTS = 256
+
+
+class Embedder:
+    def __init__(self, module: torch.jit.ScriptModule, manifest: Manifest, device: torch.device,
+                 text_module: torch.jit.ScriptModule | None = None) -> None:
+        self.module, self.manifest, self.device, self.text_module = module, manifest, device, text_module
+        self.dim = int(manifest.settings["embed_dim"])
+        self._tokenizer = None
+        mean = np.array(manifest.input.mean) * 255
+        self.fill = tuple(int(round(v)) for v in mean)  # outside a garment's mask: the mean colour
+
+    @classmethod
+    def load_text_tower(cls, directory: str | Path, manifest: Manifest,
+                        device: torch.device) -> torch.jit.ScriptModule | None:
+        name = manifest.settings.get("text_artifact")
+        if not name or not (Path(directory) / name).is_file():
+            return None
+        return torch.jit.load(str(Path(directory) / name), map_location=device).eval()
+
+    def crops(self, image: Image.Image, garments: list[Garment]) -> list[Image.Image]:
+        """Each garment cut to its box, with pixels outside its mask set to the mean colour."""
+        out = []
+        for g in garments:
+            x1, y1, x2, y2 = (int(np.floor(g.box[0])), int(np.floor(g.box[1])),
+                              int(np.ceil(g.box[2])), int(np.ceil(g.box[3])))
+            crop = image.crop((x1, y1, max(x2, x1 + 1), max(y2, y1 + 1)))
+            mask = Image.fromarray(g.mask[y1:y1 + crop.height, x1:x1 + crop.width].astype(np.uint8) * 255)
+            out.append(Image.composite(crop, Image.new("RGB", crop.size, self.fill), mask))
+        return out
+
+    def preprocess(self, images: list[Image.Image],
+                   garments: list[list[Garment]] | None = None) -> tuple[torch.Tensor, list[int]]:
+        """Whole images and their garment crops in ONE batch; counts says how many crops each image has."""
+        tensors, counts = [], []
+        for i, image in enumerate(images):
+            crops = self.crops(image, garments[i]) if garments else []
+            tensors.extend(resize_crop(im, self.manifest.input) for im in [image, *crops])
+            counts.append(len(crops))
+        return torch.stack(tensors).to(self.device), counts
+
+    @torch.inference_mode()
+    def predict(self, batch: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.normalize(self.module(batch).float(), dim=-1)
+
+    def postprocess(self, embeddings: torch.Tensor, counts: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Split the batch back: (whole-image embedding, garment embeddings) per image."""
+        arr, out, start = embeddings.cpu().numpy(), [], 0
+        for n in counts:
+            out.append((arr[start], arr[start + 1:start + 1 + n]))
+            start += 1 + n
+        return out
+
+    def tokenizer(self):
+        if self._tokenizer is None:
+            import open_clip  # lazy: only text requests need it
+            self._tokenizer = open_clip.get_tokenizer(self.manifest.settings["tokenizer"])
+        return self._tokenizer
+
+    @torch.inference_mode()
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        if self.text_module is None:
+            raise InvalidInput("this embedder archive has no text tower; export it with text enabled")
+        if not texts or len(texts) > MAX_TEXTS or not all(isinstance(t, str) and t.strip() for t in texts):
+            raise InvalidInput(f"'text' must be a list of 1 to {MAX_TEXTS} non-empty strings")
+        tokens = self.tokenizer()(texts).to(self.device)
+        return torch.nn.functional.normalize(self.text_module(tokens).float(), dim=-1).cpu().numpy()

@@ -1,0 +1,86 @@
+"""What export writes beside each artifact: preprocessing, labels, weights provenance. Handlers read it."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+MANIFEST_SUFFIX = ".json"
+
+
+@dataclasses.dataclass(frozen=True)
+class InputSpec:
+    size: tuple[int, int]  # (height, width) of the model input
+    resize: str  # "letterbox" (YOLO) or "shortest_crop" (resize the short side, centre crop)
+    interpolation: str  # "bilinear" or "bicubic"
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    crop_pct: float = 1.0
+    pad_value: int = 114
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "InputSpec":
+        return cls(size=tuple(d["size"]), resize=d["resize"], interpolation=d["interpolation"],
+                   mean=tuple(d.get("mean", (0, 0, 0))), std=tuple(d.get("std", (1, 1, 1))),
+                   crop_pct=float(d.get("crop_pct", 1.0)), pad_value=int(d.get("pad_value", 114)))
+
+
+@dataclasses.dataclass(frozen=True)
+class Manifest:
+    name: str  # segmenter | embedder | attributes
+    architecture: str
+    artifact: str  # file name of the TorchScript module beside the manifest
+    input: InputSpec
+    weights: dict[str, Any]  # {"source": ..., "random": bool, ...}
+    labels: dict[str, Any]  # classes, attribute vocabularies, mappings
+    settings: dict[str, Any]  # thresholds, embedding dimension, text tower, ...
+    parity: dict[str, Any]  # what the export check measured
+
+    @property
+    def random_weights(self) -> bool:
+        return bool(self.weights.get("random"))
+
+    def provenance(self) -> dict[str, Any]:
+        """The `models` entry of every response."""
+        return {"name": self.name, "architecture": self.architecture,
+                "weights": self.weights.get("source"), "random_weights": self.random_weights}
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        path = Path(directory) / f"{self.name}{MANIFEST_SUFFIX}"
+        path.write_text(json.dumps(self.to_dict(), indent=2))
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Manifest":
+        d = json.loads(Path(path).read_text())
+        return cls(name=d["name"], architecture=d["architecture"], artifact=d["artifact"],
+                   input=InputSpec.from_dict(d["input"]), weights=d["weights"], labels=d["labels"],
+                   settings=d.get("settings", {}), parity=d.get("parity", {}))
+
+
+def select_device() -> torch.device:
+    """CUDA when present unless FASHION_DEVICE says otherwise."""
+    wanted = os.environ.get("FASHION_DEVICE")
+    if wanted:
+        return torch.device(wanted)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def load_artifact(directory: str | os.PathLike, name: str,
+                  device: torch.device | None = None) -> tuple[torch.jit.ScriptModule, Manifest]:
+    """Load `<name>.json` and the TorchScript module it names from an export or archive directory."""
+    directory = Path(directory)
+    manifest_path = directory / f"{name}{MANIFEST_SUFFIX}"
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"no {manifest_path.name} in {directory}; build it with `python -m export`")
+    manifest = Manifest.load(manifest_path)
+    device = device or select_device()
+    module = torch.jit.load(str(directory / manifest.artifact), map_location=device).eval()
+    return module, manifest

@@ -1,0 +1,34 @@
+"""Catalogue fields derived from predicted attributes: master/sub category and a display name."""
+from __future__ import annotations
+
+from typing import Any
+
+_SINGULAR_EXCEPTIONS = {"Jeans", "Shorts", "Trousers", "Track Pants", "Leggings", "Capris", "Briefs", "Boxers",
+                        "Jeggings", "Tights", "Stockings", "Sunglasses", "Flip Flops", "Sandals", "Shoes",
+                        "Heels", "Flats", "Lounge Pants", "Lounge Shorts", "Trunk", "Innerwear Vests"}
+
+
+def singular(article_type: str) -> str:
+    """'Shirts' -> 'Shirt', 'Dresses' -> 'Dress'; pair nouns ('Jeans', 'Sandals') stay plural."""
+    if article_type in _SINGULAR_EXCEPTIONS or not article_type.endswith("s"):
+        return article_type
+    if article_type.endswith("sses") or article_type.endswith("ches") or article_type.endswith("shes"):
+        return article_type[:-2]
+    return article_type[:-1]
+
+
+def display_name(fields: dict[str, Any]) -> str:
+    """Catalogue style: '{gender} {baseColour} {articleType}', e.g. 'Men Navy Blue Shirt'."""
+    parts = [fields.get("gender"), fields.get("baseColour"), fields.get("articleType")]
+    labels = [p["label"] if isinstance(p, dict) else p for p in parts]
+    if labels[2]:
+        labels[2] = singular(labels[2])
+    return " ".join(str(x) for x in labels if x and x not in ("Other", "NA"))
+
+
+def derive(fields: dict[str, Any], mapping: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """Add masterCategory, subCategory (from articleType) and productDisplayName to predicted fields."""
+    article = fields.get("articleType", {}).get("label")
+    derived = mapping.get(article, {}) if article else {}
+    return {**fields, "masterCategory": derived.get("masterCategory"),
+            "subCategory": derived.get("subCategory"), "productDisplayName": display_name(fields)}

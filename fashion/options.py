@@ -1,0 +1,75 @@
+"""Request options, parsed once per request into a frozen dataclass."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping
+
+from fashion.errors import InvalidInput
+
+SECTIONS = ("garments", "embedding", "metadata")
+MASK_FORMATS = ("rle", "polygon", "none")
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    embedding_only: bool = False
+    min_score: float | None = None  # None: the segmenter archive's own default
+    max_garments: int = 20
+    mask_format: str = "rle"
+    include: tuple[str, ...] = SECTIONS
+
+    def wants(self, section: str) -> bool:
+        return section in self.include
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _as_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise InvalidInput(f"option {name!r} must be true or false, got {value!r}")
+
+
+def _as_number(name: str, value: Any, kind: type, low: float, high: float) -> Any:
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"option {name!r} must be a {kind.__name__}, got {value!r}") from None
+    if not low <= number <= high:
+        raise InvalidInput(f"option {name!r} must be between {low} and {high}, got {number}")
+    return number
+
+
+def parse_options(raw: Mapping[str, Any] | None, max_garments_limit: int = 100) -> Options:
+    """Validate user options; unknown keys are refused so a typo never silently does nothing."""
+    raw = dict(raw or {})
+    known = {f.name for f in dataclasses.fields(Options)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise InvalidInput(f"unknown option(s) {unknown}; known options are {sorted(known)}")
+    kwargs: dict[str, Any] = {}
+    if "embedding_only" in raw:
+        kwargs["embedding_only"] = _as_bool("embedding_only", raw["embedding_only"])
+    if raw.get("min_score") is not None:
+        kwargs["min_score"] = _as_number("min_score", raw["min_score"], float, 0.0, 1.0)
+    if "max_garments" in raw:
+        kwargs["max_garments"] = _as_number("max_garments", raw["max_garments"], int, 0, max_garments_limit)
+    if "mask_format" in raw:
+        fmt = str(raw["mask_format"]).lower()
+        if fmt not in MASK_FORMATS:
+            raise InvalidInput(f"option 'mask_format' must be one of {list(MASK_FORMATS)}, got {fmt!r}")
+        kwargs["mask_format"] = fmt
+    if "include" in raw:
+        include = raw["include"]
+        if isinstance(include, (bytes, str)):
+            include = [s.strip() for s in (include.decode() if isinstance(include, bytes) else include).split(",")]
+        if not isinstance(include, (list, tuple)) or any(s not in SECTIONS for s in include):
+            raise InvalidInput(f"option 'include' must list sections from {list(SECTIONS)}, got {include!r}")
+        kwargs["include"] = tuple(s for s in SECTIONS if s in include)
+    return Options(**kwargs)

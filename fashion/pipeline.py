@@ -1,0 +1,160 @@
+"""The pipeline's stages over envelopes, shared by the workflow nodes and the in-process ensemble.
+
+prepare (decode + validate) -> segment -> embed (whole image + garment crops, one batch)
+                             -> classify attributes                                -> finish (encode)
+Each stage batches every image of every request it is given into one forward pass.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+from PIL import Image
+
+from fashion.attributes import AttributeClassifier
+from fashion.codec import Request, decode_request, encode_response
+from fashion.decode import decode_image
+from fashion.embed import Embedder
+from fashion.envelope import Envelope, Item
+from fashion.errors import RequestError, error_dict
+from fashion.manifest import load_artifact, select_device
+from fashion.options import Options
+from fashion.response import build_response
+from fashion.segment import Segmenter
+
+FORWARD_CHUNK = 16  # most images in one forward pass
+
+
+def prepare(item: dict[str, Any]) -> Envelope:
+    """A TorchServe request item -> an envelope of decoded, validated images (errors in place)."""
+    try:
+        request: Request = decode_request(item)
+    except RequestError as exc:
+        return Envelope("single", Options(), [], error=exc.to_dict())
+    items = []
+    for image in request.images:
+        if isinstance(image, RequestError):
+            items.append(Item(error=image.to_dict()))
+            continue
+        try:
+            pil = decode_image(image)
+        except RequestError as exc:
+            items.append(Item(error=exc.to_dict()))
+            continue
+        items.append(Item(image=image, size=pil.size, pil=pil))
+    return Envelope(request.shape, request.options, items, texts=request.texts)
+
+
+def _live(envs: list[Envelope], skip: Callable[[Envelope], bool] = lambda e: False) -> list[tuple[Envelope, Item]]:
+    return [(env, it) for env in envs if env.error is None and not skip(env)
+            for it in env.items if it.error is None and it.image is not None]
+
+
+def _pixels(item: Item) -> Image.Image:
+    if item.pil is None:
+        item.pil = decode_image(item.image)
+    return item.pil
+
+
+def _chunks(seq: list, n: int = FORWARD_CHUNK) -> Iterator[list]:
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
+def _add_model(envs: list[Envelope], provenance: dict[str, Any]) -> None:
+    for env in envs:
+        if provenance not in env.models:
+            env.models.append(provenance)
+
+
+def segment(seg: Segmenter, envs: list[Envelope]) -> None:
+    """Set item.garments for every live image (skipped for embedding_only requests)."""
+    for chunk in _chunks(_live(envs, skip=lambda e: e.options.embedding_only or not e.options.wants("garments"))):
+        images = [_pixels(it) for _, it in chunk]
+        batch, frames = seg.preprocess(images)
+        preds, protos = seg.predict(batch)
+        for (env, it), p, proto, frame, im in zip(chunk, preds, protos, frames, images):
+            it.garments = seg.postprocess(p[None], proto[None], [frame], [im.size],
+                                          env.options.min_score, env.options.max_garments)[0]
+    _add_model(envs, seg.manifest.provenance())
+
+
+def embed(emb: Embedder, envs: list[Envelope]) -> None:
+    """Whole-image and garment embeddings, all crops of all images in one batch per chunk."""
+    live = _live(envs, skip=lambda e: not (e.options.embedding_only or e.options.wants("embedding")
+                                           or e.options.wants("garments")))
+    for chunk in _chunks(live):
+        images = [_pixels(it) for _, it in chunk]
+        batch, counts = emb.preprocess(images, [it.garments or [] for _, it in chunk])
+        vectors = torch.cat([emb.predict(b) for b in torch.split(batch, 4 * FORWARD_CHUNK)])
+        for (_, it), (whole, parts) in zip(chunk, emb.postprocess(vectors, counts)):
+            it.embedding = whole
+            it.garment_embeddings = parts if it.garments is not None else None
+    _add_model(envs, emb.manifest.provenance())
+
+
+def classify(attr: AttributeClassifier, envs: list[Envelope]) -> None:
+    live = _live(envs, skip=lambda e: e.options.embedding_only or not e.options.wants("metadata"))
+    for chunk in _chunks(live):
+        logits = attr.predict(attr.preprocess([_pixels(it) for _, it in chunk]))
+        for (_, it), fields in zip(chunk, attr.postprocess(logits)):
+            it.metadata = fields
+    _add_model(envs, attr.manifest.provenance())
+
+
+def merge(base: Envelope, other: Envelope) -> Envelope:
+    """Join two branches of the workflow: take each item's computed fields from either."""
+    for a, b in zip(base.items, other.items):
+        for f in ("garments", "garment_embeddings", "embedding", "metadata"):
+            if getattr(a, f) is None and getattr(b, f) is not None:
+                setattr(a, f, getattr(b, f))
+    for m in other.models:
+        if m not in base.models:
+            base.models.append(m)
+    return base
+
+
+def finish(env: Envelope) -> tuple[Any, int]:
+    """An envelope -> (JSON payload, HTTP status) in the request's own shape."""
+    if env.error is not None:
+        return env.error, env.error["error"]["code"]
+    results = []
+    for it in env.items:
+        if it.error is not None:
+            results.append({"error": it.error["error"]})
+            continue
+        try:
+            results.append(build_response(it.size, env.options, env.models, it.garments,
+                                          it.garment_embeddings, it.embedding, it.metadata))
+        except Exception as exc:  # one image's encoding failure must not fail its neighbours
+            results.append(error_dict(exc))
+    return encode_response(env.shape, results)
+
+
+@dataclasses.dataclass
+class Pipeline:
+    """All three models in one process: the ensemble archive and the in-process reference."""
+    segmenter: Segmenter
+    embedder: Embedder
+    attributes: AttributeClassifier
+
+    @classmethod
+    def load(cls, directory: str | Path, device: torch.device | None = None) -> "Pipeline":
+        device = device or select_device()
+        seg = Segmenter(*load_artifact(directory, "segmenter", device), device)
+        emb_module, emb_manifest = load_artifact(directory, "embedder", device)
+        text = Embedder.load_text_tower(directory, emb_manifest, device)
+        emb = Embedder(emb_module, emb_manifest, device, text)
+        attr = AttributeClassifier(*load_artifact(directory, "attributes", device), device)
+        return cls(seg, emb, attr)
+
+    def run(self, envs: list[Envelope]) -> list[tuple[Any, int]]:
+        segment(self.segmenter, envs)
+        embed(self.embedder, envs)
+        classify(self.attributes, envs)
+        return [finish(env) for env in envs]
+
+    def __call__(self, items: list[dict[str, Any]]) -> list[tuple[Any, int]]:
+        return self.run([prepare(item) for item in items])

@@ -1,0 +1,51 @@
+"""preprocess: PIL images -> model input tensors, driven by each archive's InputSpec."""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms.v2 import functional as TF
+
+from fashion.manifest import InputSpec
+
+_PIL_MODES = {"bilinear": InterpolationMode.BILINEAR, "bicubic": InterpolationMode.BICUBIC}
+
+
+@dataclasses.dataclass(frozen=True)
+class Letterbox:
+    """How an image was placed in the model input: scale, then padding on the left and top."""
+    scale: float
+    left: int
+    top: int
+    width: int  # resized content size inside the input
+    height: int
+
+
+def letterbox(image: Image.Image, spec: InputSpec) -> tuple[torch.Tensor, Letterbox]:
+    """Resize keeping aspect ratio, pad to spec.size with spec.pad_value (YOLO's letterbox)."""
+    out_h, out_w = spec.size
+    w, h = image.size
+    scale = min(out_h / h, out_w / w)
+    new_w, new_h = round(w * scale), round(h * scale)
+    left, top = round((out_w - new_w) / 2 - 0.1), round((out_h - new_h) / 2 - 0.1)
+    x = TF.pil_to_tensor(image).unsqueeze(0).float()
+    if (new_w, new_h) != (w, h):
+        x = F.interpolate(x, size=(new_h, new_w), mode=spec.interpolation, align_corners=False)
+    canvas = torch.full((1, 3, out_h, out_w), float(spec.pad_value))
+    canvas[:, :, top:top + new_h, left:left + new_w] = x
+    canvas = (canvas / 255.0 - torch.tensor(spec.mean).view(1, 3, 1, 1)) / torch.tensor(spec.std).view(1, 3, 1, 1)
+    return canvas[0], Letterbox(scale, left, top, new_w, new_h)
+
+
+def resize_crop(image: Image.Image, spec: InputSpec) -> torch.Tensor:
+    """Resize the short side to size / crop_pct, centre crop, normalise (CLIP and timm eval transforms)."""
+    out_h, out_w = spec.size
+    short = math.floor(min(out_h, out_w) / spec.crop_pct)
+    x = TF.resize(image, short, interpolation=_PIL_MODES[spec.interpolation])
+    x = TF.center_crop(x, [out_h, out_w])
+    x = TF.to_dtype(TF.pil_to_tensor(x), torch.float32, scale=True)
+    return TF.normalize(x, list(spec.mean), list(spec.std))

@@ -1,0 +1,115 @@
+"""Garment segmentation with a YOLO-seg TorchScript module: preprocess -> predict -> postprocess."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchvision
+from PIL import Image
+
+from fashion.manifest import Manifest
+from fashion.masks import decode_rle, encode_rle
+from fashion.preprocess import Letterbox, letterbox
+
+
+@dataclasses.dataclass
+class Garment:
+    """One garment instance in original-image pixel coordinates; its mask as an array, RLE or both."""
+    label: str
+    class_id: int
+    score: float
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2
+    _mask: np.ndarray | None = None  # bool, (height, width) of the original image
+    _rle: dict[str, Any] | None = None
+
+    @property
+    def mask(self) -> np.ndarray:
+        if self._mask is None:
+            self._mask = decode_rle(self._rle)
+        return self._mask
+
+    @property
+    def rle(self) -> dict[str, Any]:
+        if self._rle is None:
+            self._rle = encode_rle(self._mask)
+        return self._rle
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"label": self.label, "class_id": self.class_id, "score": self.score,
+                "box": list(self.box), "rle": self.rle}
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any]) -> "Garment":
+        return cls(d["label"], d["class_id"], d["score"], tuple(d["box"]), _rle=d["rle"])
+
+
+class Segmenter:
+    def __init__(self, module: torch.jit.ScriptModule, manifest: Manifest, device: torch.device) -> None:
+        self.module, self.manifest, self.device = module, manifest, device
+        self.classes: list[str] = manifest.labels["classes"]
+        self.num_masks = int(manifest.settings.get("num_masks", 32))
+        self.min_score = float(manifest.settings.get("min_score", 0.25))
+        self.iou = float(manifest.settings.get("iou", 0.7))
+
+    def preprocess(self, images: list[Image.Image]) -> tuple[torch.Tensor, list[Letterbox]]:
+        tensors, frames = zip(*(letterbox(im, self.manifest.input) for im in images))
+        return torch.stack(tensors).to(self.device), list(frames)
+
+    @torch.inference_mode()
+    def predict(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        preds, protos = self.module(batch)
+        return preds.float(), protos.float()
+
+    @torch.inference_mode()
+    def postprocess(self, preds: torch.Tensor, protos: torch.Tensor, frames: list[Letterbox],
+                    sizes: list[tuple[int, int]], min_score: float | None = None,
+                    max_garments: int = 20) -> list[list[Garment]]:
+        """Score filter, class-aware NMS, masks from prototypes at full image resolution."""
+        threshold = self.min_score if min_score is None else min_score
+        return [self._one(p, proto, frame, size, threshold, max_garments)
+                for p, proto, frame, size in zip(preds, protos, frames, sizes)]
+
+    def _one(self, pred: torch.Tensor, proto: torch.Tensor, frame: Letterbox, size: tuple[int, int],
+             threshold: float, max_garments: int) -> list[Garment]:
+        nc = len(self.classes)
+        pred = pred.transpose(0, 1)  # anchors x (4 + nc + nm)
+        scores, class_ids = pred[:, 4:4 + nc].max(dim=1)
+        keep = scores > threshold
+        if not keep.any() or max_garments == 0:
+            return []
+        pred, scores, class_ids = pred[keep], scores[keep], class_ids[keep]
+        boxes = torchvision.ops.box_convert(pred[:, :4], "cxcywh", "xyxy")
+        order = torchvision.ops.batched_nms(boxes, scores, class_ids, self.iou)[:max_garments]
+        boxes, scores, class_ids = boxes[order], scores[order], class_ids[order]
+        coeffs = pred[order, 4 + nc:4 + nc + self.num_masks]
+        masks = self._masks(coeffs, proto, frame, size)
+        width, height = size
+        boxes = ((boxes - boxes.new_tensor([frame.left, frame.top] * 2)) / frame.scale)
+        boxes[:, 0::2] = boxes[:, 0::2].clamp(0, width)
+        boxes[:, 1::2] = boxes[:, 1::2].clamp(0, height)
+        garments = []
+        for box, score, cid, mask in zip(boxes.tolist(), scores.tolist(), class_ids.tolist(), masks):
+            x1, y1, x2, y2 = (int(v) for v in (np.floor(box[0]), np.floor(box[1]), np.ceil(box[2]), np.ceil(box[3])))
+            cropped = np.zeros_like(mask)
+            cropped[y1:y2, x1:x2] = mask[y1:y2, x1:x2]
+            if cropped.any():
+                garments.append(Garment(self.classes[cid], cid, float(score), tuple(box), _mask=cropped))
+        return garments
+
+    def _masks(self, coeffs: torch.Tensor, proto: torch.Tensor, frame: Letterbox,
+               size: tuple[int, int]) -> np.ndarray:
+        """Mask logits from prototypes, cut to the letterboxed content, upsampled to the original size."""
+        nm, mh, mw = proto.shape
+        logits = (coeffs @ proto.reshape(nm, -1)).reshape(-1, mh, mw)
+        in_h, in_w = self.manifest.input.size
+        sy, sx = mh / in_h, mw / in_w
+        top, left = int(frame.top * sy), int(frame.left * sx)
+        bottom = int(round((frame.top + frame.height) * sy))
+        right = int(round((frame.left + frame.width) * sx))
+        logits = logits[:, top:bottom, left:right]
+        width, height = size
+        logits = F.interpolate(logits[None], size=(height, width), mode="bilinear", align_corners=False)[0]
+        return (logits > 0).cpu().numpy()
