@@ -5,6 +5,7 @@ import logging
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import yaml
@@ -23,6 +24,7 @@ HANDLERS = {"segmenter": "segmenter_handler.py", "embedder": "embedder_handler.p
 # Used when an archive is loaded on its own (a workflow takes its settings from fashion_workflow.yaml).
 MODEL_CONFIG = {"minWorkers": 1, "maxWorkers": 1, "batchSize": 4, "maxBatchDelay": 5, "responseTimeout": 120}
 WORKFLOW_SPEC = Path(__file__).with_name("fashion_workflow.yaml")
+BUNDLE_NAME = "fashion_pkg.zip"  # must match handlers/workflow_functions.py
 
 
 def _tool(name: str) -> str:
@@ -60,11 +62,21 @@ def build_mar(name: str, files: list[Path], store: Path, build_dir: Path) -> Pat
     return store / f"{name}.mar"
 
 
+def _bundle(path: Path) -> Path:
+    """Our packages as one zip: the workflow archiver takes files only, not folders (zipimport reads it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for pkg in PACKAGES:
+            for f in sorted((ROOT / pkg).rglob("*.py")):
+                zf.write(f, f.relative_to(ROOT).as_posix())
+    return path
+
+
 def build_war(store: Path, build_dir: Path) -> Path:
-    stage = _stage(build_dir / "stage_workflow", [])
+    bundle = _bundle(build_dir / BUNDLE_NAME)
     subprocess.run([_tool("torch-workflow-archiver"), "--workflow-name", "fashion",
                     "--spec-file", str(WORKFLOW_SPEC), "--handler", str(ROOT / "handlers" / "workflow_functions.py"),
-                    "--extra-files", str(stage), "--export-path", str(store), "--force"], check=True)
+                    "--extra-files", str(bundle), "--export-path", str(store), "--force"], check=True)
     log.info("built %s", store / "fashion.war")
     return store / "fashion.war"
 

@@ -1,6 +1,7 @@
 """Export an open_clip model: image tower and text tower, each traced to TorchScript."""
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 from pathlib import Path
@@ -20,9 +21,12 @@ MIN_COSINE = 0.999
 
 
 class TextTower(torch.nn.Module):
+    """encode_text alone: a copy of the CLIP model without its image tower, so the trace stays small."""
+
     def __init__(self, clip: torch.nn.Module) -> None:
         super().__init__()
-        self.clip = clip
+        self.clip = copy.deepcopy(clip)
+        self.clip.visual = torch.nn.Identity()
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.clip.encode_text(tokens)

@@ -121,8 +121,9 @@ def decode_request(item: dict[str, Any]) -> Request:
         files = [] if payload is None else [payload]
         files += [v for k, v in fields.items() if k not in OPTION_KEYS]
         options = parse_options({k: _text(v) for k, v in fields.items() if k in OPTION_KEYS})
-        images = [bytes(v) if isinstance(v, (bytes, bytearray)) else
-                  InvalidInput("multipart file fields must hold image bytes") for v in files]
+        images = [v.encode("utf-8", "surrogateescape") if isinstance(v, str) else bytes(v)
+                  if isinstance(v, (bytes, bytearray)) else InvalidInput("multipart fields must hold image files")
+                  for v in files]
         if not images:
             raise InvalidInput("the form has no file field; attach the image as a file (-F data=@photo.jpg)")
         request = Request(images, options, "single" if len(images) == 1 else "list")

@@ -9,7 +9,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fashion.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
 
-ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "MPO"})
+ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF"})
 MAX_IMAGE_SIDE = int(os.environ.get("MAX_IMAGE_SIDE", "8192"))
 MAX_IMAGE_PIXELS = int(os.environ.get("MAX_IMAGE_PIXELS", str(40_000_000)))
 MIN_IMAGE_SIDE = 8

@@ -6,10 +6,13 @@ from typing import Any
 _SINGULAR_EXCEPTIONS = {"Jeans", "Shorts", "Trousers", "Track Pants", "Leggings", "Capris", "Briefs", "Boxers",
                         "Jeggings", "Tights", "Stockings", "Sunglasses", "Flip Flops", "Sandals", "Shoes",
                         "Heels", "Flats", "Lounge Pants", "Lounge Shorts", "Trunk", "Innerwear Vests"}
+_IRREGULAR = {"Scarves": "Scarf", "Innerwear Vests": "Innerwear Vest"}
 
 
 def singular(article_type: str) -> str:
     """'Shirts' -> 'Shirt', 'Dresses' -> 'Dress'; pair nouns ('Jeans', 'Sandals') stay plural."""
+    if article_type in _IRREGULAR:
+        return _IRREGULAR[article_type]
     if article_type in _SINGULAR_EXCEPTIONS or not article_type.endswith("s"):
         return article_type
     if article_type.endswith("sses") or article_type.endswith("ches") or article_type.endswith("shes"):

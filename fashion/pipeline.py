@@ -105,7 +105,9 @@ def classify(attr: AttributeClassifier, envs: list[Envelope]) -> None:
 
 
 def merge(base: Envelope, other: Envelope) -> Envelope:
-    """Join two branches of the workflow: take each item's computed fields from either."""
+    """Join two branches of the workflow: take each item's computed fields (and any error) from either."""
+    if base.error is None and other.error is not None:
+        base.error = other.error
     for a, b in zip(base.items, other.items):
         for f in ("garments", "garment_embeddings", "embedding", "metadata"):
             if getattr(a, f) is None and getattr(b, f) is not None:

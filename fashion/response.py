@@ -6,14 +6,15 @@ from typing import Any
 
 import numpy as np
 
-from fashion.masks import encode_rle, polygons
+from fashion.masks import polygons
 from fashion.options import Options
 from fashion.segment import Garment
 
 EMBEDDING_DECIMALS = 6
 
 
-def _vector(v: np.ndarray) -> list[float]:
+def vector_json(v: np.ndarray) -> list:
+    """Float32 vectors as JSON numbers rounded to EMBEDDING_DECIMALS (short, exact enough for cosine)."""
     return np.round(v.astype(np.float64), EMBEDDING_DECIMALS).tolist()
 
 
@@ -25,21 +26,21 @@ def encode_garment(g: Garment, embedding: np.ndarray | None, options: Options) -
     elif options.mask_format == "polygon":
         out["mask"] = {"size": list(g.mask.shape), "polygons": polygons(g.mask)}
     if embedding is not None:
-        out["embedding"] = _vector(embedding)
+        out["embedding"] = vector_json(embedding)
     return out
 
 
 def build_response(size: tuple[int, int], options: Options, models: list[dict[str, Any]],
                    garments: list[Garment] | None = None, garment_embeddings: np.ndarray | None = None,
                    embedding: np.ndarray | None = None, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One image's response; sections present according to the options."""
+    """One image's response: each section the options ask for and a model computed."""
     out: dict[str, Any] = {"image": {"width": size[0], "height": size[1]}}
-    if not options.embedding_only and options.wants("garments"):
-        embs = garment_embeddings if garment_embeddings is not None else [None] * len(garments or [])
-        out["garments"] = [encode_garment(g, e, options) for g, e in zip(garments or [], embs)]
-    if options.embedding_only or options.wants("embedding"):
-        out["embedding"] = _vector(embedding) if embedding is not None else None
-    if not options.embedding_only and options.wants("metadata"):
+    if garments is not None and not options.embedding_only and options.wants("garments"):
+        embs = garment_embeddings if garment_embeddings is not None else [None] * len(garments)
+        out["garments"] = [encode_garment(g, e, options) for g, e in zip(garments, embs)]
+    if embedding is not None and (options.embedding_only or options.wants("embedding")):
+        out["embedding"] = vector_json(embedding)
+    if metadata is not None and not options.embedding_only and options.wants("metadata"):
         out["metadata"] = metadata
     out["models"] = models
     return out
@@ -48,5 +49,3 @@ def build_response(size: tuple[int, int], options: Options, models: list[dict[st
 def dumps(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
 
-
-__all__ = ["build_response", "dumps", "encode_garment", "encode_rle"]

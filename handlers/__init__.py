@@ -1,0 +1,1 @@
+"""Thin TorchServe adapters over the plain `fashion` modules."""

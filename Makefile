@@ -1,0 +1,47 @@
+# Two commands do everything on a fresh machine (Python 3.11 + Java 17):
+#   make serve   set up, export the models, build the archives, start TorchServe, register the workflow
+#   make test    the whole test suite (CI runs exactly this)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Local weights: every *.pt here is tried before the hub (this repository's dev machines keep them in
+# ../shared/weights). Unset or missing: hub when online, else random weights, flagged everywhere.
+WEIGHTS_DIR ?= $(wildcard ../shared/weights)
+export WEIGHTS_DIR
+
+.PHONY: setup archives serve stop test test-unit bench lint clean scale
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+model_store/fashion.war: $(VENV)/.installed $(shell find fashion handlers export -name '*.py' -o -name '*.yaml' -o -name '*.json' 2>/dev/null)
+	$(PY) -m export all --out build/export --store model_store
+
+archives: model_store/fashion.war
+
+serve: archives
+	$(PY) -m launcher start
+
+stop:
+	$(PY) -m launcher stop
+
+test: archives
+	$(PY) -m pytest
+
+test-unit: setup
+	$(PY) -m pytest tests/unit
+
+bench: archives
+	$(PY) -m bench
+
+lint: setup
+	$(VENV)/bin/hadolint Dockerfile
+
+clean:
+	rm -rf build model_store logs

@@ -1,0 +1,39 @@
+"""TorchServe handler: CLIP embeddings of images (whole + garment crops) and of texts ({"text": [...]})."""
+from __future__ import annotations
+
+from typing import Any
+
+from fashion import pipeline
+from fashion.embed import Embedder
+from fashion.envelope import Envelope
+from fashion.errors import RequestError
+from fashion.manifest import load_artifact
+from fashion.response import vector_json
+from handlers._adapter import StageHandler, encode_json, reply, run_isolated, to_envelopes
+
+
+class EmbedderHandler(StageHandler):
+    name = "embedder"
+
+    def load(self, directory, device) -> None:
+        module, manifest = load_artifact(directory, "embedder", device)
+        self.model = Embedder(module, manifest, device, Embedder.load_text_tower(directory, manifest, device))
+        self.stage = lambda envs: pipeline.embed(self.model, envs)
+
+    def text_reply(self, env: Envelope) -> tuple[dict[str, Any], int]:
+        try:
+            vectors = self.model.embed_texts(env.texts)
+        except RequestError as exc:
+            return exc.to_dict(), exc.code
+        return {"embeddings": vector_json(vectors),
+                "models": [self.model.manifest.provenance()]}, 200
+
+    def handle(self, data: list[dict[str, Any]], context: Any) -> list[bytes]:
+        envs, from_node = to_envelopes(data)
+        images = [e for e in envs if e.texts is None]
+        run_isolated(self.stage, images, self.name)
+        out = reply(envs, from_node, context)
+        for idx, env in enumerate(envs):
+            if env.texts is not None and env.error is None:
+                out[idx] = encode_json(*self.text_reply(env), idx, context)
+        return out
