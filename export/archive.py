@@ -5,7 +5,6 @@ import logging
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import yaml
@@ -24,7 +23,6 @@ HANDLERS = {"segmenter": "segmenter_handler.py", "embedder": "embedder_handler.p
 # Used when an archive is loaded on its own (a workflow takes its settings from fashion_workflow.yaml).
 MODEL_CONFIG = {"minWorkers": 1, "maxWorkers": 1, "batchSize": 4, "maxBatchDelay": 5, "responseTimeout": 120}
 WORKFLOW_SPEC = Path(__file__).with_name("fashion_workflow.yaml")
-BUNDLE_NAME = "fashion_pkg.zip"  # must match handlers/workflow_functions.py
 
 
 def _tool(name: str) -> str:
@@ -62,21 +60,11 @@ def build_mar(name: str, files: list[Path], store: Path, build_dir: Path) -> Pat
     return store / f"{name}.mar"
 
 
-def _bundle(path: Path) -> Path:
-    """Our packages as one zip: the workflow archiver takes files only, not folders (zipimport reads it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for pkg in PACKAGES:
-            for f in sorted((ROOT / pkg).rglob("*.py")):
-                zf.write(f, f.relative_to(ROOT).as_posix())
-    return path
-
-
-def build_war(store: Path, build_dir: Path) -> Path:
-    bundle = _bundle(build_dir / BUNDLE_NAME)
+def build_war(store: Path) -> Path:
+    """The workflow has model nodes only, so the .war is just its spec (the models come from the .mars)."""
     subprocess.run([_tool("torch-workflow-archiver"), "--workflow-name", "fashion",
-                    "--spec-file", str(WORKFLOW_SPEC), "--handler", str(ROOT / "handlers" / "workflow_functions.py"),
-                    "--extra-files", str(bundle), "--export-path", str(store), "--force"], check=True)
+                    "--spec-file", str(WORKFLOW_SPEC), "--handler", str(ROOT / "handlers" / "workflow_handler.py"),
+                    "--export-path", str(store), "--force"], check=True)
     log.info("built %s", store / "fashion.war")
     return store / "fashion.war"
 
@@ -85,5 +73,5 @@ def build_all(export_dir: Path, store: Path, build_dir: Path) -> list[Path]:
     built = [build_mar(n, _model_files(export_dir, n), store, build_dir) for n in MODEL_FILES]
     ensemble = [f for n in MODEL_FILES for f in _model_files(export_dir, n)]
     built.append(build_mar("fashion", ensemble, store, build_dir))
-    built.append(build_war(store, build_dir))
+    built.append(build_war(store))
     return built

@@ -29,6 +29,8 @@ def decode_image(data: bytes) -> Image.Image:
             f"send JPEG, PNG or WebP") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise PayloadTooLarge(f"the image has too many pixels; the limit is {MAX_IMAGE_PIXELS}") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:  # a known format whose header is broken
+        raise InvalidInput(f"the image header is corrupt or truncated ({exc}); send the complete file") from None
     width, height = image.size
     if max(width, height) > MAX_IMAGE_SIDE or width * height > MAX_IMAGE_PIXELS:
         raise PayloadTooLarge(
@@ -40,7 +42,7 @@ def decode_image(data: bytes) -> Image.Image:
         image.load()
         image = ImageOps.exif_transpose(image) or image
         return _to_rgb(image)
-    except (OSError, SyntaxError, ValueError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidInput(f"the image is corrupt or truncated ({exc}); send the complete file") from None
 
 

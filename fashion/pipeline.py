@@ -25,14 +25,15 @@ from fashion.response import build_response
 from fashion.segment import Segmenter
 
 FORWARD_CHUNK = 16  # most images in one forward pass
+MODEL_ORDER = ("segmenter", "embedder", "attributes")  # the order of a response's `models`
 
 
 def prepare(item: dict[str, Any]) -> Envelope:
-    """A TorchServe request item -> an envelope of decoded, validated images (errors in place)."""
+    """A TorchServe request item -> an envelope of decoded, validated images (errors in place). Never raises."""
     try:
         request: Request = decode_request(item)
-    except RequestError as exc:
-        return Envelope("single", Options(), [], error=exc.to_dict())
+    except Exception as exc:  # RequestError: its 4xx; anything else: a 500 for this request only
+        return Envelope("single", Options(), [], error=error_dict(exc))
     items = []
     for image in request.images:
         if isinstance(image, RequestError):
@@ -40,8 +41,8 @@ def prepare(item: dict[str, Any]) -> Envelope:
             continue
         try:
             pil = decode_image(image)
-        except RequestError as exc:
-            items.append(Item(error=exc.to_dict()))
+        except Exception as exc:
+            items.append(Item(error=error_dict(exc)))
             continue
         items.append(Item(image=image, size=pil.size, pil=pil))
     return Envelope(request.shape, request.options, items, texts=request.texts)
@@ -122,6 +123,7 @@ def finish(env: Envelope) -> tuple[Any, int]:
     """An envelope -> (JSON payload, HTTP status) in the request's own shape."""
     if env.error is not None:
         return env.error, env.error["error"]["code"]
+    env.models.sort(key=lambda m: MODEL_ORDER.index(m["name"]) if m.get("name") in MODEL_ORDER else len(MODEL_ORDER))
     results = []
     for it in env.items:
         if it.error is not None:

@@ -1,6 +1,12 @@
-"""What every TorchServe handler here shares: TorchServe's context in, envelopes or JSON out."""
+"""What every TorchServe handler here shares: TorchServe's context in, envelopes or JSON out.
+
+The same handler serves a model alone (/predictions/<name>: JSON with real status codes) and as a node of
+the `fashion` workflow (TorchServe names those models `fashion__<node>`), where it passes an envelope to
+the next node, or, as the workflow's leaf, encodes the final JSON.
+"""
 from __future__ import annotations
 
+import io
 import logging
 import os
 import time
@@ -10,14 +16,28 @@ import torch
 
 from fashion.envelope import Envelope, is_envelope, pack, unpack
 from fashion.errors import error_dict
-from fashion.pipeline import finish, prepare
+from fashion.pipeline import finish, merge, prepare
 from fashion.response import dumps
 
 log = logging.getLogger(__name__)
+WARMUP_RUNS = 3
+WORKFLOW_MODELS = 3  # model nodes sharing the machine when the workflow runs
+
+
+def synthetic_jpeg(size: tuple[int, int] = (320, 480)) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.linear_gradient("L").resize(size).convert("RGB").save(buf, format="JPEG")
+    return buf.getvalue()
 
 
 def model_dir(context: Any) -> str:
     return context.system_properties.get("model_dir")
+
+
+def is_workflow_node(context: Any) -> bool:
+    return "__" in (getattr(context, "model_name", None) or "")
 
 
 def device_for(context: Any) -> torch.device:
@@ -27,28 +47,25 @@ def device_for(context: Any) -> torch.device:
     return torch.device("cpu")
 
 
-def set_threads() -> None:
-    """Torch threads per worker: FASHION_TORCH_THREADS, else every core (tune with the worker count)."""
-    threads = int(os.environ.get("FASHION_TORCH_THREADS", "0") or 0) or os.cpu_count() or 1
+def set_threads(workflow_node: bool) -> int:
+    """Torch threads per worker: FASHION_TORCH_THREADS, else the cores split among the workflow's model
+    nodes (they run at once), or all cores for a model served alone."""
+    cores = os.cpu_count() or 1
+    threads = int(os.environ.get("FASHION_TORCH_THREADS", "0") or 0) or \
+        max(1, cores // WORKFLOW_MODELS if workflow_node else cores)
     torch.set_num_threads(threads)
+    return threads
 
 
-def payload_of(item: dict[str, Any]) -> Any:
-    return item.get("body", item.get("data"))
-
-
-def to_envelopes(data: list[dict[str, Any]]) -> tuple[list[Envelope], list[bool]]:
-    """Envelopes from a parent workflow node pass through; public requests are decoded here."""
-    envs, from_node = [], []
-    for item in data:
-        payload = payload_of(item)
-        if is_envelope(payload):
-            envs.append(unpack(bytes(payload)))
-            from_node.append(True)
-        else:
-            envs.append(prepare(item))
-            from_node.append(False)
-    return envs, from_node
+def to_envelope(item: dict[str, Any]) -> tuple[Envelope, bool]:
+    """(envelope, came from workflow nodes). Several parent nodes' envelopes are merged into one."""
+    parents = [unpack(bytes(v)) for v in item.values() if is_envelope(v)]
+    if parents:
+        env = parents[0]
+        for other in parents[1:]:
+            env = merge(env, other)
+        return env, True
+    return prepare(item), False
 
 
 def run_isolated(stage: Callable[[list[Envelope]], None], envs: list[Envelope], name: str) -> None:
@@ -66,18 +83,6 @@ def run_isolated(stage: Callable[[list[Envelope]], None], envs: list[Envelope], 
             env.error = error_dict(exc)
 
 
-def reply(envs: list[Envelope], from_node: list[bool], context: Any) -> list[bytes]:
-    """Back to a workflow node as an envelope, or to the client as JSON with a real status code."""
-    out = []
-    for idx, (env, node) in enumerate(zip(envs, from_node)):
-        if node:
-            out.append(pack(env))
-            continue
-        payload, status = finish(env)
-        out.append(encode_json(payload, status, idx, context))
-    return out
-
-
 def encode_json(payload: Any, status: int, idx: int, context: Any) -> bytes:
     if status != 200:
         context.set_response_status(status, payload.get("error", {}).get("type", "Error"), idx)
@@ -90,22 +95,45 @@ class StageHandler:
     """A handler running one pipeline stage; subclasses build `self.stage` in load()."""
 
     name = "stage"
+    workflow_leaf = False  # the workflow's last node encodes the final JSON instead of passing an envelope
 
     def __init__(self) -> None:
         self.initialized = False
+        self.in_workflow = False
         self.stage: Callable[[list[Envelope]], None] | None = None
 
     def initialize(self, context: Any) -> None:
-        set_threads()
+        self.in_workflow = is_workflow_node(context)
+        threads = set_threads(self.in_workflow)
         start = time.perf_counter()
         self.load(model_dir(context), device_for(context))
-        log.info("%s loaded in %.1fs", self.name, time.perf_counter() - start)
+        self.warm_up()
+        log.info("%s loaded and warmed up in %.1fs (%d torch threads, workflow node: %s)",
+                 self.name, time.perf_counter() - start, threads, self.in_workflow)
         self.initialized = True
 
     def load(self, directory: str, device: torch.device) -> None:
         raise NotImplementedError
 
+    def warm_up(self, runs: int = WARMUP_RUNS) -> None:
+        """TorchScript optimises a graph on its first calls: pay that at load, not on users' requests."""
+        body = synthetic_jpeg()
+        for _ in range(runs):
+            self.stage([prepare({"body": body})])
+
     def handle(self, data: list[dict[str, Any]], context: Any) -> list[bytes]:
-        envs, from_node = to_envelopes(data)
+        envs = [to_envelope(item)[0] for item in data]
         run_isolated(self.stage, envs, self.name)
-        return reply(envs, from_node, context)
+        return self.reply(envs, context)
+
+    def reply(self, envs: list[Envelope], context: Any) -> list[bytes]:
+        """To the next workflow node as an envelope; to the client as JSON (real status codes when alone)."""
+        if self.in_workflow and not self.workflow_leaf:
+            return [pack(env) for env in envs]
+        out = []
+        for idx, env in enumerate(envs):
+            payload, status = finish(env)
+            # a workflow node reporting a non-200 status fails the whole workflow call (a flattened 500):
+            # as the leaf, the error object (its code inside) is the 200 body
+            out.append(encode_json(payload, 200 if self.in_workflow else status, idx, context))
+        return out

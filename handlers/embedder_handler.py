@@ -1,4 +1,8 @@
-"""TorchServe handler: CLIP embeddings of images (whole + garment crops) and of texts ({"text": [...]})."""
+"""TorchServe handler: CLIP embeddings of images (whole + garment crops) and of texts ({"text": [...]}).
+
+In the workflow it is the join and the leaf: it merges the segmenter's and the attributes' envelopes,
+embeds the image and its garments in one batch, and encodes the final response.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -9,11 +13,12 @@ from fashion.envelope import Envelope
 from fashion.errors import RequestError
 from fashion.manifest import load_artifact
 from fashion.response import vector_json
-from handlers._adapter import StageHandler, encode_json, reply, run_isolated, to_envelopes
+from handlers._adapter import StageHandler, encode_json, run_isolated, to_envelope
 
 
 class EmbedderHandler(StageHandler):
     name = "embedder"
+    workflow_leaf = True
 
     def load(self, directory, device) -> None:
         module, manifest = load_artifact(directory, "embedder", device)
@@ -25,14 +30,12 @@ class EmbedderHandler(StageHandler):
             vectors = self.model.embed_texts(env.texts)
         except RequestError as exc:
             return exc.to_dict(), exc.code
-        return {"embeddings": vector_json(vectors),
-                "models": [self.model.manifest.provenance()]}, 200
+        return {"embeddings": vector_json(vectors), "models": [self.model.manifest.provenance()]}, 200
 
     def handle(self, data: list[dict[str, Any]], context: Any) -> list[bytes]:
-        envs, from_node = to_envelopes(data)
-        images = [e for e in envs if e.texts is None]
-        run_isolated(self.stage, images, self.name)
-        out = reply(envs, from_node, context)
+        envs = [to_envelope(item)[0] for item in data]
+        run_isolated(self.stage, [e for e in envs if e.texts is None], self.name)
+        out = self.reply(envs, context)
         for idx, env in enumerate(envs):
             if env.texts is not None and env.error is None:
                 out[idx] = encode_json(*self.text_reply(env), idx, context)

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import re
+import signal
 import sys
+import tempfile
 from pathlib import Path
 
 from launcher import torchserve as ts
@@ -41,9 +44,32 @@ TorchServe is up (inference {inference}, management {management}).
 Stop it with `make stop`. Logs: logs/.""")
 
 
+def serve(args: argparse.Namespace) -> int:
+    """Foreground, for containers: TorchServe's output on ours, workflow registered, exit with TorchServe."""
+    config = args.config
+    if args.inference_address:
+        workdir = Path(tempfile.mkdtemp(prefix="fashion-serve-"))
+        store = str(args.store.resolve())
+        config = ts.derive_config(args.config, workdir / "config.properties", {
+            "inference_address": args.inference_address, "model_store": store, "workflow_store": store})
+    proc = ts.start(config, args.store, args.logs, foreground=True, console=True)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: os.killpg(proc.pid, signal.SIGTERM))
+    try:
+        ready(config, args.timeout)
+    except Exception as exc:
+        print(f"start-up failed: {exc}", file=sys.stderr)
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait()
+        return 1
+    return proc.wait()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m launcher")
-    p.add_argument("action", choices=["start", "stop", "register"])
+    p.add_argument("action", choices=["start", "serve", "stop", "register"],
+                   help="start: background (make serve); serve: foreground (containers); register: the workflow")
+    p.add_argument("--inference-address", help="override config.properties, e.g. http://0.0.0.0:8080 in a container")
     p.add_argument("--config", default="config.properties", type=Path)
     p.add_argument("--store", default="model_store", type=Path)
     p.add_argument("--logs", default="logs", type=Path)
@@ -52,11 +78,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "stop":
         ts.stop()
         return 0
-    if args.action == "start":
-        missing = [m for m in [*MODELS, "fashion"] if not any(args.store.glob(f"{m}.[mw]ar"))]
-        if missing or not (args.store / "fashion.war").exists():
-            print(f"archives missing in {args.store}: run `make archives` first", file=sys.stderr)
+    if args.action in ("start", "serve"):
+        missing = [f"{m}.mar" for m in MODELS if not (args.store / f"{m}.mar").is_file()]
+        missing += [] if (args.store / "fashion.war").is_file() else ["fashion.war"]
+        if missing:
+            print(f"{missing} missing in {args.store}: run `make archives` first", file=sys.stderr)
             return 2
+    if args.action == "serve":
+        return serve(args)
+    if args.action == "start":
         ts.start(args.config, args.store, args.logs)
     ready(args.config, args.timeout)
     return 0

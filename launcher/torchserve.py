@@ -1,8 +1,12 @@
 """TorchServe lifecycle helpers shared by `make serve`, the Docker entrypoint and the e2e fixtures."""
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -10,6 +14,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,13 +33,16 @@ def _request(method: str, url: str, timeout: float = 10.0) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def start(config: Path, store: Path, log_dir: Path, foreground: bool = False) -> subprocess.Popen | None:
-    """Start TorchServe. Background mode returns None (stop with `torchserve --stop`)."""
+def start(config: Path, store: Path, log_dir: Path, foreground: bool = False,
+          console: bool = False) -> subprocess.Popen | None:
+    """Start TorchServe. Background mode returns None (stop with `torchserve --stop`).
+    Its console output goes to log_dir/torchserve.out, or stays on ours with console=True (containers)."""
     env = {**os.environ, "LOG_LOCATION": str(log_dir), "METRICS_LOCATION": str(log_dir),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     log_dir.mkdir(parents=True, exist_ok=True)
     cmd = [torchserve_bin(), "--start", "--ncs", "--ts-config", str(config), "--model-store", str(store)]
-    with open(log_dir / "torchserve.out", "ab") as out:
+    with open(os.devnull if console else log_dir / "torchserve.out", "ab") as sink:
+        out = None if console else sink
         if foreground:
             cmd.append("--foreground")
             return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -83,3 +91,55 @@ def answers(inference: str, path: str, image: bytes) -> bool:
                                  headers={"Content-Type": "image/jpeg"})
     with urllib.request.urlopen(req, timeout=120) as resp:
         return resp.status == 200 and b'"garments"' in resp.read()
+
+
+def read_config(config: Path) -> dict[str, str]:
+    return dict(re.findall(r"^([A-Za-z_]+)=(.*)$", config.read_text(), re.M))
+
+
+def derive_config(base: Path, out: Path, overrides: dict[str, str]) -> Path:
+    """A copy of `base` with some keys replaced (ports, addresses, store paths)."""
+    text = base.read_text()
+    for key, value in overrides.items():
+        line = f"{key}={value}".replace("\\", "\\\\")
+        text, n = re.subn(rf"^{key}=.*$", line, text, flags=re.M)
+        if not n:
+            text += f"\n{key}={value}\n"
+    out.write_text(text)
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def temporary_server(base_config: Path, store: Path, workdir: Path, models: list[str],
+                     probe: bytes, timeout: float = 600) -> Iterator[dict[str, str]]:
+    """TorchServe in the foreground on spare loopback ports, the workflow registered; killed on exit."""
+    urls = {k: f"http://127.0.0.1:{free_port()}" for k in ("inference", "management", "metrics")}
+    config = derive_config(base_config, workdir / "config.properties", {
+        "inference_address": urls["inference"], "management_address": urls["management"],
+        "metrics_address": urls["metrics"], "model_store": str(store.resolve()),
+        "workflow_store": str(store.resolve())})
+    old_tmp = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(workdir)  # TorchServe's pid file lives there: never clash with `make serve`
+    proc = start(config, store, workdir / "logs", foreground=True)
+    try:
+        wait_until(lambda: models_ready(urls["management"], models), timeout, f"models {models}")
+        register_workflow(urls["management"])
+        wait_until(lambda: answers(urls["inference"], "/wfpredict/fashion", probe), timeout, "the workflow")
+        yield {**urls, "logs": str(workdir / "logs")}
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        if old_tmp is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = old_tmp

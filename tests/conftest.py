@@ -1,0 +1,49 @@
+"""Shared fixtures: real photos from ../shared/data, the built artifacts, schema."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+STREET = SHARED / "data" / "street_photos" / "photos"
+PRODUCTS = SHARED / "data" / "fashion_products" / "images"
+EXPORT_DIR = ROOT / "build" / "export"
+STORE = ROOT / "model_store"
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for marker in ("unit", "integration", "e2e"):
+            if f"/tests/{marker}/" in str(item.fspath):
+                item.add_marker(getattr(pytest.mark, marker))
+
+
+@pytest.fixture(scope="session")
+def street_photos() -> list[Path]:
+    photos = sorted(STREET.glob("*.jpg"))
+    if not photos:
+        pytest.fail(f"no real photos in {STREET}; tests read them from ../shared/data")
+    return photos[:: max(1, len(photos) // 12)][:12]
+
+
+@pytest.fixture(scope="session")
+def product_photos() -> list[Path]:
+    photos = sorted(PRODUCTS.glob("*.jpg"))
+    if not photos:
+        pytest.fail(f"no product photos in {PRODUCTS}")
+    return photos[:: max(1, len(photos) // 8)][:8]
+
+
+@pytest.fixture(scope="session")
+def response_schema() -> dict:
+    return json.loads((ROOT / "schemas" / "response.schema.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def export_dir() -> Path:
+    if not (EXPORT_DIR / "segmenter.json").is_file():
+        pytest.fail(f"{EXPORT_DIR} has no exported models: run `make archives` (make test does)")
+    return EXPORT_DIR

@@ -1,0 +1,112 @@
+"""The exported TorchScript artifacts vs their eager models, on real photos (DESIGN.md's bars)."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from fashion.attributes import AttributeClassifier
+from fashion.decode import decode_image
+from fashion.embed import Embedder
+from fashion.manifest import load_artifact
+from fashion.segment import Segmenter
+
+CPU = torch.device("cpu")
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+@pytest.fixture(scope="module")
+def segmenters(export_dir):
+    from export import segmenter as exporter
+
+    module, manifest = load_artifact(export_dir, "segmenter", CPU)
+    kind, _, ref = manifest.weights["source"].partition(":")
+    if kind == "hub":
+        pytest.skip("the exported segmenter came from the hub; offline we cannot rebuild its eager twin")
+    weights_dir = os.environ.get("WEIGHTS_DIR") or str(export_dir.parent.parent.parent / "shared" / "weights")
+    source = exporter.resolve(None, weights_dir if kind == "local" else None)
+    eager, *_ = exporter.load_eager(source)
+    return Segmenter(eager, manifest, CPU), Segmenter(module, manifest, CPU)
+
+
+def test_segmenter_masks_match_eager(segmenters, street_photos):
+    eager, traced = segmenters
+    threshold = 0.0 if traced.manifest.random_weights else None
+    compared = 0
+    for path in street_photos:
+        image = decode_image(path.read_bytes())
+        batch, frames = traced.preprocess([image])
+        a = eager.postprocess(*eager.predict(batch), frames, [image.size], threshold)[0]
+        b = traced.postprocess(*traced.predict(batch), frames, [image.size], threshold)[0]
+        assert [g.label for g in a] == [g.label for g in b], path.name
+        for x, y in zip(a, b):
+            assert _iou(x.mask, y.mask) >= 0.99, path.name
+            compared += 1
+    assert compared > 0, "no garment to compare on any photo"
+
+
+def test_segmenter_agrees_with_ultralytics_predict(export_dir, street_photos):
+    """Our letterbox/NMS/mask code against ultralytics' own predict on the same checkpoint (looser:
+    ultralytics letterboxes to a minimal rectangle, we to the fixed square the artifact was traced at)."""
+    from ultralytics import YOLO
+    from ultralytics.utils.ops import scale_masks
+
+    module, manifest = load_artifact(export_dir, "segmenter", CPU)
+    if not manifest.weights["source"].startswith("local:"):
+        pytest.skip("needs the local trained checkpoint")
+    weights_dir = os.environ.get("WEIGHTS_DIR") or str(export_dir.parent.parent.parent / "shared" / "weights")
+    yolo = YOLO(os.path.join(weights_dir, manifest.weights["source"].split(":", 1)[1]))
+    ours = Segmenter(module, manifest, CPU)
+    ious = []
+    for path in street_photos[:8]:
+        image = decode_image(path.read_bytes())
+        batch, frames = ours.preprocess([image])
+        mine = ours.postprocess(*ours.predict(batch), frames, [image.size])[0]
+        ref = yolo.predict(np.array(image)[:, :, ::-1], imgsz=manifest.input.size[0], verbose=False,
+                           conf=ours.min_score, iou=ours.iou)[0]
+        if ref.masks is None:
+            continue
+        ref_masks = scale_masks(ref.masks.data[None], image.size[::-1])[0].numpy() > 0.5
+        for g in mine:  # best-overlap reference instance of the same class
+            same = [m for m, c in zip(ref_masks, ref.boxes.cls.tolist()) if int(c) == g.class_id]
+            if same:
+                ious.append(max(_iou(g.mask, m) for m in same))
+    assert ious, "no instance matched"
+    assert np.median(ious) >= 0.85, f"median IoU vs ultralytics {np.median(ious):.3f}"
+
+
+def test_embedder_matches_open_clip(export_dir, street_photos, product_photos):
+    import open_clip
+
+    module, manifest = load_artifact(export_dir, "embedder", CPU)
+    if not manifest.random_weights:
+        pytest.skip("rebuilding a hub/local CLIP eager twin offline is not supported here")
+    torch.manual_seed(0)  # export's random init is seeded the same way
+    model, _, preprocess = open_clip.create_model_and_transforms(manifest.settings["tokenizer"], pretrained=None)
+    model.eval()
+    ours = Embedder(module, manifest, CPU)
+    for path in [*street_photos[:4], *product_photos[:4]]:
+        image = decode_image(path.read_bytes())
+        got = ours.predict(ours.preprocess([image])[0])[0]
+        with torch.no_grad():
+            ref = torch.nn.functional.normalize(model.encode_image(preprocess(image)[None]), dim=-1)[0]
+        assert float(got @ ref) >= 0.999, path.name
+
+
+def test_attributes_same_top1_as_eager(export_dir, product_photos, street_photos):
+    from export.attributes import load_model
+
+    module, manifest = load_artifact(export_dir, "attributes", CPU)
+    if not manifest.random_weights:
+        pytest.skip("trained checkpoints are compared by the training tests")
+    eager, *_ = load_model(None, manifest.architecture)
+    a, b = AttributeClassifier(eager.eval(), manifest, CPU), AttributeClassifier(module, manifest, CPU)
+    images = [decode_image(p.read_bytes()) for p in [*product_photos, *street_photos[:4]]]
+    batch = a.preprocess(images)
+    for x, y in zip(a.postprocess(a.predict(batch)), b.postprocess(b.predict(batch))):
+        assert {h: x[h]["label"] for h in manifest.labels["heads"]} == {h: y[h]["label"] for h in manifest.labels["heads"]}

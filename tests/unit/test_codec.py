@@ -1,0 +1,75 @@
+"""decode_request: every request shape TorchServe hands a handler."""
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from fashion.codec import MAX_BATCH_IMAGES, decode_request, encode_response
+from fashion.errors import InvalidInput, PayloadTooLarge, RequestError
+
+JPEG = b"\xff\xd8\xff\xe0fake-jpeg-bytes"
+B64 = base64.b64encode(JPEG).decode()
+
+
+def test_raw_bytes_is_one_image():
+    r = decode_request({"body": bytearray(JPEG)})
+    assert r.images == [JPEG] and r.shape == "single" and r.options.mask_format == "rle"
+
+
+def test_json_b64_with_options_parsed_by_torchserve_or_not():
+    for body in ({"b64": B64, "min_score": 0.4}, f'{{"b64": "{B64}", "min_score": 0.4}}'.encode()):
+        r = decode_request({"body": body})
+        assert r.images == [JPEG] and r.options.min_score == 0.4 and r.shape == "single"
+
+
+def test_data_url_prefix_is_accepted():
+    assert decode_request({"body": {"b64": "data:image/jpeg;base64," + B64}}).images == [JPEG]
+
+
+def test_list_and_vertex_envelope():
+    r = decode_request({"body": [{"b64": B64}, B64, {"b64": "@@"}]})
+    assert r.shape == "list" and r.images[:2] == [JPEG, JPEG] and isinstance(r.images[2], InvalidInput)
+    v = decode_request({"body": {"instances": [{"b64": B64}], "parameters": {"embedding_only": "true"}}})
+    assert v.shape == "vertex" and v.options.embedding_only is True
+
+
+def test_multipart_files_in_order_and_option_fields():
+    r = decode_request({"a": JPEG, "b": b"second", "max_garments": b"3", "mask_format": "polygon"})
+    assert r.images == [JPEG, b"second"] and r.shape == "list"
+    assert r.options.max_garments == 3 and r.options.mask_format == "polygon"
+
+
+def test_text_request():
+    r = decode_request({"body": {"text": ["red dress"]}})
+    assert r.texts == ["red dress"] and r.images == []
+
+
+@pytest.mark.parametrize("body,fragment", [
+    (b'{"b64": ', "does not parse"),
+    ({"b64": B64, "min_scor": 0.2}, "unknown option"),
+    ({"b64": B64, "min_score": 2}, "between 0.0 and 1.0"),
+    ({"b64": B64, "mask_format": "png"}, "mask_format"),
+    ({"nothing": 1}, "needs"),
+    ({"instances": "x"}, "must be a list"),
+])
+def test_whole_request_errors_say_what_to_do(body, fragment):
+    with pytest.raises(InvalidInput, match=fragment):
+        decode_request({"body": body})
+
+
+def test_url_input_is_refused_per_item():
+    (item,) = decode_request({"body": {"url": "http://169.254.169.254/"}}).images
+    assert isinstance(item, RequestError) and item.code == 400 and "URL" in item.message
+
+
+def test_batch_limit():
+    with pytest.raises(PayloadTooLarge, match="split the batch"):
+        decode_request({"body": [B64] * (MAX_BATCH_IMAGES + 1)})
+
+
+def test_encode_response_shapes():
+    err = {"error": {"code": 415, "message": "x"}}
+    assert encode_response("single", [err]) == (err, 415)
+    assert encode_response("list", [{"a": 1}, err]) == ([{"a": 1}, err], 200)
+    assert encode_response("vertex", [{"a": 1}]) == ({"predictions": [{"a": 1}]}, 200)

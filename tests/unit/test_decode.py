@@ -1,0 +1,65 @@
+"""decode_image: modes, orientation, limits checked before full decoding, corrupt files."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fashion.decode import MAX_IMAGE_SIDE, decode_image
+from fashion.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
+
+
+def encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format=fmt, **kwargs)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("mode,fmt", [("RGB", "JPEG"), ("L", "PNG"), ("CMYK", "JPEG"), ("P", "PNG"),
+                                      ("RGB", "WEBP"), ("I;16", "PNG")])
+def test_modes_become_rgb(mode, fmt):
+    image = decode_image(encode(Image.new(mode, (40, 30)), fmt))
+    assert image.mode == "RGB" and image.size == (40, 30)
+
+
+def test_alpha_is_composited_on_white():
+    rgba = Image.new("RGBA", (20, 20), (255, 0, 0, 0))
+    assert decode_image(encode(rgba, "PNG")).getpixel((5, 5)) == (255, 255, 255)
+
+
+def test_sixteen_bit_keeps_brightness():
+    arr = np.full((16, 16), 65535, dtype=np.uint16)
+    assert decode_image(encode(Image.fromarray(arr), "PNG")).getpixel((0, 0)) == (255, 255, 255)
+
+
+def test_exif_orientation_is_applied():
+    image = Image.new("RGB", (60, 20))
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees
+    assert decode_image(encode(image, "JPEG", exif=exif)).size == (20, 60)
+
+
+def test_too_large_is_refused_before_decoding():
+    big = encode(Image.new("L", (MAX_IMAGE_SIDE + 1, 8)), "PNG")
+    with pytest.raises(PayloadTooLarge, match="MAX_IMAGE_SIDE"):
+        decode_image(big)
+
+
+@pytest.mark.parametrize("data,error", [(b"", InvalidInput), (b"GIF89a-garbage", UnsupportedMedia),
+                                        (b"<html></html>", UnsupportedMedia)])
+def test_bad_bytes(data, error):
+    with pytest.raises(error):
+        decode_image(data)
+
+
+def test_truncated_jpeg_is_invalid_input():
+    data = encode(Image.new("RGB", (200, 200), (10, 200, 30)), "JPEG")
+    with pytest.raises((InvalidInput, UnsupportedMedia)):
+        decode_image(data[: len(data) // 2])
+
+
+def test_tiny_image_refused():
+    with pytest.raises(InvalidInput, match="at least"):
+        decode_image(encode(Image.new("RGB", (1, 1)), "PNG"))

@@ -1,0 +1,41 @@
+"""The node-to-node envelope round-trips exactly; derived catalogue fields."""
+from __future__ import annotations
+
+import numpy as np
+
+from fashion.envelope import Envelope, Item, is_envelope, pack, unpack
+from fashion.masks import encode_rle
+from fashion.metadata import derive, singular
+from fashion.options import Options
+from fashion.segment import Garment
+
+
+def test_envelope_round_trip():
+    mask = np.zeros((6, 5), bool)
+    mask[1:4, 2:5] = True
+    g = Garment("top", 0, 0.75, (2.0, 1.0, 5.0, 4.0), _mask=mask)
+    emb = np.arange(4, dtype=np.float32) / 7
+    env = Envelope("list", Options(min_score=0.3, include=("garments", "embedding")),
+                   [Item(image=b"\x00jpeg", size=(5, 6), garments=[g], embedding=emb,
+                         garment_embeddings=emb[None] * 2, metadata={"gender": {"label": "Men", "score": 0.5}}),
+                    Item(error={"error": {"code": 415, "message": "no"}})], models=[{"name": "segmenter"}])
+    data = pack(env)
+    assert is_envelope(data) and not is_envelope(b"\xff\xd8")
+    back = unpack(data)
+    assert back.shape == "list" and back.options == env.options and back.models == env.models
+    a, b = back.items
+    assert a.image == b"\x00jpeg" and a.size == (5, 6) and a.metadata == env.items[0].metadata
+    np.testing.assert_array_equal(a.embedding, emb)
+    np.testing.assert_array_equal(a.garment_embeddings, emb[None] * 2)
+    np.testing.assert_array_equal(a.garments[0].mask, mask)
+    assert a.garments[0].rle == encode_rle(mask) and b.error == env.items[1].error
+
+
+def test_derived_fields():
+    fields = {"gender": {"label": "Men", "score": 0.9}, "baseColour": {"label": "Navy Blue", "score": 0.8},
+              "articleType": {"label": "Shirts", "score": 0.7}}
+    out = derive(fields, {"Shirts": {"masterCategory": "Apparel", "subCategory": "Topwear"}})
+    assert out["masterCategory"] == "Apparel" and out["subCategory"] == "Topwear"
+    assert out["productDisplayName"] == "Men Navy Blue Shirt"
+    assert [singular(x) for x in ("Dresses", "Jeans", "Watches", "Scarves", "Kurta")] == \
+        ["Dress", "Jeans", "Watch", "Scarf", "Kurta"]

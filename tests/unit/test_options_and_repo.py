@@ -1,0 +1,33 @@
+"""Options parsing; the README's two commands exist and CI runs the test one."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from fashion.errors import InvalidInput
+from fashion.options import Options, parse_options
+from tests.conftest import ROOT
+
+
+def test_defaults_and_conversions():
+    assert parse_options(None) == Options()
+    o = parse_options({"embedding_only": "yes", "min_score": "0.5", "max_garments": "3",
+                       "mask_format": "NONE", "include": "metadata,garments"})
+    assert o == Options(True, 0.5, 3, "none", ("garments", "metadata"))
+
+
+@pytest.mark.parametrize("raw", [{"embedding_only": "maybe"}, {"max_garments": 1000}, {"max_garments": "x"},
+                                 {"include": ["colour"]}, {"mask": "rle"}])
+def test_bad_options(raw):
+    with pytest.raises(InvalidInput):
+        parse_options(raw)
+
+
+def test_readme_commands_are_make_targets_and_ci_runs_the_tests():
+    readme = (ROOT / "README.md").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    for target in ("serve", "test", "stop"):
+        assert f"make {target}" in readme
+        assert re.search(rf"^{target}:", makefile, re.M), target
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
