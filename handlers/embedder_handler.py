@@ -1,7 +1,7 @@
 """TorchServe handler: CLIP embeddings of images (whole + garment crops) and of texts ({"text": [...]}).
 
-In the workflow it is the join and the leaf: it merges the segmenter's and the attributes' envelopes,
-embeds the image and its garments in one batch, and encodes the final response.
+In the workflow it is the leaf: it embeds the image and its garments (from the segmenter, passed on by
+the attributes node) in one batch, and encodes the final response.
 """
 from __future__ import annotations
 
@@ -38,5 +38,6 @@ class EmbedderHandler(StageHandler):
         out = self.reply(envs, context)
         for idx, env in enumerate(envs):
             if env.texts is not None and env.error is None:
-                out[idx] = encode_json(*self.text_reply(env), idx, context)
+                payload, status = self.text_reply(env)
+                out[idx] = encode_json(payload, 200 if self.in_workflow else status, idx, context)
         return out

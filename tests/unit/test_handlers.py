@@ -63,14 +63,14 @@ def workflow_node(cls, context: FakeContext):
 
 
 def test_workflow_nodes_equal_ensemble_and_batch_keeps_order(handlers, context):
-    """The DAG of export/fashion_workflow.yaml: [segmenter, attributes] -> embedder (join, leaf)."""
+    """The DAG of export/fashion_workflow.yaml: segmenter -> attributes -> embedder (leaf)."""
     good = solid_jpeg(RED)
     requests = [{"body": good}, {"body": b"not an image"}, {"body": {"b64": "!!"}}]
     (seg, seg_ctx), (attr, attr_ctx), (emb, emb_ctx) = (
         workflow_node(cls, context) for cls in (SegmenterHandler, AttributesHandler, EmbedderHandler))
-    seg_out, attr_out = seg.handle(requests, seg_ctx), attr.handle(requests, attr_ctx)
-    joined = [{"segmenter": s, "attributes": a} for s, a in zip(seg_out, attr_out)]
-    flow = [json.loads(r) for r in emb.handle(joined, emb_ctx)]
+    seg_out = seg.handle(requests, seg_ctx)
+    attr_out = attr.handle([{"body": e} for e in seg_out], attr_ctx)
+    flow = [json.loads(r) for r in emb.handle([{"body": e} for e in attr_out], emb_ctx)]
     ensemble = [json.loads(r) for r in handlers["fashion"].handle(requests, EnsembleContext(context))]
     assert flow == ensemble
     assert emb_ctx.statuses == {}  # /wfpredict cannot carry a status: the error travels in the body
