@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--check-image", help="a real photo for the export checks")
     p.add_argument("--only", choices=["segmenter", "embedder", "attributes"], action="append")
     args = p.parse_args(argv)
+    os.environ.setdefault("YOLO_AUTOINSTALL", "false")  # ultralytics must never pip-install during export
+    os.environ.setdefault("YOLO_OFFLINE", "true")  # nor phone home
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     out, store = Path(args.out), Path(args.store)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import warnings
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -15,6 +16,13 @@ MAX_IMAGE_PIXELS = int(os.environ.get("MAX_IMAGE_PIXELS", str(40_000_000)))
 MIN_IMAGE_SIDE = 8
 
 
+def _pillow_open():
+    """Pillow's own Image.open. Importing ultralytics replaces Image.open, process-wide, with a wrapper that
+    pip-installs pi-heif when Pillow cannot identify a file: never that while decoding a request."""
+    patches = sys.modules.get("ultralytics.utils.patches")
+    return getattr(patches, "_image_open", Image.open) if patches is not None else Image.open
+
+
 def decode_image(data: bytes) -> Image.Image:
     """Open, check and fully decode one image; EXIF orientation applied, converted to RGB."""
     if not data:
@@ -22,7 +30,7 @@ def decode_image(data: bytes) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=sorted(ALLOWED_FORMATS))
+            image = _pillow_open()(io.BytesIO(data), formats=sorted(ALLOWED_FORMATS))
     except UnidentifiedImageError:
         raise UnsupportedMedia(
             f"the body is not an image Pillow can read ({len(data)} bytes, starting {data[:8]!r}); "

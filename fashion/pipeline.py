@@ -1,8 +1,7 @@
 """The pipeline's stages over envelopes, shared by the workflow nodes and the in-process ensemble.
 
-prepare (decode + validate) -> segment -> embed (whole image + garment crops, one batch)
-                             -> classify attributes                                -> finish (encode)
-Each stage batches every image of every request it is given into one forward pass.
+prepare (decode + validate) -> segment -> classify (attributes) -> embed (whole image + garment crops in one
+batch) -> finish (encode). Each stage batches every image of every request it is given into one forward pass.
 """
 from __future__ import annotations
 
@@ -105,20 +104,6 @@ def classify(attr: AttributeClassifier, envs: list[Envelope]) -> None:
     _add_model(envs, attr.manifest.provenance())
 
 
-def merge(base: Envelope, other: Envelope) -> Envelope:
-    """Join two branches of the workflow: take each item's computed fields (and any error) from either."""
-    if base.error is None and other.error is not None:
-        base.error = other.error
-    for a, b in zip(base.items, other.items):
-        for f in ("garments", "garment_embeddings", "embedding", "metadata"):
-            if getattr(a, f) is None and getattr(b, f) is not None:
-                setattr(a, f, getattr(b, f))
-    for m in other.models:
-        if m not in base.models:
-            base.models.append(m)
-    return base
-
-
 def finish(env: Envelope) -> tuple[Any, int]:
     """An envelope -> (JSON payload, HTTP status) in the request's own shape."""
     if env.error is not None:
@@ -154,10 +139,13 @@ class Pipeline:
         attr = AttributeClassifier(*load_artifact(directory, "attributes", device), device)
         return cls(seg, emb, attr)
 
-    def run(self, envs: list[Envelope]) -> list[tuple[Any, int]]:
+    def stages(self, envs: list[Envelope]) -> None:
         segment(self.segmenter, envs)
-        embed(self.embedder, envs)
         classify(self.attributes, envs)
+        embed(self.embedder, envs)
+
+    def run(self, envs: list[Envelope]) -> list[tuple[Any, int]]:
+        self.stages(envs)
         return [finish(env) for env in envs]
 
     def __call__(self, items: list[dict[str, Any]]) -> list[tuple[Any, int]]:

@@ -2,7 +2,7 @@
 
 The same handler serves a model alone (/predictions/<name>: JSON with real status codes) and as a node of
 the `fashion` workflow (TorchServe names those models `fashion__<node>`), where it passes an envelope to
-the next node, or, as the workflow's leaf, encodes the final JSON.
+the next node or, as the workflow's leaf, encodes the final JSON.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import torch
 
 from fashion.envelope import Envelope, is_envelope, pack, unpack
 from fashion.errors import error_dict
-from fashion.pipeline import finish, merge, prepare
+from fashion.pipeline import finish, prepare
 from fashion.response import dumps
 
 log = logging.getLogger(__name__)
@@ -57,15 +57,10 @@ def set_threads(workflow_node: bool) -> int:
     return threads
 
 
-def to_envelope(item: dict[str, Any]) -> tuple[Envelope, bool]:
-    """(envelope, came from workflow nodes). Several parent nodes' envelopes are merged into one."""
-    parents = [unpack(bytes(v)) for v in item.values() if is_envelope(v)]
-    if parents:
-        env = parents[0]
-        for other in parents[1:]:
-            env = merge(env, other)
-        return env, True
-    return prepare(item), False
+def to_envelope(item: dict[str, Any]) -> Envelope:
+    """The parent workflow node's envelope ({"body": envelope}), or a client's request decoded here."""
+    payload = item.get("body", item.get("data"))
+    return unpack(bytes(payload)) if is_envelope(payload) else prepare(item)
 
 
 def run_isolated(stage: Callable[[list[Envelope]], None], envs: list[Envelope], name: str) -> None:
@@ -122,7 +117,7 @@ class StageHandler:
             self.stage([prepare({"body": body})])
 
     def handle(self, data: list[dict[str, Any]], context: Any) -> list[bytes]:
-        envs = [to_envelope(item)[0] for item in data]
+        envs = [to_envelope(item) for item in data]
         run_isolated(self.stage, envs, self.name)
         return self.reply(envs, context)
 

@@ -33,7 +33,7 @@ class EmbedderHandler(StageHandler):
         return {"embeddings": vector_json(vectors), "models": [self.model.manifest.provenance()]}, 200
 
     def handle(self, data: list[dict[str, Any]], context: Any) -> list[bytes]:
-        envs = [to_envelope(item)[0] for item in data]
+        envs = [to_envelope(item) for item in data]
         run_isolated(self.stage, [e for e in envs if e.texts is None], self.name)
         out = self.reply(envs, context)
         for idx, env in enumerate(envs):

@@ -1,7 +1,6 @@
 """TorchServe handler: the whole pipeline in one process (fashion.mar), same code as the workflow."""
 from __future__ import annotations
 
-from fashion import pipeline
 from fashion.pipeline import Pipeline
 from handlers._adapter import StageHandler
 
@@ -11,10 +10,4 @@ class EnsembleHandler(StageHandler):
 
     def load(self, directory, device) -> None:
         self.model = Pipeline.load(directory, device)
-
-        def stage(envs) -> None:
-            pipeline.segment(self.model.segmenter, envs)
-            pipeline.embed(self.model.embedder, envs)
-            pipeline.classify(self.model.attributes, envs)
-
-        self.stage = stage
+        self.stage = self.model.stages

@@ -63,3 +63,11 @@ def test_truncated_jpeg_is_invalid_input():
 def test_tiny_image_refused():
     with pytest.raises(InvalidInput, match="at least"):
         decode_image(encode(Image.new("RGB", (1, 1)), "PNG"))
+
+
+def test_decoding_survives_ultralytics_patching_pillow():
+    """ultralytics replaces PIL.Image.open on import; bad bytes must still be a clean 415."""
+    import ultralytics.utils.patches  # noqa: F401  (applies the patch)
+
+    with pytest.raises(UnsupportedMedia):
+        decode_image(b"GIF89a-garbage")
