@@ -17,8 +17,8 @@ RUN apt-get update \
     && useradd --create-home --uid 10001 serve
 
 WORKDIR /app
-COPY requirements.txt ./
-RUN pip install --no-cache-dir -r requirements.txt
+COPY requirements.txt requirements.lock ./
+RUN pip install --no-cache-dir -r requirements.txt -c requirements.lock
 
 COPY --chown=serve:serve fashion ./fashion
 COPY --chown=serve:serve handlers ./handlers

@@ -12,10 +12,10 @@ export WEIGHTS_DIR
 
 .PHONY: setup archives serve stop test test-unit bench lint clean scale
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt -c requirements.lock
 	touch $@
 
 setup: $(VENV)/.installed
@@ -41,6 +41,7 @@ bench: archives
 	$(PY) -m bench
 
 lint: setup
+	$(VENV)/bin/ruff check fashion handlers export launcher bench tests
 	$(VENV)/bin/hadolint Dockerfile
 
 clean:

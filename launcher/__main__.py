@@ -87,7 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "serve":
         return serve(args)
     if args.action == "start":
-        ts.start(args.config, args.store, args.logs)
+        inference, _ = _addresses(args.config)
+        if ts.pings(inference):
+            print(f"TorchServe already answers at {inference}; checking its models and workflow")
+        else:
+            ts.start(args.config, args.store, args.logs)
     ready(args.config, args.timeout)
     return 0
 

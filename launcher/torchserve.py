@@ -16,7 +16,6 @@ import urllib.request
 from pathlib import Path
 from typing import Iterator
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def torchserve_bin() -> str:
@@ -37,8 +36,9 @@ def start(config: Path, store: Path, log_dir: Path, foreground: bool = False,
           console: bool = False) -> subprocess.Popen | None:
     """Start TorchServe. Background mode returns None (stop with `torchserve --stop`).
     Its console output goes to log_dir/torchserve.out, or stays on ours with console=True (containers)."""
-    env = {**os.environ, "LOG_LOCATION": str(log_dir), "METRICS_LOCATION": str(log_dir),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    # No PYTHONPATH: each archive carries its own copy of our packages, and mixing in the working tree's
+    # (possibly newer) modules with an archive's handler breaks in confusing ways.
+    env = {**os.environ, "LOG_LOCATION": str(log_dir), "METRICS_LOCATION": str(log_dir)}
     log_dir.mkdir(parents=True, exist_ok=True)
     cmd = [torchserve_bin(), "--start", "--ncs", "--ts-config", str(config), "--model-store", str(store)]
     with open(os.devnull if console else log_dir / "torchserve.out", "ab") as sink:
@@ -64,6 +64,13 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 1.0) -> N
             pass
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def pings(inference: str) -> bool:
+    try:
+        return _request("GET", f"{inference}/ping", timeout=3)[0] == 200
+    except OSError:
+        return False
 
 
 def models_ready(management: str, names: list[str]) -> bool:
@@ -115,6 +122,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def spare_grpc_ports() -> dict[str, str]:
+    """TorchServe always opens its two gRPC ports too: a second server needs its own."""
+    return {"grpc_inference_port": str(free_port()), "grpc_management_port": str(free_port())}
+
+
 @contextlib.contextmanager
 def temporary_server(base_config: Path, store: Path, workdir: Path, models: list[str],
                      probe: bytes, timeout: float = 600) -> Iterator[dict[str, str]]:
@@ -122,8 +134,8 @@ def temporary_server(base_config: Path, store: Path, workdir: Path, models: list
     urls = {k: f"http://127.0.0.1:{free_port()}" for k in ("inference", "management", "metrics")}
     config = derive_config(base_config, workdir / "config.properties", {
         "inference_address": urls["inference"], "management_address": urls["management"],
-        "metrics_address": urls["metrics"], "model_store": str(store.resolve()),
-        "workflow_store": str(store.resolve())})
+        "metrics_address": urls["metrics"], **spare_grpc_ports(),
+        "model_store": str(store.resolve()), "workflow_store": str(store.resolve())})
     old_tmp = os.environ.get("TMPDIR")
     os.environ["TMPDIR"] = str(workdir)  # TorchServe's pid file lives there: never clash with `make serve`
     proc = start(config, store, workdir / "logs", foreground=True)

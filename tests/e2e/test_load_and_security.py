@@ -31,4 +31,6 @@ def test_config_listens_on_loopback_only():
     config = (ROOT / "config.properties").read_text()
     for key in ("inference_address", "management_address", "metrics_address"):
         assert re.search(rf"^{key}=http://127\.0\.0\.1:\d+$", config, re.M), key
+    for key in ("grpc_inference_address", "grpc_management_address"):
+        assert re.search(rf"^{key}=127\.0\.0\.1$", config, re.M), key
     assert re.search(r"^enable_model_api=false$", config, re.M)

@@ -108,5 +108,6 @@ def test_attributes_same_top1_as_eager(export_dir, product_photos, street_photos
     a, b = AttributeClassifier(eager.eval(), manifest, CPU), AttributeClassifier(module, manifest, CPU)
     images = [decode_image(p.read_bytes()) for p in [*product_photos, *street_photos[:4]]]
     batch = a.preprocess(images)
-    for x, y in zip(a.postprocess(a.predict(batch)), b.postprocess(b.predict(batch))):
-        assert {h: x[h]["label"] for h in manifest.labels["heads"]} == {h: y[h]["label"] for h in manifest.labels["heads"]}
+    heads = manifest.labels["heads"]
+    for x, y in zip(a.postprocess(a.predict(batch)), b.postprocess(b.predict(batch)), strict=True):
+        assert {h: x[h]["label"] for h in heads} == {h: y[h]["label"] for h in heads}
