@@ -21,7 +21,6 @@ from fashion.response import dumps
 
 log = logging.getLogger(__name__)
 WARMUP_RUNS = 3
-WORKFLOW_MODELS = 3  # model nodes sharing the machine when the workflow runs
 
 
 def synthetic_jpeg(size: tuple[int, int] = (320, 480)) -> bytes:
@@ -47,12 +46,10 @@ def device_for(context: Any) -> torch.device:
     return torch.device("cpu")
 
 
-def set_threads(workflow_node: bool) -> int:
-    """Torch threads per worker: FASHION_TORCH_THREADS, else the cores split among the workflow's model
-    nodes (they run at once), or all cores for a model served alone."""
-    cores = os.cpu_count() or 1
-    threads = int(os.environ.get("FASHION_TORCH_THREADS", "0") or 0) or \
-        max(1, cores // WORKFLOW_MODELS if workflow_node else cores)
+def set_threads() -> int:
+    """Torch threads per worker: FASHION_TORCH_THREADS, else every core. Workers share the cores without
+    fighting because the launcher runs TorchServe with OMP_WAIT_POLICY=PASSIVE (see BENCHMARKS.md)."""
+    threads = int(os.environ.get("FASHION_TORCH_THREADS", "0") or 0) or os.cpu_count() or 1
     torch.set_num_threads(threads)
     return threads
 
@@ -99,7 +96,7 @@ class StageHandler:
 
     def initialize(self, context: Any) -> None:
         self.in_workflow = is_workflow_node(context)
-        threads = set_threads(self.in_workflow)
+        threads = set_threads()
         start = time.perf_counter()
         self.load(model_dir(context), device_for(context))
         self.warm_up()

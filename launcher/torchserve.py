@@ -39,6 +39,9 @@ def start(config: Path, store: Path, log_dir: Path, foreground: bool = False,
     # No PYTHONPATH: each archive carries its own copy of our packages, and mixing in the working tree's
     # (possibly newer) modules with an archive's handler breaks in confusing ways.
     env = {**os.environ, "LOG_LOCATION": str(log_dir), "METRICS_LOCATION": str(log_dir)}
+    # Several workers share the cores. OpenMP's default spin-waiting turns that into a fight: measured on
+    # 2 cores, passive waiting took the workflow from 718 to 430 ms p50 and 1.47 to 2.64 img/s at 8 clients.
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     log_dir.mkdir(parents=True, exist_ok=True)
     cmd = [torchserve_bin(), "--start", "--ncs", "--ts-config", str(config), "--model-store", str(store)]
     with open(os.devnull if console else log_dir / "torchserve.out", "ab") as sink:
