@@ -10,7 +10,7 @@ from PIL import Image
 from fashion.errors import InvalidInput
 from fashion.manifest import Manifest
 from fashion.preprocess import resize_crop
-from fashion.segment import Garment
+from fashion.segment import Garment, pixel_box
 
 MAX_TEXTS = 256
 
@@ -36,8 +36,7 @@ class Embedder:
         """Each garment cut to its box, with pixels outside its mask set to the mean colour."""
         out = []
         for g in garments:
-            x1, y1, x2, y2 = (int(np.floor(g.box[0])), int(np.floor(g.box[1])),
-                              int(np.ceil(g.box[2])), int(np.ceil(g.box[3])))
+            x1, y1, x2, y2 = pixel_box(g.box)
             crop = image.crop((x1, y1, max(x2, x1 + 1), max(y2, y1 + 1)))
             mask = Image.fromarray(g.mask[y1:y1 + crop.height, x1:x1 + crop.width].astype(np.uint8) * 255)
             out.append(Image.composite(crop, Image.new("RGB", crop.size, self.fill), mask))

@@ -15,6 +15,11 @@ from fashion.masks import decode_rle, encode_rle
 from fashion.preprocess import Letterbox, letterbox
 
 
+def pixel_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+    """A float box widened to whole pixels: (x1, y1, x2, y2) for slicing."""
+    return int(np.floor(box[0])), int(np.floor(box[1])), int(np.ceil(box[2])), int(np.ceil(box[3]))
+
+
 @dataclasses.dataclass
 class Garment:
     """One garment instance in original-image pixel coordinates; its mask as an array, RLE or both."""
@@ -92,7 +97,7 @@ class Segmenter:
         boxes[:, 1::2] = boxes[:, 1::2].clamp(0, height)
         garments = []
         for box, score, cid, mask in zip(boxes.tolist(), scores.tolist(), class_ids.tolist(), masks):
-            x1, y1, x2, y2 = (int(v) for v in (np.floor(box[0]), np.floor(box[1]), np.ceil(box[2]), np.ceil(box[3])))
+            x1, y1, x2, y2 = pixel_box(box)
             cropped = np.zeros_like(mask)
             cropped[y1:y2, x1:x2] = mask[y1:y2, x1:x2]
             if cropped.any():
