@@ -15,11 +15,12 @@ from pathlib import Path
 
 import torch
 
-from bench.load import run_load
+from bench.load import percentile, run_load
 from fashion.pipeline import Pipeline, prepare
 from fashion.response import dumps
 from launcher import torchserve as ts
-from launcher.__main__ import MODELS, probe_image
+from fashion.samples import synthetic_jpeg
+from launcher.__main__ import MODELS
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PHOTO = ROOT.parent / "shared" / "data" / "street_photos" / "photos" / "0005.jpg"
@@ -34,11 +35,6 @@ def timed(fn, runs: int) -> list[float]:
         fn()
         out.append(time.perf_counter() - start)
     return out
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
 def raw_forwards(pipeline: Pipeline, photo: bytes, runs: int) -> tuple[dict[str, float], int]:
@@ -77,13 +73,13 @@ def main() -> None:
 
     served = {}
     with tempfile.TemporaryDirectory() as tmp, \
-            ts.temporary_server(ROOT / "config.properties", args.store, Path(tmp), MODELS, probe_image()) as urls:
+            ts.temporary_server(ROOT / "config.properties", args.store, Path(tmp), MODELS, synthetic_jpeg()) as urls:
         for name, path in (("workflow", "/wfpredict/fashion"), ("ensemble", "/predictions/fashion")):
             url = urls["inference"] + path
             seq = run_load(url, photo, 1, args.runs + 2)
             lat = seq.latencies[2:]
             conc = run_load(url, photo, args.clients, args.per_client)
-            served[name] = {"p50": statistics.median(lat) * 1000, "p95": pct(lat, 95) * 1000,
+            served[name] = {"p50": statistics.median(lat) * 1000, "p95": percentile(lat, 95) * 1000,
                             "conc_throughput": conc.throughput, "conc_p95": conc.percentile(95) * 1000,
                             "conc_max_over_median": max(conc.latencies) / conc.median,
                             "errors": sum(s != 200 for s in seq.statuses + conc.statuses)}

@@ -9,6 +9,12 @@ import time
 import httpx
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The nearest-rank q-th percentile."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
 @dataclasses.dataclass
 class LoadResult:
     statuses: list[int]
@@ -20,8 +26,7 @@ class LoadResult:
         return statistics.median(self.latencies)
 
     def percentile(self, q: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+        return percentile(self.latencies, q)
 
     @property
     def throughput(self) -> float:

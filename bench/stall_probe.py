@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 
 from launcher import torchserve as ts
-from launcher.__main__ import MODELS, probe_image
+from fashion.samples import synthetic_jpeg
+from launcher.__main__ import MODELS
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTO = ROOT.parent / "shared" / "data" / "street_photos" / "photos" / "0005.jpg"
@@ -56,7 +57,7 @@ def main() -> None:
     args = p.parse_args()
     photo = PHOTO.read_bytes()
     with tempfile.TemporaryDirectory() as tmp, ts.temporary_server(
-            ROOT / "config.properties", ROOT / "model_store", Path(tmp), MODELS, probe_image()) as urls:
+            ROOT / "config.properties", ROOT / "model_store", Path(tmp), MODELS, synthetic_jpeg()) as urls:
         for path in ("/wfpredict/fashion", "/predictions/fashion"):
             by_kind = run(urls["inference"] + path, photo, args.clients, args.per_client)
             everything = [x for xs in by_kind.values() for x in xs]

@@ -111,6 +111,15 @@ def _text(value: Any) -> Any:
     return value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else value
 
 
+def _file_bytes(value: Any) -> ImageItem:
+    """A multipart file part: bytes, or text TorchServe decoded from a text/* part (turned back to bytes)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    return InvalidInput("multipart fields must hold image files")
+
+
 def decode_request(item: dict[str, Any]) -> Request:
     """One TorchServe request item -> Request. Raises RequestError when the whole request is unusable."""
     payload = item.get("data", item.get("body"))
@@ -121,9 +130,7 @@ def decode_request(item: dict[str, Any]) -> Request:
         files = [] if payload is None else [payload]
         files += [v for k, v in fields.items() if k not in OPTION_KEYS]
         options = parse_options({k: _text(v) for k, v in fields.items() if k in OPTION_KEYS})
-        images = [v.encode("utf-8", "surrogateescape") if isinstance(v, str) else bytes(v)
-                  if isinstance(v, (bytes, bytearray)) else InvalidInput("multipart fields must hold image files")
-                  for v in files]
+        images = [_file_bytes(v) for v in files]
         if not images:
             raise InvalidInput("the form has no file field; attach the image as a file (-F data=@photo.jpg)")
         request = Request(images, options, "single" if len(images) == 1 else "list")

@@ -6,7 +6,6 @@ the next node or, as the workflow's leaf, encodes the final JSON.
 """
 from __future__ import annotations
 
-import io
 import logging
 import os
 import time
@@ -18,17 +17,10 @@ from fashion.envelope import Envelope, is_envelope, pack, unpack
 from fashion.errors import error_dict
 from fashion.pipeline import finish, prepare
 from fashion.response import dumps
+from fashion.samples import synthetic_jpeg
 
 log = logging.getLogger(__name__)
 WARMUP_RUNS = 3
-
-
-def synthetic_jpeg(size: tuple[int, int] = (320, 480)) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.linear_gradient("L").resize(size).convert("RGB").save(buf, format="JPEG")
-    return buf.getvalue()
 
 
 def model_dir(context: Any) -> str:

@@ -2,38 +2,28 @@
 from __future__ import annotations
 
 import argparse
-import io
 import os
-import re
 import signal
 import sys
 import tempfile
 from pathlib import Path
 
+from fashion.samples import synthetic_jpeg
 from launcher import torchserve as ts
 
 MODELS = ["segmenter", "embedder", "attributes", "fashion"]
 
 
 def _addresses(config: Path) -> tuple[str, str]:
-    text = config.read_text()
-    find = lambda key: re.search(rf"^{key}=(\S+)", text, re.M).group(1)  # noqa: E731
-    return find("inference_address"), find("management_address")
-
-
-def probe_image() -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", (64, 96), (90, 60, 140)).save(buf, format="JPEG")
-    return buf.getvalue()
+    settings = ts.read_config(config)
+    return settings["inference_address"].strip(), settings["management_address"].strip()
 
 
 def ready(config: Path, timeout: float) -> None:
     inference, management = _addresses(config)
     ts.wait_until(lambda: ts.models_ready(management, MODELS), timeout, f"models {MODELS} at {management}")
     print(ts.register_workflow(management))
-    ts.wait_until(lambda: ts.answers(inference, "/wfpredict/fashion", probe_image()), timeout,
+    ts.wait_until(lambda: ts.answers(inference, "/wfpredict/fashion", synthetic_jpeg()), timeout,
                   "the workflow to answer")
     print(f"""
 TorchServe is up (inference {inference}, management {management}).

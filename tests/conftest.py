@@ -25,20 +25,22 @@ def pytest_collection_modifyitems(items):
                 item.add_marker(getattr(pytest.mark, marker))
 
 
+def _spread(folder: Path, n: int) -> list[Path]:
+    """n real photos spread evenly over a folder of ../shared/data."""
+    photos = sorted(folder.glob("*.jpg"))
+    if not photos:
+        pytest.fail(f"no real photos in {folder}; tests read them from ../shared/data")
+    return photos[:: max(1, len(photos) // n)][:n]
+
+
 @pytest.fixture(scope="session")
 def street_photos() -> list[Path]:
-    photos = sorted(STREET.glob("*.jpg"))
-    if not photos:
-        pytest.fail(f"no real photos in {STREET}; tests read them from ../shared/data")
-    return photos[:: max(1, len(photos) // 12)][:12]
+    return _spread(STREET, 12)
 
 
 @pytest.fixture(scope="session")
 def product_photos() -> list[Path]:
-    photos = sorted(PRODUCTS.glob("*.jpg"))
-    if not photos:
-        pytest.fail(f"no product photos in {PRODUCTS}")
-    return photos[:: max(1, len(photos) // 8)][:8]
+    return _spread(PRODUCTS, 8)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,8 @@ import httpx
 import pytest
 
 from launcher import torchserve as ts
-from launcher.__main__ import MODELS, probe_image
+from fashion.samples import synthetic_jpeg
+from launcher.__main__ import MODELS
 from tests.conftest import ROOT, STORE
 
 
@@ -25,5 +26,5 @@ def server(tmp_path_factory) -> Server:
     if not (STORE / "fashion.war").is_file():
         pytest.fail("model_store has no archives: run `make archives` (make test does)")
     workdir = tmp_path_factory.mktemp("torchserve")
-    with ts.temporary_server(ROOT / "config.properties", STORE, workdir, MODELS, probe_image()) as urls:
+    with ts.temporary_server(ROOT / "config.properties", STORE, workdir, MODELS, synthetic_jpeg()) as urls:
         yield Server(urls["inference"], urls["management"], urls["metrics"], urls["logs"])

@@ -72,7 +72,7 @@ def test_served_equals_in_process(server, export_dir, street_photos, product_pho
 
 
 def test_options(server, photo):
-    only = server.post("/wfpredict/fashion", content=photo, params={}).json()
+    only = server.post("/wfpredict/fashion", content=photo).json()
     emb = server.post("/predictions/fashion", json={"b64": base64.b64encode(photo).decode(),
                                                     "embedding_only": True}).json()
     assert set(emb) == {"image", "embedding", "models"}

@@ -9,7 +9,7 @@ import sys
 import httpx
 
 from launcher import torchserve as ts
-from launcher.__main__ import probe_image
+from fashion.samples import synthetic_jpeg
 from tests.conftest import ROOT, STORE
 
 
@@ -27,7 +27,7 @@ def test_serve_entrypoint_registers_workflow_and_stops_on_sigterm(tmp_path, stre
                                  "--inference-address", inference],
                                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        ts.wait_until(lambda: ts.answers(inference, "/wfpredict/fashion", probe_image()), 600, "the workflow")
+        ts.wait_until(lambda: ts.answers(inference, "/wfpredict/fashion", synthetic_jpeg()), 600, "the workflow")
         r = httpx.post(f"{inference}/wfpredict/fashion", content=street_photos[0].read_bytes(), timeout=120)
         assert r.status_code == 200 and "garments" in r.json()
     finally:
