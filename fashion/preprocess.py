@@ -41,11 +41,19 @@ def letterbox(image: Image.Image, spec: InputSpec) -> tuple[torch.Tensor, Letter
     return canvas[0], Letterbox(scale, left, top, new_w, new_h)
 
 
-def resize_crop(image: Image.Image, spec: InputSpec) -> torch.Tensor:
-    """Resize the short side to size / crop_pct, centre crop, normalise (CLIP and timm eval transforms)."""
+def resize_crop_pixels(image: Image.Image, spec: InputSpec) -> torch.Tensor:
+    """Resize the short side to size / crop_pct and centre crop: uint8 (3, H, W), not yet normalised."""
     out_h, out_w = spec.size
     short = math.floor(min(out_h, out_w) / spec.crop_pct)
     x = TF.resize(image, short, interpolation=_PIL_MODES[spec.interpolation])
-    x = TF.center_crop(x, [out_h, out_w])
-    x = TF.to_dtype(TF.pil_to_tensor(x), torch.float32, scale=True)
-    return TF.normalize(x, list(spec.mean), list(spec.std))
+    return TF.pil_to_tensor(TF.center_crop(x, [out_h, out_w]))
+
+
+def normalize(pixels: torch.Tensor, spec: InputSpec) -> torch.Tensor:
+    """uint8 pixels (..., 3, H, W) -> float32 scaled to [0, 1] and normalised with the spec's mean/std."""
+    return TF.normalize(TF.to_dtype(pixels, torch.float32, scale=True), list(spec.mean), list(spec.std))
+
+
+def resize_crop(image: Image.Image, spec: InputSpec) -> torch.Tensor:
+    """The CLIP and timm eval transform; training caches resize_crop_pixels and normalises per batch."""
+    return normalize(resize_crop_pixels(image, spec), spec)

@@ -1,0 +1,1 @@
+"""Train the attribute classifier (one TinyViT, one head per attribute) on a Fashion Product Images catalogue."""

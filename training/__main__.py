@@ -1,0 +1,114 @@
+"""CLI: python -m training train|evaluate ...  (`make train-attributes`; see README "Attribute training")."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+log = logging.getLogger("training")
+DATA = Path("../shared/data/fashion_products")
+TOLERANCE = 1e-3  # figures are rounded to 4 decimals; `evaluate` must agree within this
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--csv", type=Path, default=DATA / "styles.csv", help="styles.csv (Fashion Product Images layout)")
+    p.add_argument("--images", type=Path, default=DATA / "images", help="folder of <id>.jpg product photos")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from training.loop import BEST, TrainConfig, checkpoint, evaluate, prepare_data, train
+    from training.report import write_report
+
+    cfg = TrainConfig(csv=args.csv, images=args.images, out=args.out, input_size=args.input_size,
+                      epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr,
+                      min_count=args.min_count, seed=args.seed, limit=args.limit, pretrained=args.pretrained,
+                      freeze_backbone=args.freeze_backbone, resume=args.resume)
+    data = prepare_data(cfg)
+    model, summary = train(cfg, data)
+    counts = {part: int((data.parts == part).sum()) for part in ("train", "val", "test")}
+    report = {
+        "data": {"csv": str(cfg.csv), "images": str(cfg.images), "usable_rows": len(data.records),
+                 "limit": cfg.limit, "split_rows": counts, "seed": cfg.seed, "split_sha256": data.split_sha256,
+                 "min_count": cfg.min_count, "skipped": data.problems.to_dict()},
+        "training": summary,
+        "test": evaluate(model, data, cfg.spec()),
+        "reproduce": f"python -m training evaluate --checkpoint {cfg.out / BEST} --csv {cfg.csv} --images {cfg.images}",
+    }
+    torch.save(checkpoint(model, data, cfg, {"report": report}), cfg.out / BEST)
+    js, md = write_report(report, args.report_dir or cfg.out)
+    print(f"checkpoint: {cfg.out / BEST}\nreport: {md} and {js}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    """Rebuild the test split from the checkpoint's split.csv and recompute the report's figures."""
+    from export.attribute_model import build
+    from training.catalogue import read_catalogue
+    from training.dataset import cache_pixels
+    from training.labels import encode
+    from training.loop import SPLIT, Data, evaluate, input_spec
+    from training.split import read_split
+
+    ckpt = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
+    split_path = args.split or args.checkpoint.parent / SPLIT
+    split = read_split(split_path)
+    records, problems = read_catalogue(args.csv, args.images)
+    records = [r for r in records if r.id in split]
+    spec = input_spec(int(ckpt["input_size"]))
+    records, pixels = cache_pixels(records, spec, problems, workers=max(1, os.cpu_count() or 1))
+    if len(records) != len(split):
+        log.warning("%d of the split's %d rows are usable here", len(records), len(split))
+    data = Data(records, pixels, encode(records, ckpt["heads"]), np.array([split[r.id] for r in records]),
+                ckpt["heads"], ckpt["mapping"], problems, "")
+    model = build(ckpt["architecture"], ckpt["heads"])
+    model.load_state_dict(ckpt["state_dict"])
+    figures = evaluate(model, data, spec)
+    stored = ckpt.get("report", {}).get("test", {})
+    differences = [(head, key, stored[head].get(key), m.get(key)) for head, m in figures.items() if head in stored
+                   for key in ("rows", "accuracy", "macro_f1", "majority_accuracy", "majority_macro_f1")
+                   if abs((stored[head].get(key) or 0) - (m.get(key) or 0)) > TOLERANCE]
+    print(json.dumps({"test": {h: {k: m.get(k) for k in ("rows", "accuracy", "macro_f1", "majority_accuracy",
+                                                          "majority_macro_f1")} for h, m in figures.items()},
+                      "matches_report": bool(stored) and not differences,
+                      "differences": differences}, indent=1))
+    return 0 if stored and not differences else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train the multi-head attribute classifier and write its report")
+    _data_args(t)
+    t.add_argument("--out", type=Path, default=Path("build/train/attributes"),
+                   help="checkpoints (attributes.pt = best epoch, last.pt = resumable) and split.csv")
+    t.add_argument("--report-dir", type=Path, help="where attributes.md/.json go (default: --out)")
+    t.add_argument("--input-size", type=int, default=112, 
+                   help="square input in pixels (112: about 40 min for 12 epochs on 2 CPU cores)")
+    t.add_argument("--epochs", type=int, default=12)
+    t.add_argument("--patience", type=int, default=4, help="early stopping: epochs without a better val loss")
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule")
+    t.add_argument("--min-count", type=int, default=20, help="classes with fewer labelled rows merge into Other")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--limit", type=int, help="use only the first N usable rows (smoke tests)")
+    t.add_argument("--pretrained", action="store_true", help="ImageNet TinyViT backbone from the hub (when online)")
+    t.add_argument("--freeze-backbone", action="store_true", help="train the heads only")
+    t.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
+    e = sub.add_parser("evaluate", help="recompute a checkpoint's test figures and compare them with its report")
+    _data_args(e)
+    e.add_argument("--checkpoint", type=Path, default=Path("build/train/attributes/attributes.pt"))
+    e.add_argument("--split", type=Path, help="split.csv (default: beside the checkpoint)")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    torch.set_num_threads(int(os.environ.get("FASHION_TORCH_THREADS", os.cpu_count() or 1)))
+    return _train(args) if args.command == "train" else _evaluate(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

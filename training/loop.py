@@ -1,0 +1,213 @@
+"""The training loop: weighted multi-head loss, one-cycle schedule, early stopping, best + resumable checkpoints."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from export.attribute_model import MultiHeadClassifier, build
+from fashion.manifest import InputSpec
+from training.catalogue import Problems, Record, read_catalogue
+from training.dataset import Augment, batches, cache_pixels, model_input
+from training.labels import IGNORE, category_mapping, class_weights, encode, vocabularies
+from training.metrics import head_metrics, majority
+from training.split import stratified_split, write_split
+
+log = logging.getLogger("training")
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+BEST, LAST, SPLIT = "attributes.pt", "last.pt", "split.csv"
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    csv: Path
+    images: Path
+    out: Path = Path("build/train/attributes")
+    architecture: str = "tiny_vit_5m_224"
+    input_size: int = 112
+    epochs: int = 12
+    patience: int = 4
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    label_smoothing: float = 0.1
+    min_count: int = 20
+    seed: int = 0
+    limit: int | None = None
+    pretrained: bool = False
+    freeze_backbone: bool = False
+    resume: bool = False
+
+    def spec(self) -> InputSpec:
+        return input_spec(self.input_size)
+
+
+def input_spec(size: int) -> InputSpec:
+    """The serving transform for product photos: short side to `size`, centre crop, ImageNet normalisation."""
+    return InputSpec((size, size), "shortest_crop", "bicubic", IMAGENET_MEAN, IMAGENET_STD, crop_pct=1.0)
+
+
+@dataclasses.dataclass
+class Data:
+    records: list[Record]
+    pixels: torch.Tensor  # uint8 (N, 3, S, S)
+    targets: torch.Tensor  # long (N, heads), IGNORE where missing
+    parts: np.ndarray  # "train" | "val" | "test" per row
+    heads: dict[str, list[str]]
+    mapping: dict[str, dict[str, str]]
+    problems: Problems
+    split_sha256: str
+
+    def rows(self, part: str) -> torch.Tensor:
+        return torch.from_numpy(np.flatnonzero(self.parts == part))
+
+
+def prepare_data(cfg: TrainConfig) -> Data:
+    records, problems = read_catalogue(cfg.csv, cfg.images, cfg.limit)
+    log.info("catalogue: %d usable rows; skipped %s", len(records), dict(problems.counts) or "none")
+    records, pixels = cache_pixels(records, cfg.spec(), problems, workers=max(1, os.cpu_count() or 1))
+    if len(records) < 10:
+        raise ValueError(f"only {len(records)} usable rows in {cfg.csv}: too few to train")
+    heads = vocabularies(records, cfg.min_count)
+    targets = encode(records, heads)
+    parts = stratified_split(targets[:, list(heads).index("articleType")].tolist(), cfg.seed)
+    sha = write_split(cfg.out / SPLIT, [r.id for r in records], parts)
+    return Data(records, pixels, targets, parts, heads, category_mapping(records, heads["articleType"]),
+                problems, sha)
+
+
+def _losses(logits: tuple[torch.Tensor, ...], targets: torch.Tensor, weights: list[torch.Tensor],
+            smoothing: float) -> torch.Tensor:
+    total = logits[0].new_zeros(())
+    for k, (out, w) in enumerate(zip(logits, weights)):
+        t = targets[:, k]
+        if (t != IGNORE).any():  # a batch without this label adds nothing (mean over zero rows is NaN)
+            total = total + F.cross_entropy(out, t, weight=w, ignore_index=IGNORE, label_smoothing=smoothing)
+    return total
+
+
+@torch.inference_mode()
+def predict(model: torch.nn.Module, pixels: torch.Tensor, spec: InputSpec, batch_size: int = 128) -> list[torch.Tensor]:
+    """Logits per head for uint8 pixels, in eval mode."""
+    model.eval()
+    outs = [model(model_input(pixels[i:i + batch_size], spec)) for i in range(0, len(pixels), batch_size)]
+    return [torch.cat([o[k] for o in outs]) for k in range(len(outs[0]))]
+
+
+def validation_loss(model, data: Data, rows: torch.Tensor, spec: InputSpec, weights) -> float:
+    logits = predict(model, data.pixels[rows], spec)
+    return round(float(_losses(tuple(logits), data.targets[rows], weights, 0.0)), 5)
+
+
+def evaluate(model: torch.nn.Module, data: Data, spec: InputSpec) -> dict[str, Any]:
+    """Test-split figures per head (train-split majority as the baseline)."""
+    train, test = data.rows("train"), data.rows("test")
+    logits = predict(model, data.pixels[test], spec)
+    out = {}
+    for k, (head, vocab) in enumerate(data.heads.items()):
+        true = data.targets[test, k].numpy()
+        pred = logits[k].argmax(dim=1).numpy()
+        out[head] = head_metrics(true, pred, vocab, majority(data.targets[train, k].numpy(), len(vocab)))
+    return out
+
+
+def _new_model(cfg: TrainConfig, heads: dict[str, list[str]]) -> MultiHeadClassifier:
+    pretrained = False
+    if cfg.pretrained:
+        from export._weights import hub_reachable
+        pretrained = hub_reachable()
+        if not pretrained:
+            log.warning("--pretrained: the hub is unreachable; training the backbone FROM SCRATCH")
+    torch.manual_seed(cfg.seed)
+    model = build(cfg.architecture, heads, pretrained=pretrained)
+    model.pretrained = pretrained
+    if cfg.freeze_backbone:
+        for p in model.backbone.parameters():
+            p.requires_grad_(False)
+    return model
+
+
+def checkpoint(model: MultiHeadClassifier, data: Data, cfg: TrainConfig, extra: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint export reads (loaded with weights_only=True: plain types and tensors only)."""
+    return {"architecture": cfg.architecture, "input_size": cfg.input_size, "heads": data.heads,
+            "mapping": data.mapping, "min_count": cfg.min_count,
+            "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()}, **extra}
+
+
+def train(cfg: TrainConfig, data: Data) -> tuple[MultiHeadClassifier, dict[str, Any]]:
+    """Train with early stopping on validation loss; returns the best epoch's model and the run's summary."""
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    spec = cfg.spec()
+    model = _new_model(cfg, data.heads)
+    train_rows, val_rows = data.rows("train"), data.rows("val")
+    weights = [class_weights(data.targets[train_rows, k], len(v)) for k, v in enumerate(data.heads.values())]
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps = math.ceil(len(train_rows) / cfg.batch_size)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps + 1,
+                                                    pct_start=0.15)
+    state = {"epoch": 0, "best_val_loss": math.inf, "best_epoch": 0, "bad_epochs": 0, "history": [],
+             "seconds": 0.0}
+    generator = torch.Generator().manual_seed(cfg.seed)
+    last = cfg.out / LAST
+    if cfg.resume and last.is_file():
+        saved = torch.load(last, map_location="cpu", weights_only=False)  # our own file, written below
+        if saved["split_sha256"] != data.split_sha256:
+            raise ValueError(f"{last} was trained on a different split; start afresh without --resume")
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        generator.set_state(saved["generator"])
+        state = saved["state"]
+        log.info("resuming after epoch %d (best %.4f at epoch %d)", state["epoch"], state["best_val_loss"],
+                 state["best_epoch"])
+    augment = Augment(spec.size)
+    while state["epoch"] < cfg.epochs and state["bad_epochs"] < cfg.patience:
+        epoch, t0 = state["epoch"] + 1, time.time()
+        model.train()
+        bar = tqdm(list(batches(len(train_rows), cfg.batch_size, True, generator)),
+                   desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", leave=True)
+        running = 0.0
+        for n, idx in enumerate(bar, start=1):
+            rows = train_rows[idx]
+            loss = _losses(model(model_input(augment(data.pixels[rows]), spec)), data.targets[rows], weights,
+                           cfg.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            running += loss.item()
+            bar.set_postfix(loss=f"{running / n:.3f}", lr=f"{scheduler.get_last_lr()[0]:.1e}")
+        val = validation_loss(model, data, val_rows, spec, weights)
+        state["epoch"], state["seconds"] = epoch, state["seconds"] + time.time() - t0
+        state["history"].append({"epoch": epoch, "train_loss": round(running / max(1, len(bar)), 5),
+                                 "val_loss": val, "seconds": round(time.time() - t0, 1)})
+        if val < state["best_val_loss"]:
+            state.update(best_val_loss=val, best_epoch=epoch, bad_epochs=0)
+            torch.save(checkpoint(model, data, cfg, {}), cfg.out / BEST)
+        else:
+            state["bad_epochs"] += 1
+        log.info("epoch %d: train loss %.4f, val loss %.4f%s", epoch, state["history"][-1]["train_loss"], val,
+                 " (best)" if state["best_epoch"] == epoch else f" (no gain {state['bad_epochs']}/{cfg.patience})")
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "generator": generator.get_state(), "state": state,
+                    "split_sha256": data.split_sha256}, last)
+    best = torch.load(cfg.out / BEST, map_location="cpu", weights_only=True)
+    model.load_state_dict(best["state_dict"])
+    summary = {"architecture": cfg.architecture, "input_size": cfg.input_size, "pretrained": model.pretrained,
+               "freeze_backbone": cfg.freeze_backbone, "max_epochs": cfg.epochs, "epochs_run": state["epoch"],
+               "patience": cfg.patience, "best_epoch": state["best_epoch"],
+               "best_val_loss": state["best_val_loss"], "batch_size": cfg.batch_size, "lr": cfg.lr,
+               "weight_decay": cfg.weight_decay, "label_smoothing": cfg.label_smoothing,
+               "minutes": round(state["seconds"] / 60, 1),
+               "device": "cpu", "threads": torch.get_num_threads(), "history": state["history"]}
+    return model, summary
