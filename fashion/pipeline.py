@@ -9,11 +9,13 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import torch
 from PIL import Image
 
 from fashion.attributes import AttributeClassifier
 from fashion.codec import Request, decode_request, encode_response
+from fashion.colour import dominant_colour
 from fashion.decode import decode_image
 from fashion.embed import Embedder
 from fashion.envelope import Envelope, Item
@@ -78,6 +80,10 @@ def segment(seg: Segmenter, envs: list[Envelope]) -> None:
         for (env, it), p, proto, frame, im in zip(chunk, preds, protos, frames, images):
             it.garments = seg.postprocess(p[None], proto[None], [frame], [im.size],
                                           env.options.min_score, env.options.max_garments)[0]
+            if it.garments:
+                pixels = np.asarray(im)
+                for g in it.garments:
+                    g.colour = dominant_colour(pixels, g.mask)
     _add_model(envs, seg.manifest.provenance())
 
 

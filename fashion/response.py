@@ -20,7 +20,7 @@ def vector_json(v: np.ndarray) -> list:
 
 def encode_garment(g: Garment, embedding: np.ndarray | None, options: Options) -> dict[str, Any]:
     out: dict[str, Any] = {"label": g.label, "score": round(g.score, 4),
-                           "box": [round(v, 1) for v in g.box], "area": int(g.mask.sum())}
+                           "box": [round(v, 1) for v in g.box], "area": int(g.mask.sum()), "colour": g.colour}
     if options.mask_format == "rle":
         out["mask"] = g.rle
     elif options.mask_format == "polygon":

@@ -29,6 +29,7 @@ class Garment:
     box: tuple[float, float, float, float]  # x1, y1, x2, y2
     _mask: np.ndarray | None = None  # bool, (height, width) of the original image
     _rle: dict[str, Any] | None = None
+    colour: dict[str, Any] | None = None  # dominant colour inside the mask (fashion.colour)
 
     @property
     def mask(self) -> np.ndarray:
@@ -44,11 +45,11 @@ class Garment:
 
     def to_wire(self) -> dict[str, Any]:
         return {"label": self.label, "class_id": self.class_id, "score": self.score,
-                "box": list(self.box), "rle": self.rle}
+                "box": list(self.box), "rle": self.rle, "colour": self.colour}
 
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> "Garment":
-        return cls(d["label"], d["class_id"], d["score"], tuple(d["box"]), _rle=d["rle"])
+        return cls(d["label"], d["class_id"], d["score"], tuple(d["box"]), _rle=d["rle"], colour=d.get("colour"))
 
 
 class Segmenter:

@@ -1,0 +1,103 @@
+"""Dominant colour inside a garment's mask, named in the catalogue's own baseColour vocabulary.
+
+How: up to MAX_PIXELS pixels of the mask (evenly spaced, deterministic) are converted to CIELAB and grouped by
+k-means (k = CLUSTERS, fixed seed). Each cluster centre is named by the nearest TABLE entry (Euclidean
+distance in CIELAB, i.e. CIE76 delta E); clusters with the same name are merged. The answer is the name with
+the largest share of the mask's pixels, the mean sRGB colour of those pixels as hex, and that share.
+
+TABLE (colour_table.json) lists every baseColour of the Fashion Product Images catalogue with its sRGB value
+and a family (used to report near misses, e.g. Navy Blue for Blue). Colours with enough product photos take
+the value measured on them (the median dominant colour of held-in photos); the rest keep a hand-picked
+reference value. reports/colour.md shows the table and how well it agrees with the catalogue's labels.
+'Multi', 'Metallic', 'Grey Melange' and 'Steel' describe patterns, textures or materials rather than a
+colour, so they are never answered here (the attribute classifier can still predict them for the whole image).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+MAX_PIXELS = 4096
+CLUSTERS = 3
+MIN_PIXELS = 16
+NOT_A_COLOUR = frozenset({"Multi", "Metallic", "Grey Melange", "Steel"})
+
+TABLE_PATH = Path(__file__).with_name("colour_table.json")
+
+
+def load_table(path: Path = TABLE_PATH) -> dict[str, tuple[str, str]]:
+    """name -> (sRGB hex, family) from colour_table.json (written by `python -m bench.colour_agreement --fit`)."""
+    entries = json.loads(path.read_text())["colours"]
+    return {name: (e["hex"], e["family"]) for name, e in entries.items()}
+
+
+TABLE = load_table()
+
+
+def hex_to_rgb(value: str) -> tuple[int, int, int]:
+    return int(value[1:3], 16), int(value[3:5], 16), int(value[5:7], 16)
+
+
+def rgb_to_hex(rgb: np.ndarray) -> str:
+    r, g, b = (int(round(float(v))) for v in np.clip(rgb, 0, 255))
+    return f"#{r:02X}{g:02X}{b:02X}"
+
+
+def to_lab(rgb: np.ndarray) -> np.ndarray:
+    """sRGB uint8 (N, 3) -> CIELAB float32 (N, 3), L in [0, 100] (OpenCV, D65)."""
+    return cv2.cvtColor(rgb.reshape(-1, 1, 3).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB).reshape(-1, 3)
+
+
+NAMES = [n for n, (h, _) in TABLE.items() if n not in NOT_A_COLOUR]
+_PALETTE_LAB = to_lab(np.array([hex_to_rgb(TABLE[n][0]) for n in NAMES], dtype=np.uint8))
+
+
+def family(name: str | None) -> str | None:
+    return TABLE[name][1] if name in TABLE else None
+
+
+def nearest_names(lab: np.ndarray) -> list[str]:
+    """The TABLE name nearest to each CIELAB colour (CIE76)."""
+    d = ((lab[:, None, :] - _PALETTE_LAB[None, :, :]) ** 2).sum(-1)
+    return [NAMES[i] for i in d.argmin(axis=1)]
+
+
+def mask_pixels(image: np.ndarray, mask: np.ndarray, limit: int = MAX_PIXELS) -> np.ndarray:
+    """Up to `limit` evenly spaced RGB pixels where mask is true: uint8 (N, 3)."""
+    idx = np.flatnonzero(mask.reshape(-1))
+    if idx.size > limit:
+        idx = idx[np.linspace(0, idx.size - 1, limit).astype(np.int64)]
+    return image.reshape(-1, 3)[idx]
+
+
+def clusters(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """k-means of RGB pixels (N, 3) in CIELAB: (centres (k, 3) in CIELAB, cluster index per pixel)."""
+    lab = to_lab(rgb)
+    k = min(CLUSTERS, len(np.unique(rgb, axis=0)))
+    if k < 2:
+        return lab.mean(axis=0, keepdims=True), np.zeros(len(lab), dtype=np.int64)
+    cv2.setRNGSeed(0)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
+    _, assignment, centres = cv2.kmeans(lab, k, None, criteria, 2, cv2.KMEANS_PP_CENTERS)
+    return centres, assignment.reshape(-1).astype(np.int64)
+
+
+def dominant_colour(image: np.ndarray, mask: np.ndarray) -> dict[str, Any] | None:
+    """{"name", "hex", "share"} of the largest colour inside mask; None for masks under MIN_PIXELS pixels.
+
+    image: RGB uint8 (H, W, 3); mask: bool (H, W) of the same size.
+    """
+    rgb = mask_pixels(image, mask)
+    if len(rgb) < MIN_PIXELS:
+        return None
+    centres, assignment = clusters(rgb)
+    names = np.array(nearest_names(centres))[assignment]
+    values, counts = np.unique(names, return_counts=True)
+    best = values[counts.argmax()]
+    chosen = names == best
+    return {"name": str(best), "hex": rgb_to_hex(rgb[chosen].mean(axis=0)),
+            "share": round(float(chosen.mean()), 3)}
