@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clip-pretrained", default=os.environ.get("CLIP_PRETRAINED", "laion2b_s34b_b79k"))
     p.add_argument("--clip-weights", help="a local open_clip checkpoint for --clip-model")
     p.add_argument("--no-text", action="store_true", help="skip the CLIP text tower")
-    p.add_argument("--attributes-checkpoint", help="trained attribute heads (from `make train-attributes`)")
+    p.add_argument("--attributes-checkpoint", default=os.environ.get("ATTRIBUTES_CHECKPOINT") or None,
+                   help="trained attribute model from `make train-attributes` (env ATTRIBUTES_CHECKPOINT)")
     p.add_argument("--check-image", help="a real photo for the export checks")
     p.add_argument("--only", choices=["segmenter", "embedder", "attributes"], action="append")
     args = p.parse_args(argv)
@@ -61,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
             segmenter.export(out, image, args.segmenter_weights, args.weights_dir, args.imgsz)
         if "embedder" in wanted:
             embedder.export(out, image, args.clip_model, args.clip_pretrained, args.clip_weights,
-                            args.weights_dir, text=not args.no_text)
+                            args.weights_dir, text=not args.no_text,
+                            vocabulary=attributes.vocabulary_for(args.attributes_checkpoint, args.weights_dir))
         if "attributes" in wanted:
             attributes.export(out, image, args.attributes_checkpoint, args.weights_dir)
     if args.step in ("archives", "all"):

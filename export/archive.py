@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("fashion", "handlers")
 MODEL_FILES = {
     "segmenter": ("segmenter.json", "segmenter.pt"),
-    "embedder": ("embedder.json", "embedder.pt", "embedder_text.pt"),
+    "embedder": ("embedder.json", "embedder.pt", "embedder_text.pt", "embedder_zeroshot.pt"),
     "attributes": ("attributes.json", "attributes.pt"),
 }
 HANDLERS = {"segmenter": "segmenter_handler.py", "embedder": "embedder_handler.py",

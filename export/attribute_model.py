@@ -3,6 +3,15 @@ from __future__ import annotations
 
 import torch
 
+from fashion.manifest import InputSpec
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def input_spec(size: int) -> InputSpec:
+    """The trained model's transform (training and serving): short side to `size`, centre crop, ImageNet stats."""
+    return InputSpec((size, size), "shortest_crop", "bicubic", IMAGENET_MEAN, IMAGENET_STD, crop_pct=1.0)
+
 
 class MultiHeadClassifier(torch.nn.Module):
     def __init__(self, backbone: torch.nn.Module, heads: dict[str, list[str]]) -> None:

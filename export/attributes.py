@@ -12,7 +12,7 @@ from PIL import Image
 from export import vocabulary
 from export._trace import ExportCheckFailed, trace_check_save, write_manifest
 from export._weights import WeightsSource, find_local, hub_reachable, warn_random
-from export.attribute_model import build
+from export.attribute_model import build, input_spec
 from fashion.attributes import AttributeClassifier
 from fashion.manifest import InputSpec, Manifest
 
@@ -28,7 +28,7 @@ def load_model(checkpoint: Path | None, architecture: str) -> tuple[torch.nn.Mod
         labels = {"heads": ckpt["heads"], "mapping": ckpt.get("mapping", {})}
         model = build(ckpt.get("architecture", architecture), labels["heads"])
         model.load_state_dict(ckpt["state_dict"])
-        extra = {k: ckpt[k] for k in ("report",) if k in ckpt}
+        extra = {k: ckpt[k] for k in ("report", "input_size") if k in ckpt}
         return model, labels | extra, WeightsSource("local", checkpoint.name, checkpoint)
     labels = vocabulary.load_default()
     labels = {"heads": labels["heads"], "mapping": labels["mapping"]}
@@ -42,6 +42,16 @@ def load_model(checkpoint: Path | None, architecture: str) -> tuple[torch.nn.Mod
     return build(architecture, labels["heads"]), labels, WeightsSource("random", architecture)
 
 
+def vocabulary_for(checkpoint: str | None, weights_dir: str | None) -> dict[str, Any]:
+    """{"heads", "mapping"} the attribute archive will carry (a trained checkpoint's, else the default)."""
+    local = find_local(checkpoint, weights_dir, ("attributes*.pt",))
+    if local is not None:
+        ckpt = torch.load(local, map_location="cpu", weights_only=True)
+        return {"heads": ckpt["heads"], "mapping": ckpt.get("mapping", {})}
+    default = vocabulary.load_default()
+    return {"heads": default["heads"], "mapping": default["mapping"]}
+
+
 def export(out_dir: Path, check_image: Image.Image, checkpoint: str | None = None,
            weights_dir: str | None = None, architecture: str = DEFAULT_ARCH) -> Manifest:
     import timm.data
@@ -49,13 +59,17 @@ def export(out_dir: Path, check_image: Image.Image, checkpoint: str | None = Non
     local = find_local(checkpoint, weights_dir, ("attributes*.pt",))
     model, labels, source = load_model(local, architecture)
     model.eval()
-    cfg = timm.data.resolve_data_config({}, model=model.backbone)
+    if "input_size" in labels:  # trained by `python -m training`: serve with the transform it trained with
+        spec = input_spec(int(labels.pop("input_size")))
+    else:
+        cfg = timm.data.resolve_data_config({}, model=model.backbone)
+        spec = InputSpec(size=tuple(cfg["input_size"][1:]), resize="shortest_crop",
+                         interpolation=cfg["interpolation"], mean=tuple(cfg["mean"]), std=tuple(cfg["std"]),
+                         crop_pct=float(cfg.get("crop_pct", 1.0)))
     manifest = Manifest(
-        name="attributes", architecture=architecture, artifact="attributes.pt",
-        input=InputSpec(size=tuple(cfg["input_size"][1:]), resize="shortest_crop",
-                        interpolation=cfg["interpolation"], mean=tuple(cfg["mean"]), std=tuple(cfg["std"]),
-                        crop_pct=float(cfg.get("crop_pct", 1.0))),
-        weights=source.describe(), labels=labels, settings={"head_order": model.head_names}, parity={})
+        name="attributes", architecture=architecture, artifact="attributes.pt", input=spec,
+        weights=source.describe(), labels=labels,
+        settings={"head_order": model.head_names, "trained_heads": source.kind == "local"}, parity={})
 
     def check(traced: torch.jit.ScriptModule) -> dict:
         dev = torch.device("cpu")

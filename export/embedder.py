@@ -6,6 +6,7 @@ import dataclasses
 import logging
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -13,11 +14,24 @@ from export._trace import ExportCheckFailed, trace_check_save, write_manifest
 from export._weights import WeightsSource, find_local, hub_reachable, warn_random
 from fashion.manifest import InputSpec, Manifest
 from fashion.embed import Embedder
+from fashion.zeroshot import label_tables, save_tables
 
 log = logging.getLogger("export")
 
 DEFAULT_MODEL, DEFAULT_PRETRAINED = "ViT-B-32", "laion2b_s34b_b79k"
 MIN_COSINE = 0.999
+ZEROSHOT_FILE = "embedder_zeroshot.pt"
+
+
+def save_label_tables(model: torch.nn.Module, tokenizer, vocabulary: dict, path: Path) -> None:
+    """Text embeddings of every attribute label's prompts (fashion.zeroshot), for zero-shot metadata."""
+    def embed_texts(texts: list[str]) -> np.ndarray:
+        with torch.no_grad():
+            return torch.nn.functional.normalize(model.encode_text(tokenizer(texts)), dim=-1).numpy()
+
+    tables = label_tables(embed_texts, vocabulary["heads"])
+    save_tables(tables, path)
+    log.info("%s: zero-shot tables for %s", path.name, {h: len(t["labels"]) for h, t in tables.items()})
 
 
 class TextTower(torch.nn.Module):
@@ -44,7 +58,8 @@ def resolve(model_name: str, pretrained: str | None, weights: str | None, weight
 
 def export(out_dir: Path, check_image: Image.Image, model_name: str = DEFAULT_MODEL,
            pretrained: str | None = DEFAULT_PRETRAINED, weights: str | None = None,
-           weights_dir: str | None = None, text: bool = True) -> Manifest:
+           weights_dir: str | None = None, text: bool = True, vocabulary: dict | None = None) -> Manifest:
+    """vocabulary ({"heads", "mapping"}, the attribute model's): zero-shot label tables are stored for it."""
     import open_clip
 
     source = resolve(model_name, pretrained, weights, weights_dir)
@@ -66,7 +81,9 @@ def export(out_dir: Path, check_image: Image.Image, model_name: str = DEFAULT_MO
         weights=source.describe(), labels={},
         settings={"embed_dim": embed_dim, "tokenizer": model_name,
                   "context_length": int(model.context_length),
-                  "text_artifact": "embedder_text.pt" if text else None}, parity={})
+                  "text_artifact": "embedder_text.pt" if text else None,
+                  "logit_scale": round(float(model.logit_scale.exp()), 4),
+                  "zeroshot_artifact": ZEROSHOT_FILE if text and vocabulary else None}, parity={})
 
     def check_image_tower(traced: torch.jit.ScriptModule) -> dict:
         ours = Embedder(traced, manifest, torch.device("cpu"))
@@ -96,6 +113,10 @@ def export(out_dir: Path, check_image: Image.Image, model_name: str = DEFAULT_MO
             return {"text_cosine": round(cosine, 6)}
 
         figures |= trace_check_save(tower, tokens, out_dir, "embedder_text.pt", check_text)
+        if vocabulary:
+            save_label_tables(model, tokenizer, vocabulary, out_dir / ZEROSHOT_FILE)
+            manifest = dataclasses.replace(manifest, labels={"zeroshot_heads": vocabulary["heads"],
+                                                             "mapping": vocabulary.get("mapping", {})})
     manifest = dataclasses.replace(manifest, parity=figures)
     write_manifest(manifest, out_dir)
     return manifest

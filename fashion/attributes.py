@@ -16,6 +16,9 @@ class AttributeClassifier:
         self.module, self.manifest, self.device = module, manifest, device
         self.heads: dict[str, list[str]] = manifest.labels["heads"]
         self.mapping: dict[str, dict[str, str]] = manifest.labels.get("mapping", {})
+        # heads trained by `python -m training` (a checkpoint); else random heads, replaced by zero-shot downstream
+        self.trained = bool(manifest.settings.get("trained_heads", not manifest.random_weights))
+        self.source = "classifier" if self.trained else "untrained classifier"
 
     def preprocess(self, images: list[Image.Image]) -> torch.Tensor:
         return torch.stack([resize_crop(im, self.manifest.input) for im in images]).to(self.device)
@@ -33,5 +36,5 @@ class AttributeClassifier:
             for (head, vocab), p in zip(self.heads.items(), probs):
                 score, idx = p[i].max(dim=0)
                 fields[head] = {"label": vocab[int(idx)], "score": round(float(score), 4)}
-            out.append(derive(fields, self.mapping))
+            out.append({**derive(fields, self.mapping), "source": self.source})
         return out

@@ -11,16 +11,21 @@ from fashion.errors import InvalidInput
 from fashion.manifest import Manifest
 from fashion.preprocess import resize_crop
 from fashion.segment import Garment, pixel_box
+from fashion.zeroshot import USER_TEMPLATE, ZeroShot
 
 MAX_TEXTS = 256
+LABEL_CACHE = 128  # user vocabularies whose text embeddings are kept
 
 
 class Embedder:
     def __init__(self, module: torch.jit.ScriptModule, manifest: Manifest, device: torch.device,
-                 text_module: torch.jit.ScriptModule | None = None) -> None:
+                 text_module: torch.jit.ScriptModule | None = None, zeroshot: ZeroShot | None = None) -> None:
         self.module, self.manifest, self.device, self.text_module = module, manifest, device, text_module
+        self.zeroshot = zeroshot
         self.dim = int(manifest.settings["embed_dim"])
+        self.logit_scale = float(manifest.settings.get("logit_scale", 100.0))
         self._tokenizer = None
+        self._label_vectors: dict[tuple[str, ...], np.ndarray] = {}
         mean = np.array(manifest.input.mean) * 255
         self.fill = tuple(int(round(v)) for v in mean)  # outside a garment's mask: the mean colour
 
@@ -31,6 +36,19 @@ class Embedder:
         if not name or not (Path(directory) / name).is_file():
             return None
         return torch.jit.load(str(Path(directory) / name), map_location=device).eval()
+
+    @classmethod
+    def load(cls, directory: str | Path, device: torch.device) -> "Embedder":
+        """The image tower, and the text tower and zero-shot tables when the archive has them."""
+        from fashion.manifest import load_artifact
+
+        module, manifest = load_artifact(directory, "embedder", device)
+        name = manifest.settings.get("zeroshot_artifact")
+        zeroshot = None
+        if name and (Path(directory) / name).is_file():
+            zeroshot = ZeroShot.load(Path(directory) / name, manifest.labels.get("mapping", {}),
+                                     float(manifest.settings.get("logit_scale", 100.0)))
+        return cls(module, manifest, device, cls.load_text_tower(directory, manifest, device), zeroshot)
 
     def crops(self, image: Image.Image, garments: list[Garment]) -> list[Image.Image]:
         """Each garment cut to its box, with pixels outside its mask set to the mean colour."""
@@ -78,3 +96,14 @@ class Embedder:
             raise InvalidInput(f"'text' must be a list of 1 to {MAX_TEXTS} non-empty strings")
         tokens = self.tokenizer()(texts).to(self.device)
         return torch.nn.functional.normalize(self.text_module(tokens).float(), dim=-1).cpu().numpy()
+
+    def label_vectors(self, labels: tuple[str, ...]) -> np.ndarray:
+        """Text embeddings of a user vocabulary (USER_TEMPLATE), cached per vocabulary."""
+        if self.text_module is None:
+            raise InvalidInput("option 'labels' needs the CLIP text tower, and this embedder archive has none; "
+                               "export it with text enabled")
+        if labels not in self._label_vectors:
+            if len(self._label_vectors) >= LABEL_CACHE:
+                self._label_vectors.pop(next(iter(self._label_vectors)))
+            self._label_vectors[labels] = self.embed_texts([USER_TEMPLATE.format(v) for v in labels])
+        return self._label_vectors[labels]

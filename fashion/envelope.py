@@ -31,6 +31,8 @@ class Item:
     garment_embeddings: np.ndarray | None = None
     embedding: np.ndarray | None = None
     metadata: dict[str, Any] | None = None
+    tags: list[dict[str, Any]] | None = None  # scores of the user's labels for the whole image
+    garment_tags: list[list[dict[str, Any]]] | None = None
     pil: Image.Image | None = dataclasses.field(default=None, repr=False)  # decoded pixels, never sent
 
 
@@ -60,7 +62,8 @@ def pack(env: Envelope) -> bytes:
 
     items = []
     for it in env.items:
-        h: dict[str, Any] = {"size": it.size, "error": it.error, "metadata": it.metadata}
+        h: dict[str, Any] = {"size": it.size, "error": it.error, "metadata": it.metadata, "tags": it.tags,
+                             "garment_tags": it.garment_tags}
         if it.image is not None:
             h["image"] = blob(it.image)
         if it.garments is not None:
@@ -90,7 +93,8 @@ def unpack(data: bytes) -> Envelope:
 
     items = []
     for h in header["items"]:
-        it = Item(size=tuple(h["size"]) if h.get("size") else None, error=h.get("error"), metadata=h.get("metadata"))
+        it = Item(size=tuple(h["size"]) if h.get("size") else None, error=h.get("error"), metadata=h.get("metadata"),
+                  tags=h.get("tags"), garment_tags=h.get("garment_tags"))
         if "image" in h:
             it.image = bytes(blob(h["image"]))
         if "garments" in h:
@@ -102,5 +106,6 @@ def unpack(data: bytes) -> Envelope:
         items.append(it)
     opts = header["options"]
     opts["include"] = tuple(opts["include"])
+    opts["labels"] = tuple(opts.get("labels", ()))
     return Envelope(header["shape"], Options(**opts), items, header.get("models", []),
                     header.get("error"), header.get("texts"))

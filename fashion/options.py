@@ -8,6 +8,7 @@ from fashion.errors import InvalidInput
 
 SECTIONS = ("garments", "embedding", "metadata")
 MASK_FORMATS = ("rle", "polygon", "none")
+MAX_LABELS, MAX_LABEL_CHARS = 64, 80
 
 
 @dataclasses.dataclass(frozen=True)
@@ -17,6 +18,7 @@ class Options:
     max_garments: int = 20
     mask_format: str = "rle"
     include: tuple[str, ...] = SECTIONS
+    labels: tuple[str, ...] = ()  # a user vocabulary: scores per garment and for the whole image ("tags")
 
     def wants(self, section: str) -> bool:
         return section in self.include
@@ -72,4 +74,21 @@ def parse_options(raw: Mapping[str, Any] | None, max_garments_limit: int = 100) 
         if not isinstance(include, (list, tuple)) or any(s not in SECTIONS for s in include):
             raise InvalidInput(f"option 'include' must list sections from {list(SECTIONS)}, got {include!r}")
         kwargs["include"] = tuple(s for s in SECTIONS if s in include)
+    if raw.get("labels") not in (None, "", []):
+        kwargs["labels"] = _labels(raw["labels"])
     return Options(**kwargs)
+
+
+def _labels(value: Any) -> tuple[str, ...]:
+    """A list of strings (or one comma-separated string): 1 to MAX_LABELS distinct, non-empty, short."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise InvalidInput("option 'labels' must be a list of strings, e.g. [\"floral\", \"striped\"]")
+    labels = tuple(dict.fromkeys(v.strip() for v in value if v.strip()))
+    if not labels or len(labels) > MAX_LABELS or any(len(v) > MAX_LABEL_CHARS for v in labels):
+        raise InvalidInput(f"option 'labels' must hold 1 to {MAX_LABELS} labels of at most {MAX_LABEL_CHARS} "
+                           f"characters each, got {len(labels)}")
+    return labels

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from fashion import zeroshot
 from fashion.attributes import AttributeClassifier
 from fashion.codec import Request, decode_request, encode_response
 from fashion.colour import dominant_colour
@@ -88,17 +89,44 @@ def segment(seg: Segmenter, envs: list[Envelope]) -> None:
 
 
 def embed(emb: Embedder, envs: list[Envelope]) -> None:
-    """Whole-image and garment embeddings, all crops of all images in one batch per chunk."""
-    live = _live(envs, skip=lambda e: not (e.options.embedding_only or e.options.wants("embedding")
-                                           or e.options.wants("garments")))
+    """Whole-image and garment embeddings, all crops of all images in one batch per chunk; then what is
+    computed from them: zero-shot metadata (when the attribute heads are untrained) and user-label tags."""
+    live = _live(envs, skip=lambda e: not _needs_embedding(emb, e))
     for chunk in _chunks(live):
         images = [_pixels(it) for _, it in chunk]
         batch, counts = emb.preprocess(images, [it.garments or [] for _, it in chunk])
         vectors = torch.cat([emb.predict(b) for b in torch.split(batch, 4 * FORWARD_CHUNK)])
-        for (_, it), (whole, parts) in zip(chunk, emb.postprocess(vectors, counts)):
+        for (env, it), (whole, parts) in zip(chunk, emb.postprocess(vectors, counts)):
             it.embedding = whole
             it.garment_embeddings = parts if it.garments is not None else None
+            if env.options.embedding_only:
+                continue
+            if emb.zeroshot is not None and env.options.wants("metadata") and \
+                    (it.metadata is None or it.metadata.get("source") != "classifier"):
+                it.metadata = emb.zeroshot.metadata(whole[None])[0]
+            if env.options.labels:
+                _tag(emb, env, it)
     _add_model(envs, emb.manifest.provenance())
+
+
+def _needs_embedding(emb: Embedder, env: Envelope) -> bool:
+    o = env.options
+    zero_shot = emb.zeroshot is not None and o.wants("metadata") and any(
+        it.metadata is None or it.metadata.get("source") != "classifier" for it in env.items)
+    return o.embedding_only or o.wants("embedding") or o.wants("garments") or bool(o.labels) or zero_shot
+
+
+def _tag(emb: Embedder, env: Envelope, it: Item) -> None:
+    """Scores of the request's own labels for the whole image and each garment."""
+    try:
+        text = emb.label_vectors(env.options.labels)
+    except RequestError as exc:
+        it.error = exc.to_dict()
+        return
+    parts = it.garment_embeddings if it.garment_embeddings is not None else np.zeros((0, emb.dim), np.float32)
+    s = zeroshot.scores(np.concatenate([it.embedding[None], parts]), text, emb.logit_scale)
+    it.tags = zeroshot.ranked(s[0], list(env.options.labels))
+    it.garment_tags = [zeroshot.ranked(row, list(env.options.labels)) for row in s[1:]]
 
 
 def classify(attr: AttributeClassifier, envs: list[Envelope]) -> None:
@@ -122,7 +150,8 @@ def finish(env: Envelope) -> tuple[Any, int]:
             continue
         try:
             results.append(build_response(it.size, env.options, env.models, it.garments,
-                                          it.garment_embeddings, it.embedding, it.metadata))
+                                          it.garment_embeddings, it.embedding, it.metadata, it.tags,
+                                          it.garment_tags))
         except Exception as exc:  # one image's encoding failure must not fail its neighbours
             results.append(error_dict(exc))
     return encode_response(env.shape, results)
@@ -139,9 +168,7 @@ class Pipeline:
     def load(cls, directory: str | Path, device: torch.device | None = None) -> "Pipeline":
         device = device or select_device()
         seg = Segmenter(*load_artifact(directory, "segmenter", device), device)
-        emb_module, emb_manifest = load_artifact(directory, "embedder", device)
-        text = Embedder.load_text_tower(directory, emb_manifest, device)
-        emb = Embedder(emb_module, emb_manifest, device, text)
+        emb = Embedder.load(directory, device)
         attr = AttributeClassifier(*load_artifact(directory, "attributes", device), device)
         return cls(seg, emb, attr)
 

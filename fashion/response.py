@@ -18,7 +18,8 @@ def vector_json(v: np.ndarray) -> list:
     return np.round(v.astype(np.float64), EMBEDDING_DECIMALS).tolist()
 
 
-def encode_garment(g: Garment, embedding: np.ndarray | None, options: Options) -> dict[str, Any]:
+def encode_garment(g: Garment, embedding: np.ndarray | None, options: Options,
+                   tags: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"label": g.label, "score": round(g.score, 4),
                            "box": [round(v, 1) for v in g.box], "area": int(g.mask.sum()), "colour": g.colour}
     if options.mask_format == "rle":
@@ -27,21 +28,28 @@ def encode_garment(g: Garment, embedding: np.ndarray | None, options: Options) -
         out["mask"] = {"size": list(g.mask.shape), "polygons": polygons(g.mask)}
     if embedding is not None:
         out["embedding"] = vector_json(embedding)
+    if tags is not None:
+        out["tags"] = tags
     return out
 
 
 def build_response(size: tuple[int, int], options: Options, models: list[dict[str, Any]],
                    garments: list[Garment] | None = None, garment_embeddings: np.ndarray | None = None,
-                   embedding: np.ndarray | None = None, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+                   embedding: np.ndarray | None = None, metadata: dict[str, Any] | None = None,
+                   tags: list[dict[str, Any]] | None = None,
+                   garment_tags: list[list[dict[str, Any]]] | None = None) -> dict[str, Any]:
     """One image's response: each section the options ask for and a model computed."""
     out: dict[str, Any] = {"image": {"width": size[0], "height": size[1]}}
     if garments is not None and not options.embedding_only and options.wants("garments"):
         embs = garment_embeddings if garment_embeddings is not None else [None] * len(garments)
-        out["garments"] = [encode_garment(g, e, options) for g, e in zip(garments, embs)]
+        per = garment_tags if garment_tags is not None else [None] * len(garments)
+        out["garments"] = [encode_garment(g, e, options, t) for g, e, t in zip(garments, embs, per)]
     if embedding is not None and (options.embedding_only or options.wants("embedding")):
         out["embedding"] = vector_json(embedding)
     if metadata is not None and not options.embedding_only and options.wants("metadata"):
         out["metadata"] = metadata
+    if tags is not None and not options.embedding_only:
+        out["tags"] = tags
     out["models"] = models
     return out
 

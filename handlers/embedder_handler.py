@@ -11,7 +11,6 @@ from fashion import pipeline
 from fashion.embed import Embedder
 from fashion.envelope import Envelope
 from fashion.errors import RequestError
-from fashion.manifest import load_artifact
 from fashion.response import vector_json
 from handlers._adapter import StageHandler, encode_json, run_isolated, to_envelope
 
@@ -21,8 +20,7 @@ class EmbedderHandler(StageHandler):
     workflow_leaf = True
 
     def load(self, directory, device) -> None:
-        module, manifest = load_artifact(directory, "embedder", device)
-        self.model = Embedder(module, manifest, device, Embedder.load_text_tower(directory, manifest, device))
+        self.model = Embedder.load(directory, device)
         self.stage = lambda envs: pipeline.embed(self.model, envs)
 
     def text_reply(self, env: Envelope) -> tuple[dict[str, Any], int]:

@@ -48,11 +48,11 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     """Rebuild the test split from the checkpoint's split.csv and recompute the report's figures."""
-    from export.attribute_model import build
+    from export.attribute_model import build, input_spec
     from training.catalogue import read_catalogue
     from training.dataset import cache_pixels
     from training.labels import encode
-    from training.loop import SPLIT, Data, evaluate, input_spec
+    from training.loop import SPLIT, Data, evaluate
     from training.split import read_split
 
     ckpt = torch.load(args.checkpoint, map_location="cpu", weights_only=True)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from export.attribute_model import MultiHeadClassifier, build
+from export.attribute_model import MultiHeadClassifier, build, input_spec
 from fashion.manifest import InputSpec
 from training.catalogue import Problems, Record, read_catalogue
 from training.dataset import Augment, batches, cache_pixels, model_input
@@ -23,7 +23,6 @@ from training.metrics import head_metrics, majority
 from training.split import stratified_split, write_split
 
 log = logging.getLogger("training")
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 BEST, LAST, SPLIT = "attributes.pt", "last.pt", "split.csv"
 
 
@@ -49,11 +48,6 @@ class TrainConfig:
 
     def spec(self) -> InputSpec:
         return input_spec(self.input_size)
-
-
-def input_spec(size: int) -> InputSpec:
-    """The serving transform for product photos: short side to `size`, centre crop, ImageNet normalisation."""
-    return InputSpec((size, size), "shortest_crop", "bicubic", IMAGENET_MEAN, IMAGENET_STD, crop_pct=1.0)
 
 
 @dataclasses.dataclass

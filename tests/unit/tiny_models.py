@@ -4,10 +4,12 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
 
 from fashion.manifest import InputSpec, Manifest
+from fashion.zeroshot import save_tables
 
 SEG_SIZE = 64
 EMB_SIZE = 32
@@ -50,7 +52,20 @@ def _save(module: torch.nn.Module, example: torch.Tensor, manifest: Manifest, di
     manifest.save(directory)
 
 
-def build_artifacts(directory: Path) -> Path:
+# zero-shot tables in MeanColourEmbedder's space: a red image embeds to (1, -1, -1) / sqrt(3)
+ZERO_SHOT = {"baseColour": {"Red": (1.0, -1.0, -1.0), "Blue": (-1.0, -1.0, 1.0), "Green": (-1.0, 1.0, -1.0)},
+             "gender": {"Men": (1.0, 0.0, 0.0), "Women": (0.0, 0.0, 1.0)}}
+ZERO_SHOT_MAPPING = {"Red": {"masterCategory": "Colours", "subCategory": "Warm"}}
+
+
+def _zero_shot_tables(path: Path) -> None:
+    save_tables({head: {"labels": list(vocab), "embeddings": np.array(
+        [np.array(v) / np.linalg.norm(v) for v in vocab.values()], np.float32)} for head, vocab in ZERO_SHOT.items()},
+        path)
+
+
+def build_artifacts(directory: Path, zero_shot: bool = False) -> Path:
+    """zero_shot: the attribute heads count as untrained and the embedder carries zero-shot tables."""
     weights = {"source": "random:test", "random": True}
     _save(FixedSegmenter(), torch.zeros(1, 3, SEG_SIZE, SEG_SIZE), Manifest(
         "segmenter", "fixed", "segmenter.pt", InputSpec((SEG_SIZE, SEG_SIZE), "letterbox", "bilinear"),
@@ -58,11 +73,15 @@ def build_artifacts(directory: Path) -> Path:
     _save(MeanColourEmbedder(), torch.zeros(2, 3, EMB_SIZE, EMB_SIZE), Manifest(
         "embedder", "mean-colour", "embedder.pt",
         InputSpec((EMB_SIZE, EMB_SIZE), "shortest_crop", "bicubic", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
-        weights, {}, {"embed_dim": 3, "tokenizer": "none", "text_artifact": None}, {}), directory)
+        weights, {"mapping": ZERO_SHOT_MAPPING} if zero_shot else {},
+        {"embed_dim": 3, "tokenizer": "none", "text_artifact": None, "logit_scale": 10.0,
+         "zeroshot_artifact": "embedder_zeroshot.pt" if zero_shot else None}, {}), directory)
+    if zero_shot:
+        _zero_shot_tables(directory / "embedder_zeroshot.pt")
     _save(ColourAttributes(), torch.zeros(1, 3, EMB_SIZE, EMB_SIZE), Manifest(
         "attributes", "colour", "attributes.pt", InputSpec((EMB_SIZE, EMB_SIZE), "shortest_crop", "bicubic"),
         weights, {"heads": {"gender": ["Men", "Women"], "season": ["Winter", "Summer"]},
-                  "mapping": {}}, {}, {}), directory)
+                  "mapping": {}}, {"trained_heads": not zero_shot}, {}), directory)
     return directory
 
 
