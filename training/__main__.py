@@ -28,9 +28,13 @@ def _train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(csv=args.csv, images=args.images, out=args.out, input_size=args.input_size,
                       epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr,
                       min_count=args.min_count, seed=args.seed, limit=args.limit, pretrained=args.pretrained,
-                      freeze_backbone=args.freeze_backbone, resume=args.resume)
+                      freeze_backbone=args.freeze_backbone, resume=args.resume, stop_after=args.stop_after)
     data = prepare_data(cfg)
     model, summary = train(cfg, data)
+    if not summary.pop("finished"):
+        print(f"stopped after epoch {summary['epochs_run']} (--stop-after); continue with the same arguments "
+              f"and --resume. Checkpoint so far: {cfg.out / BEST}")
+        return 0
     counts = {part: int((data.parts == part).sum()) for part in ("train", "val", "test")}
     report = {
         "data": {"csv": str(cfg.csv), "images": str(cfg.images), "usable_rows": len(data.records),
@@ -100,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--pretrained", action="store_true", help="ImageNet TinyViT backbone from the hub (when online)")
     t.add_argument("--freeze-backbone", action="store_true", help="train the heads only")
     t.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
+    t.add_argument("--stop-after", type=int, help="run at most N epochs now (time-boxed runs; then --resume)")
     e = sub.add_parser("evaluate", help="recompute a checkpoint's test figures and compare them with its report")
     _data_args(e)
     e.add_argument("--checkpoint", type=Path, default=Path("build/train/attributes/attributes.pt"))

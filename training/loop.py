@@ -45,6 +45,7 @@ class TrainConfig:
     pretrained: bool = False
     freeze_backbone: bool = False
     resume: bool = False
+    stop_after: int | None = None  # epochs to run in this call (then resume later with resume=True)
 
     def spec(self) -> InputSpec:
         return input_spec(self.input_size)
@@ -153,6 +154,8 @@ def train(cfg: TrainConfig, data: Data) -> tuple[MultiHeadClassifier, dict[str, 
              "seconds": 0.0}
     generator = torch.Generator().manual_seed(cfg.seed)
     last = cfg.out / LAST
+    if cfg.resume and not last.is_file():
+        log.warning("--resume: no %s yet, starting afresh", last)
     if cfg.resume and last.is_file():
         saved = torch.load(last, map_location="cpu", weights_only=False)  # our own file, written below
         if saved["split_sha256"] != data.split_sha256:
@@ -161,11 +164,18 @@ def train(cfg: TrainConfig, data: Data) -> tuple[MultiHeadClassifier, dict[str, 
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
         generator.set_state(saved["generator"])
+        torch.set_rng_state(saved["torch_rng"])  # augmentation draws from the global generator
         state = saved["state"]
         log.info("resuming after epoch %d (best %.4f at epoch %d)", state["epoch"], state["best_val_loss"],
                  state["best_epoch"])
+    else:
+        torch.manual_seed(cfg.seed)
     augment = Augment(spec.size)
+    ran = 0
     while state["epoch"] < cfg.epochs and state["bad_epochs"] < cfg.patience:
+        if cfg.stop_after is not None and ran >= cfg.stop_after:
+            return model, {"finished": False, "epochs_run": state["epoch"]}
+        ran += 1
         epoch, t0 = state["epoch"] + 1, time.time()
         model.train()
         bar = tqdm(list(batches(len(train_rows), cfg.batch_size, True, generator)),
@@ -193,11 +203,13 @@ def train(cfg: TrainConfig, data: Data) -> tuple[MultiHeadClassifier, dict[str, 
         log.info("epoch %d: train loss %.4f, val loss %.4f%s", epoch, state["history"][-1]["train_loss"], val,
                  " (best)" if state["best_epoch"] == epoch else f" (no gain {state['bad_epochs']}/{cfg.patience})")
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "generator": generator.get_state(), "state": state,
+                    "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
+                    "torch_rng": torch.get_rng_state(), "state": state,
                     "split_sha256": data.split_sha256}, last)
     best = torch.load(cfg.out / BEST, map_location="cpu", weights_only=True)
     model.load_state_dict(best["state_dict"])
-    summary = {"architecture": cfg.architecture, "input_size": cfg.input_size, "pretrained": model.pretrained,
+    summary = {"finished": True, "architecture": cfg.architecture, "input_size": cfg.input_size,
+               "pretrained": model.pretrained,
                "freeze_backbone": cfg.freeze_backbone, "max_epochs": cfg.epochs, "epochs_run": state["epoch"],
                "patience": cfg.patience, "best_epoch": state["best_epoch"],
                "best_val_loss": state["best_val_loss"], "batch_size": cfg.batch_size, "lr": cfg.lr,
