@@ -3,7 +3,8 @@
 A TorchServe request item is a dict: `data`/`body` holds raw bytes, a str, or JSON TorchServe has already
 parsed; a multipart form gives one key per field. We accept raw image bytes, multipart files (several = a
 batch), JSON {"b64": ...}, a JSON list of those, the Vertex AI envelope {"instances": [...],
-"parameters": {...}} and {"text": [...]} (embedder only).
+"parameters": {...}}, {"url": ...} anywhere an image goes (fetched by fashion.fetch when enabled) and
+{"text": [...]} (embedder only).
 """
 from __future__ import annotations
 
@@ -20,7 +21,15 @@ from fashion.options import Options, parse_options
 MAX_BATCH_IMAGES = int(os.environ.get("MAX_BATCH_IMAGES", "16"))
 OPTION_KEYS = frozenset(f.name for f in dataclasses.fields(Options))
 
-ImageItem = Union[bytes, RequestError]
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageURL:
+    """An image given as {"url": ...}: fetched by fashion.fetch (when enabled) before decoding."""
+    url: str
+
+
+ImageItem = Union[bytes, ImageURL, RequestError]
 
 
 @dataclasses.dataclass
@@ -44,15 +53,16 @@ def _b64(value: Any) -> ImageItem:
 
 
 def _instance(value: Any) -> ImageItem:
-    """One image given in JSON: {"b64": ...}, a bare base64 string, or {"url": ...}."""
+    """One image given in JSON: {"b64": ...}, a bare base64 string, or {"url": ...} (an ImageURL)."""
     if isinstance(value, str):
         return _b64(value)
     if isinstance(value, dict):
         if "b64" in value:
             return _b64(value["b64"])
         if "url" in value:
-            return InvalidInput("image URLs are not fetched by this server (URL input is off); "
-                                "send the image bytes or base64 instead")
+            if not isinstance(value["url"], str) or not value["url"].strip():
+                return InvalidInput("'url' must be a non-empty string")
+            return ImageURL(value["url"].strip())
     return InvalidInput('each image must be {"b64": "<base64>"} (or a base64 string)')
 
 

@@ -21,6 +21,10 @@ def assert_same_response(a: dict, b: dict, iou: float = 0.99, cosine: float = 0.
                 assert (m & n).sum() / max((m | n).sum(), 1) >= iou
             if "embedding" in g:
                 assert np.dot(g["embedding"], h["embedding"]) >= cosine
+            assert (g.get("colour") or {}).get("name") == (h.get("colour") or {}).get("name")
+            assert [t["label"] for t in g.get("tags", [])][:1] == [t["label"] for t in h.get("tags", [])][:1]
     if "metadata" in a or "metadata" in b:
+        assert a["metadata"]["source"] == b["metadata"]["source"]
         for head in HEADS:
             assert a["metadata"][head]["label"] == b["metadata"][head]["label"], head
+    assert [t["label"] for t in a.get("tags", [])][:1] == [t["label"] for t in b.get("tags", [])][:1]

@@ -82,3 +82,24 @@ def test_options(server, photo):
     assert len(few["garments"]) <= 1
     for g in few["garments"]:
         assert g["mask"]["polygons"] and len(g["mask"]["polygons"][0]) >= 6
+
+
+def test_metadata_source_and_user_labels(server, export_dir, photo, response_schema):
+    """Untrained heads: zero-shot metadata; trained ones: the classifier. User labels score the image and
+    every garment through the real CLIP text tower, on both endpoints alike."""
+    import json
+
+    trained = json.loads((export_dir / "attributes.json").read_text())["settings"]["trained_heads"]
+    labels = ["floral", "striped", "plain", "denim"]
+    bodies = [server.post(e, json={"b64": base64.b64encode(photo).decode(), "labels": labels}).json()
+              for e in ENDPOINTS]
+    for body in bodies:
+        jsonschema.validate(body, response_schema)
+        assert body["metadata"]["source"] == ("classifier" if trained else "zero-shot")
+        assert sorted(t["label"] for t in body["tags"]) == sorted(labels)
+        assert sum(t["score"] for t in body["tags"]) == pytest.approx(1.0, abs=1e-3)
+        for g in body["garments"]:
+            assert len(g["tags"]) == len(labels) and g["tags"][0]["score"] >= g["tags"][-1]["score"]
+    assert_same_response(*bodies)
+    bad = server.post(ENDPOINTS[1], json={"b64": base64.b64encode(photo).decode(), "labels": [""] * 3})
+    assert bad.status_code == 400 and "labels" in bad.json()["error"]["message"]

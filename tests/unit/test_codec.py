@@ -5,7 +5,7 @@ import base64
 
 import pytest
 
-from fashion.codec import MAX_BATCH_IMAGES, decode_request, encode_response
+from fashion.codec import ImageURL, MAX_BATCH_IMAGES, decode_request, encode_response
 from fashion.errors import InvalidInput, PayloadTooLarge, RequestError
 
 JPEG = b"\xff\xd8\xff\xe0fake-jpeg-bytes"
@@ -58,9 +58,10 @@ def test_whole_request_errors_say_what_to_do(body, fragment):
         decode_request({"body": body})
 
 
-def test_url_input_is_refused_per_item():
-    (item,) = decode_request({"body": {"url": "http://169.254.169.254/"}}).images
-    assert isinstance(item, RequestError) and item.code == 400 and "URL" in item.message
+def test_url_input_is_an_image_url_and_bad_urls_are_refused_per_item():
+    url, bad = decode_request({"body": [{"url": " http://example.com/a.jpg "}, {"url": 3}]}).images
+    assert url == ImageURL("http://example.com/a.jpg")
+    assert isinstance(bad, RequestError) and bad.code == 400 and "url" in bad.message
 
 
 def test_batch_limit():
