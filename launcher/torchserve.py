@@ -33,9 +33,10 @@ def _request(method: str, url: str, timeout: float = 10.0) -> tuple[int, bytes]:
 
 
 def start(config: Path, store: Path, log_dir: Path, foreground: bool = False,
-          console: bool = False) -> subprocess.Popen | None:
+          console: bool = False, cwd: Path | None = None) -> subprocess.Popen | None:
     """Start TorchServe. Background mode returns None (stop with `torchserve --stop`).
-    Its console output goes to log_dir/torchserve.out, or stays on ours with console=True (containers)."""
+    Its console output goes to log_dir/torchserve.out, or stays on ours with console=True (containers).
+    With token authorisation on, TorchServe writes key_file.json into its working directory `cwd`."""
     # No PYTHONPATH: each archive carries its own copy of our packages, and mixing in the working tree's
     # (possibly newer) modules with an archive's handler breaks in confusing ways.
     env = {**os.environ, "LOG_LOCATION": str(log_dir), "METRICS_LOCATION": str(log_dir)}
@@ -48,8 +49,9 @@ def start(config: Path, store: Path, log_dir: Path, foreground: bool = False,
         out = None if console else sink
         if foreground:
             cmd.append("--foreground")
-            return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        subprocess.run(cmd, env=env, check=True, stdout=out, stderr=subprocess.STDOUT)
+            return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                    cwd=cwd)
+        subprocess.run(cmd, env=env, check=True, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
     return None
 
 

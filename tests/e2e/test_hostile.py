@@ -1,0 +1,57 @@
+"""Every hostile input to every endpoint of a real TorchServe: never a 5xx, every refusal a JSON error that
+says what is wrong, no worker restarted, and a good request after each one answered correctly."""
+from __future__ import annotations
+
+import pytest
+
+from tests.hostile import build_corpus
+
+ENDPOINTS = {  # endpoint -> the key a good answer has
+    "/wfpredict/fashion": "garments", "/predictions/fashion": "garments", "/predictions/segmenter": "garments",
+    "/predictions/embedder": "embedding", "/predictions/attributes": "metadata"}
+
+
+@pytest.fixture(scope="module")
+def corpus(street_photos):
+    return build_corpus(street_photos[2].read_bytes())
+
+
+def _error(r) -> dict | None:
+    try:
+        body = r.json()
+    except ValueError:
+        pytest.fail(f"not JSON: HTTP {r.status_code} {r.text[:200]!r}")
+    if isinstance(body, dict) and "error" in body:
+        return body["error"]
+    if isinstance(body, dict) and "code" in body and "message" in body:  # TorchServe's own refusals
+        return {"code": body["code"], "message": body["message"]}
+    return None
+
+
+@pytest.mark.parametrize("endpoint", list(ENDPOINTS))
+def test_hostile_inputs(server, corpus, street_photos, endpoint):
+    good = street_photos[2].read_bytes()
+    before = server.worker_pids()
+    problems = []
+    for case in corpus:
+        r = server.post(endpoint, content=case.body, headers={"Content-Type": case.content_type})
+        error = _error(r)
+        verdict = None
+        if r.status_code >= 500:
+            verdict = f"HTTP {r.status_code}"
+        elif case.expect == "refused":
+            if error is None or not error.get("message") or not 400 <= error["code"] < 500:
+                verdict = f"not refused: HTTP {r.status_code} {r.text[:120]}"
+            elif case.code and error["code"] != case.code:
+                verdict = f"code {error['code']} instead of {case.code}: {error['message'][:80]}"
+            elif endpoint != "/wfpredict/fashion" and r.status_code != error["code"]:
+                verdict = f"status {r.status_code} but error code {error['code']}"
+        elif case.expect == "accepted" and (r.status_code != 200 or error is not None):
+            verdict = f"not accepted: HTTP {r.status_code} {r.text[:120]}"
+        after = server.post(endpoint, content=good, headers={"Content-Type": "image/jpeg"})
+        if after.status_code != 200 or ENDPOINTS[endpoint] not in after.json():
+            verdict = (verdict or "") + f"; the good request after it failed: HTTP {after.status_code}"
+        if verdict:
+            problems.append(f"{case.name}: {verdict}")
+    assert not problems, "\n".join(problems)
+    assert server.worker_pids() == before, "a worker restarted"

@@ -1,0 +1,131 @@
+"""The hostile-input corpus: every case a client could send by mistake or malice, with what must happen.
+
+`python -m tests.hostile --out DIR` writes the corpus to DIR (one file per case plus cases.json); the e2e
+test `tests/e2e/test_hostile.py` sends every case to every endpoint of a real TorchServe.
+expect: "refused" (a 4xx JSON error that says what is wrong), "accepted" (a normal answer) or "either".
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import dataclasses
+import io
+import json
+import struct
+import sys
+import zipfile
+import zlib
+from pathlib import Path
+
+from PIL import Image
+
+JPEG, PNG, JSON = "image/jpeg", "image/png", "application/json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    name: str
+    body: bytes
+    content_type: str
+    expect: str  # refused | accepted | either
+    code: int | None = None  # the 4xx expected where it is certain
+
+
+def _encode(image: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def png_bomb(side: int = 20000) -> bytes:
+    """A valid greyscale PNG of side x side black pixels: ~400 MB decoded, ~400 KB on the wire."""
+    z = zlib.compressobj(9)
+    row = b"\x00" * (side + 1)
+    idat = b"".join(z.compress(row) for _ in range(side)) + z.flush()
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+            + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b""))
+
+
+def _animated_gif() -> bytes:
+    frames = [Image.new("P", (64, 48), i * 40) for i in range(4)]
+    return _encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=80, loop=0)
+
+
+def _huge_exif(photo: bytes) -> bytes:
+    image = Image.open(io.BytesIO(photo))
+    exif = Image.Exif()
+    exif[0x9286] = "x" * 60000  # UserComment, close to the 64 KB APP1 limit
+    exif[0x0112] = 6  # orientation: rotate
+    return _encode(image.convert("RGB"), "JPEG", exif=exif.tobytes(), quality=80)
+
+
+def _zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("photo.jpg", b"\xff\xd8not really")
+    return buf.getvalue()
+
+
+def build_corpus(photo: bytes, oversized_mb: int = 65) -> list[Case]:
+    """photo: a real JPEG (the good request every hostile one is measured against)."""
+    png = _encode(Image.open(io.BytesIO(photo)).convert("RGB").resize((200, 300)), "PNG")
+    corrupt_png = bytearray(png)
+    corrupt_png[len(png) // 2: len(png) // 2 + 64] = b"\x00" * 64
+    corrupt_jpeg = bytearray(photo)
+    corrupt_jpeg[len(photo) // 3: len(photo) // 3 + 2000] = bytes(range(256)) * 7 + bytes(208)
+    b64 = base64.b64encode(photo).decode()
+    return [
+        Case("truncated_jpeg", photo[: len(photo) // 3], JPEG, "either"),
+        Case("corrupted_jpeg", bytes(corrupt_jpeg), JPEG, "either"),
+        Case("truncated_png", png[: len(png) // 2], PNG, "refused", 400),
+        Case("corrupted_png", bytes(corrupt_png), PNG, "refused", 400),
+        Case("zero_bytes", b"", JPEG, "refused", 400),
+        Case("text", b"hello, I am not an image", "text/plain", "refused"),
+        Case("html", b"<!doctype html><html><body><img src=x onerror=alert(1)></body></html>", "text/html",
+             "refused"),
+        Case("zip", _zip(), "application/zip", "refused", 415),
+        Case("png_bomb_20000x20000", png_bomb(), PNG, "refused", 413),
+        Case("one_by_one", _encode(Image.new("RGB", (1, 1)), "PNG"), PNG, "refused", 400),
+        Case("strip_10000x10", _encode(Image.new("RGB", (10000, 10), (90, 30, 30)), "PNG"), PNG, "refused", 413),
+        Case("animated_gif", _animated_gif(), "image/gif", "accepted"),
+        Case("huge_exif", _huge_exif(photo), JPEG, "accepted"),
+        Case("wrong_content_type", photo, "text/plain", "accepted"),
+        Case("malformed_json", b'{"b64": "abc', JSON, "refused", 400),
+        Case("json_not_an_object", b'"just a string"', JSON, "refused", 400),
+        Case("base64_garbage", json.dumps({"b64": "%%%not base64%%%"}).encode(), JSON, "refused", 400),
+        Case("base64_of_text", json.dumps({"b64": base64.b64encode(b"plain text").decode()}).encode(), JSON,
+             "refused", 415),
+        Case("unknown_option", json.dumps({"b64": b64, "maks_format": "rle"}).encode(), JSON, "refused", 400),
+        Case("ssrf_metadata_url", json.dumps({"url": "http://169.254.169.254/latest/meta-data/"}).encode(), JSON,
+             "refused", 400),
+        Case("ssrf_loopback_url", json.dumps({"url": "http://127.0.0.1:8081/models"}).encode(), JSON,
+             "refused", 400),
+        Case("ssrf_file_url", json.dumps({"url": "file:///etc/passwd"}).encode(), JSON, "refused", 400),
+        Case("too_many_images", json.dumps({"images": [{"b64": b64}] * 17}).encode(), JSON, "refused", 413),
+        Case("oversized_body", b"\xff\xd8" + b"\x00" * (oversized_mb * 1024 * 1024), JPEG, "refused", 413),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tests.hostile", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--photo", type=Path, default=Path("../shared/data/street_photos/photos/0005.jpg"))
+    p.add_argument("--out", type=Path, required=True)
+    args = p.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    index = []
+    for case in build_corpus(args.photo.read_bytes()):
+        (args.out / case.name).write_bytes(case.body)
+        index.append({"name": case.name, "content_type": case.content_type, "expect": case.expect,
+                      "code": case.code, "bytes": len(case.body)})
+    (args.out / "cases.json").write_text(json.dumps(index, indent=1))
+    print(f"{len(index)} cases in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
