@@ -19,6 +19,9 @@ from fashion.errors import InvalidInput, PayloadTooLarge, RequestError, error_di
 from fashion.options import Options, parse_options
 
 MAX_BATCH_IMAGES = int(os.environ.get("MAX_BATCH_IMAGES", "16"))
+# The same limit as config.properties' max_request_size (TorchServe refuses bigger bodies first; a test
+# keeps the two equal). Checked again here for bodies that reach a handler another way.
+MAX_REQUEST_BYTES = int(os.environ.get("MAX_REQUEST_BYTES", str(64 * 1024 * 1024)))
 OPTION_KEYS = frozenset(f.name for f in dataclasses.fields(Options))
 
 
@@ -153,6 +156,8 @@ def decode_request(item: dict[str, Any]) -> Request:
 
 
 def _from_payload(payload: Any) -> Request:
+    if isinstance(payload, (str, bytes, bytearray)) and len(payload) > MAX_REQUEST_BYTES:
+        raise PayloadTooLarge(f"the request body is {len(payload)} bytes; the limit is {MAX_REQUEST_BYTES}")
     if isinstance(payload, (dict, list)):
         return _from_json(payload)
     if isinstance(payload, str):

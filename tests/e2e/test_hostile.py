@@ -16,11 +16,19 @@ def corpus(street_photos):
     return build_corpus(street_photos[2].read_bytes())
 
 
-def _error(r) -> dict | None:
+class NotJSON(Exception):
+    pass
+
+
+def _error(r, case) -> dict | None:
+    if case.name == "oversized_body" and r.status_code == 413 and not r.content:
+        # TorchServe's frontend refuses a body over max_request_size itself, with an empty 413, before any
+        # handler runs; nothing of ours can word it (README, Errors)
+        return {"code": 413, "message": "TorchServe: body over max_request_size"}
     try:
         body = r.json()
     except ValueError:
-        pytest.fail(f"not JSON: HTTP {r.status_code} {r.text[:200]!r}")
+        raise NotJSON(f"not JSON: HTTP {r.status_code} {r.text[:200]!r}") from None
     if isinstance(body, dict) and "error" in body:
         return body["error"]
     if isinstance(body, dict) and "code" in body and "message" in body:  # TorchServe's own refusals
@@ -35,9 +43,14 @@ def test_hostile_inputs(server, corpus, street_photos, endpoint):
     problems = []
     for case in corpus:
         r = server.post(endpoint, content=case.body, headers={"Content-Type": case.content_type})
-        error = _error(r)
         verdict = None
-        if r.status_code >= 500:
+        try:
+            error = _error(r, case)
+        except NotJSON as exc:
+            error, verdict = None, str(exc)
+        if verdict:
+            pass
+        elif r.status_code >= 500:
             verdict = f"HTTP {r.status_code}"
         elif case.expect == "refused":
             if error is None or not error.get("message") or not 400 <= error["code"] < 500:

@@ -34,3 +34,24 @@ def test_config_listens_on_loopback_only():
     for key in ("grpc_inference_address", "grpc_management_address"):
         assert re.search(rf"^{key}=127\.0\.0\.1$", config, re.M), key
     assert re.search(r"^enable_model_api=false$", config, re.M)
+
+
+def _non_loopback_address() -> str | None:
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.255.255.255", 1))  # no packet is sent: this only picks the outgoing interface
+            address = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") else address
+
+
+def test_apis_are_not_reachable_on_other_addresses(server):
+    address = _non_loopback_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    for url in (server.management, server.inference, server.metrics):
+        port = url.rsplit(":", 1)[1]
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://{address}:{port}/", timeout=5)

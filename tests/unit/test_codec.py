@@ -74,3 +74,14 @@ def test_encode_response_shapes():
     assert encode_response("single", [err]) == (err, 415)
     assert encode_response("list", [{"a": 1}, err]) == ([{"a": 1}, err], 200)
     assert encode_response("vertex", [{"a": 1}]) == ({"predictions": [{"a": 1}]}, 200)
+
+
+def test_body_limit_matches_config_properties():
+    from fashion.codec import MAX_REQUEST_BYTES
+    from launcher.torchserve import read_config
+    from tests.conftest import ROOT
+
+    config = read_config(ROOT / "config.properties")
+    assert int(config["max_request_size"]) == MAX_REQUEST_BYTES
+    with pytest.raises(PayloadTooLarge):
+        decode_request({"body": b"\xff" * (MAX_REQUEST_BYTES + 1)})
