@@ -31,8 +31,15 @@ def test_token_authorisation_when_enabled(tmp_path):
         inference = {"Authorization": f"Bearer {keys['inference']['key']}"}
         management = {"Authorization": f"Bearer {keys['management']['key']}"}
         http = httpx.Client(timeout=60)
-        ts.wait_until(lambda: http.get(f"{urls['management']}/models/segmenter", headers=management)
-                      .json()[0]["workers"][0]["status"] == "READY", 300, "the segmenter")
+
+        def ready() -> bool:
+            try:
+                r = http.get(f"{urls['management']}/models/segmenter", headers=management)
+                return r.status_code == 200 and r.json()[0]["workers"][0]["status"] == "READY"
+            except (httpx.HTTPError, LookupError):
+                return False
+
+        ts.wait_until(ready, 300, "the segmenter")
         photo = (STREET / "0005.jpg").read_bytes()
         assert http.post(f"{urls['inference']}/predictions/segmenter", content=photo).status_code in (400, 401)
         assert http.get(f"{urls['management']}/models").status_code in (400, 401)
