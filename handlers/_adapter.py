@@ -18,6 +18,7 @@ from fashion.errors import error_dict
 from fashion.pipeline import finish, prepare
 from fashion.response import dumps
 from fashion.samples import synthetic_jpeg
+from handlers._metrics import record
 
 log = logging.getLogger(__name__)
 WARMUP_RUNS = 3
@@ -106,9 +107,22 @@ class StageHandler:
             self.stage([prepare({"body": body})])
 
     def handle(self, data: list[dict[str, Any]], context: Any) -> list[bytes]:
+        start = time.perf_counter()
         envs = [to_envelope(item) for item in data]
+        decoded = time.perf_counter()
         run_isolated(self.stage, envs, self.name)
-        return self.reply(envs, context)
+        predicted = time.perf_counter()
+        out = self.reply(envs, context)
+        self.record(context, envs, start, decoded, predicted)
+        return out
+
+    @property
+    def answers_client(self) -> bool:
+        return not self.in_workflow or self.workflow_leaf
+
+    def record(self, context: Any, envs: list[Envelope], start: float, decoded: float, predicted: float) -> None:
+        record(context, self.name, envs, {"decode": decoded - start, "predict": predicted - decoded,
+                                          "encode": time.perf_counter() - predicted}, self.answers_client)
 
     def reply(self, envs: list[Envelope], context: Any) -> list[bytes]:
         """To the next workflow node as an envelope; to the client as JSON (real status codes when alone)."""

@@ -5,6 +5,7 @@ the attributes node) in one batch, and encodes the final response.
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fashion import pipeline
@@ -31,11 +32,15 @@ class EmbedderHandler(StageHandler):
         return {"embeddings": vector_json(vectors), "models": [self.model.manifest.provenance()]}, 200
 
     def handle(self, data: list[dict[str, Any]], context: Any) -> list[bytes]:
+        start = time.perf_counter()
         envs = [to_envelope(item) for item in data]
+        decoded = time.perf_counter()
         run_isolated(self.stage, [e for e in envs if e.texts is None], self.name)
+        predicted = time.perf_counter()
         out = self.reply(envs, context)
         for idx, env in enumerate(envs):
             if env.texts is not None and env.error is None:
                 payload, status = self.text_reply(env)
                 out[idx] = encode_json(payload, 200 if self.in_workflow else status, idx, context)
+        self.record(context, envs, start, decoded, predicted)
         return out

@@ -93,3 +93,26 @@ def test_text_without_text_tower_is_a_400(handlers, context):
 class EnsembleContext(FakeContext):
     def __init__(self, base: FakeContext) -> None:
         super().__init__(base.system_properties["model_dir"])
+
+
+def test_metrics_per_phase_images_garments_and_errors(handlers, context):
+    from tests.unit.tiny_models import RecordingMetrics
+
+    ctx = EnsembleContext(context)
+    ctx.metrics = RecordingMetrics()
+    handlers["fashion"].handle([{"body": solid_jpeg(RED)}, {"body": b"junk"}, {"body": b""}], ctx)
+    m = ctx.metrics
+    assert {d["Phase"] for n, _, d in m.calls if n == "FashionStageTime"} == {"decode", "predict", "encode"}
+    assert m.total("FashionImages", Node="fashion") == 1 and m.total("FashionGarments", Node="fashion") == 1
+    assert m.total("FashionErrors", Code="415") == 1 and m.total("FashionErrors", Code="400") == 1
+
+
+def test_workflow_counts_an_error_once_at_the_leaf(context):
+    from tests.unit.tiny_models import RecordingMetrics
+
+    nodes = [workflow_node(cls, context) for cls in (SegmenterHandler, AttributesHandler, EmbedderHandler)]
+    data = [{"body": b"junk"}]
+    for handler, ctx in nodes:
+        ctx.metrics = RecordingMetrics()
+        data = [{"body": r} for r in handler.handle(data, ctx)]
+    assert [ctx.metrics.total("FashionErrors") for _, ctx in nodes] == [0, 0, 1]

@@ -105,3 +105,22 @@ class FakeContext:
 
     def set_response_content_type(self, idx: int, value: str) -> None:
         self.content_types[idx] = value
+
+
+class RecordingMetrics:
+    """TorchServe's context.metrics, recording what handlers add."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, float, dict[str, str]]] = []
+
+    def _add(self, name: str, value: float, dimensions: list) -> None:
+        self.calls.append((name, value, {d.name: d.value for d in dimensions}))
+
+    def add_time(self, name, value, idx=None, unit="ms", dimensions=()):
+        self._add(name, value, dimensions)
+
+    def add_counter(self, name, value, idx=None, dimensions=()):
+        self._add(name, value, dimensions)
+
+    def total(self, name: str, **dims: str) -> float:
+        return sum(v for n, v, d in self.calls if n == name and all(d.get(k) == x for k, x in dims.items()))
