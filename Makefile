@@ -35,6 +35,10 @@ serve: archives
 stop:
 	$(PY) -m launcher stop
 
+# make scale MODEL=fashion__embedder WORKERS=2 (any model or workflow node; waits until the workers are ready)
+scale: setup
+	$(PY) -m launcher scale --model $(MODEL) --workers $(WORKERS)
+
 test: archives
 	$(PY) -m pytest
 

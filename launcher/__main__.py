@@ -57,8 +57,11 @@ def serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m launcher")
-    p.add_argument("action", choices=["start", "serve", "stop", "register"],
-                   help="start: background (make serve); serve: foreground (containers); register: the workflow")
+    p.add_argument("action", choices=["start", "serve", "stop", "register", "scale"],
+                   help="start: background (make serve); serve: foreground (containers); register: the workflow; "
+                        "scale: set --model's worker count to --workers")
+    p.add_argument("--model", help="scale: a model or workflow node, e.g. fashion__segmenter")
+    p.add_argument("--workers", type=int, help="scale: the worker count")
     p.add_argument("--inference-address", help="override config.properties, e.g. http://0.0.0.0:8080 in a container")
     p.add_argument("--config", default="config.properties", type=Path)
     p.add_argument("--store", default="model_store", type=Path)
@@ -67,6 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.action == "stop":
         ts.stop()
+        return 0
+    if args.action == "scale":
+        if not args.model or args.workers is None or args.workers < 0:
+            print("scale needs --model NAME --workers N (N >= 0)", file=sys.stderr)
+            return 2
+        workers = ts.scale(_addresses(args.config)[1], args.model, args.workers, args.timeout)
+        for w in workers:
+            print(f"{args.model}: worker {w['id']} pid {w['pid']} {w['status']}")
         return 0
     if args.action in ("start", "serve"):
         missing = [f"{m}.mar" for m in MODELS if not (args.store / f"{m}.mar").is_file()]

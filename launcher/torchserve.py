@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -103,6 +104,17 @@ def answers(inference: str, path: str, image: bytes) -> bool:
                                  headers={"Content-Type": "image/jpeg"})
     with urllib.request.urlopen(req, timeout=120) as resp:
         return resp.status == 200 and b'"garments"' in resp.read()
+
+
+def scale(management: str, model: str, workers: int, timeout: float = 600) -> list[dict]:
+    """Set a model's (or workflow node's, e.g. fashion__segmenter) worker count; its workers once ready."""
+    query = urllib.parse.urlencode({"min_worker": workers, "max_worker": workers, "synchronous": "true",
+                                    "timeout": int(timeout)})
+    status, body = _request("PUT", f"{management}/models/{urllib.parse.quote(model)}?{query}", timeout=timeout)
+    if status != 200:
+        raise RuntimeError(f"scaling {model} to {workers} failed: HTTP {status} {body[:300]!r}")
+    status, body = _request("GET", f"{management}/models/{urllib.parse.quote(model)}")
+    return json.loads(body)[0]["workers"]
 
 
 def read_config(config: Path) -> dict[str, str]:
