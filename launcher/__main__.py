@@ -57,9 +57,9 @@ def serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m launcher")
-    p.add_argument("action", choices=["start", "serve", "stop", "register", "scale"],
-                   help="start: background (make serve); serve: foreground (containers); register: the workflow; "
-                        "scale: set --model's worker count to --workers")
+    p.add_argument("action", choices=["start", "serve", "vertex", "stop", "register", "scale"],
+                   help="start: background (make serve); serve: foreground (containers); vertex: the Vertex AI "
+                        "entrypoint (AIP_* routes); register: the workflow; scale: set --model's workers")
     p.add_argument("--model", help="scale: a model or workflow node, e.g. fashion__segmenter")
     p.add_argument("--workers", type=int, help="scale: the worker count")
     p.add_argument("--inference-address", help="override config.properties, e.g. http://0.0.0.0:8080 in a container")
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         for w in workers:
             print(f"{args.model}: worker {w['id']} pid {w['pid']} {w['status']}")
         return 0
-    if args.action in ("start", "serve"):
+    if args.action in ("start", "serve", "vertex") and not os.environ.get("AIP_STORAGE_URI"):
         missing = [f"{m}.mar" for m in MODELS if not (args.store / f"{m}.mar").is_file()]
         missing += [] if (args.store / "fashion.war").is_file() else ["fashion.war"]
         if missing:
@@ -87,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     if args.action == "serve":
         return serve(args)
+    if args.action == "vertex":
+        from launcher import vertex
+        return vertex.run(args.config, args.store, args.logs, args.timeout)
     if args.action == "start":
         inference, _ = _addresses(args.config)
         if ts.pings(inference):

@@ -1,0 +1,58 @@
+"""python -m client URL photo.jpg [...]: send photos to a deployed endpoint; print the JSON answer.
+
+URL: a Vertex AI endpoint's predict URL
+(https://REGION-aiplatform.googleapis.com/v1/projects/PROJECT/locations/REGION/endpoints/ENDPOINT_ID:predict)
+or any server of this package (the Vertex adapter's predict route, or TorchServe's /predictions/fashion).
+Images are shrunk only as far as needed to keep the request under --max-bytes (Vertex's shared endpoints
+accept 1.5 MB). The access token comes from --token, $GOOGLE_ACCESS_TOKEN, or `gcloud auth print-access-token`
+for *.googleapis.com URLs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from client.payload import vertex_body
+
+
+def _token(url: str, explicit: str | None) -> str | None:
+    token = explicit or os.environ.get("GOOGLE_ACCESS_TOKEN")
+    if token or "googleapis.com" not in url:
+        return token
+    gcloud = shutil.which("gcloud")
+    if gcloud is None:
+        raise SystemExit("a googleapis.com URL needs a token: pass --token or install the gcloud CLI")
+    return subprocess.run([gcloud, "auth", "print-access-token"], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m client", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("url")
+    p.add_argument("images", nargs="+", type=Path)
+    p.add_argument("--parameters", default="{}", help='options as JSON, e.g. \'{"embedding_only": true}\'')
+    p.add_argument("--max-bytes", type=int, default=1_500_000, help="request size limit (0: none)")
+    p.add_argument("--token")
+    p.add_argument("--timeout", type=float, default=120)
+    args = p.parse_args(argv)
+    body = vertex_body([i.read_bytes() for i in args.images], json.loads(args.parameters), args.max_bytes)
+    headers = {"Content-Type": "application/json"}
+    token = _token(args.url, args.token)
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    r = httpx.post(args.url, content=body, headers=headers, timeout=args.timeout)
+    print(json.dumps(r.json(), indent=1) if r.headers.get("content-type", "").startswith("application/json")
+          else r.text)
+    return 0 if r.status_code == 200 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
