@@ -62,7 +62,7 @@ colour-report: setup
 	$(PY) -m bench.colour_agreement --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images --out reports
 
 lint: setup
-	$(VENV)/bin/ruff check fashion handlers export launcher bench training tests
+	$(VENV)/bin/ruff check fashion handlers export launcher bench training client tests
 	$(VENV)/bin/hadolint Dockerfile
 
 clean:

@@ -8,7 +8,8 @@ minimal adapter listens there and forwards to TorchServe, which runs with every 
 - requests over Vertex's 1.5 MB shared-endpoint limit get a clear 413 that says to resize or use a
   dedicated endpoint (FASHION_VERTEX_MAX_REQUEST_BYTES; 0 turns the check off for dedicated endpoints).
 The body and the answer pass through unchanged: {"instances": [...], "parameters": {...}} in,
-{"predictions": [...]} out (fashion.codec). The hop costs about a millisecond (README, Vertex AI).
+{"predictions": [...]} out (fashion.codec). TorchServe's /predictions/<model> and /wfpredict/fashion pass
+through too, so the same entrypoint serves Kubernetes. The hop's cost is measured by bench.vertex_hop.
 
 AIP_STORAGE_URI, when set, is where the archives are copied from (a local folder, or gs:// with the gcloud
 CLI in the image); otherwise the image's own model_store is served.
@@ -33,6 +34,7 @@ import httpx
 from fashion.samples import synthetic_jpeg
 from launcher import torchserve as ts
 
+PASSTHROUGH = ("/predictions/", "/wfpredict/")  # also served, unchanged (Kubernetes clients use them)
 SHARED_ENDPOINT_LIMIT = 1_572_864  # Vertex AI's public shared endpoints refuse larger requests
 HEALTH_CACHE_S = 5.0
 
@@ -117,10 +119,13 @@ class _Routes(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         cfg = self.server.cfg
-        if self.path.split("?")[0] != cfg.predict_route:
+        path = self.path.split("?")[0]
+        length = int(self.headers.get("Content-Length") or 0)
+        if path.startswith(PASSTHROUGH) and path != cfg.predict_route:  # TorchServe's own inference API
+            return self._forward(path, self.rfile.read(length))
+        if path != cfg.predict_route:
             return _json(self, 404, {"error": {"code": 404, "message": f"unknown route {self.path}; "
                                                                       f"predictions go to {cfg.predict_route}"}})
-        length = int(self.headers.get("Content-Length") or 0)
         if cfg.max_request_bytes and length > cfg.max_request_bytes:
             self.rfile.read(length)  # drain, so the connection stays usable
             return _json(self, 413, {"error": {"code": 413, "type": "PayloadTooLarge", "message": (
@@ -129,9 +134,11 @@ class _Routes(http.server.BaseHTTPRequestHandler):
                 "dedicated endpoint and set FASHION_VERTEX_MAX_REQUEST_BYTES=0")}})
         if not self.server.ready.is_set():
             return _json(self, 503, {"error": {"code": 503, "type": "NotReady", "message": "the models are loading"}})
-        body = self.rfile.read(length)
+        self._forward(cfg.target, self.rfile.read(length))
+
+    def _forward(self, path: str, body: bytes) -> None:
         try:
-            r = self.server.client.post(f"{self.server.inference}{cfg.target}", content=body, headers={
+            r = self.server.client.post(f"{self.server.inference}{path}", content=body, headers={
                 "Content-Type": self.headers.get("Content-Type", "application/json")})
         except httpx.HTTPError as exc:
             return _json(self, 503, {"error": {"code": 503, "type": "NotReady",
@@ -172,9 +179,9 @@ def run(config: Path, store: Path, logs: Path, timeout: float = 900) -> int:
     try:
         ts.wait_until(lambda: ts.models_ready(management, ["segmenter", "embedder", "attributes", "fashion"]),
                       timeout, "the models")
-        if cfg.target.startswith("/wfpredict/"):
-            ts.register_workflow(management)
-        ts.wait_until(lambda: ts.answers(inference, cfg.target, synthetic_jpeg()), timeout, "the pipeline")
+        ts.register_workflow(management)
+        for path in {cfg.target, "/wfpredict/fashion"}:
+            ts.wait_until(lambda p=path: ts.answers(inference, p, synthetic_jpeg()), timeout, path)
     except Exception as exc:
         print(f"start-up failed: {exc}", file=sys.stderr)
         shutdown()

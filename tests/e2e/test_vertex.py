@@ -55,6 +55,8 @@ def test_vertex_entrypoint(tmp_path, image_host, street_photos, capsys):
         too_big = httpx.post(predict, timeout=60, json={"instances": [{"b64": "A" * 1_600_000}]})
         assert too_big.status_code == 413 and "dedicated endpoint" in too_big.json()["error"]["message"]
         assert httpx.post(base + "/elsewhere", json={}, timeout=30).status_code == 404
+        passthrough = httpx.post(base + "/wfpredict/fashion", content=photo, timeout=300)
+        assert passthrough.status_code == 200 and "garments" in passthrough.json()
         big_photo = tmp_path / "big.jpg"
         big_photo.write_bytes(photo * 1)  # the client shrinks only when it must
         assert client_main([predict, str(big_photo), "--parameters", '{"embedding_only": true}']) == 0

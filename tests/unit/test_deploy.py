@@ -1,0 +1,58 @@
+"""Kubernetes manifests validated offline against the Kubernetes schemas, and consistent with the image."""
+from __future__ import annotations
+
+import re
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+K8S = ROOT / "deploy" / "k8s"
+CORE = ["deployment-cpu.yaml", "deployment-gpu.yaml", "service.yaml", "hpa.yaml", "pdb.yaml"]
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((K8S / name).read_text())
+
+
+@pytest.mark.parametrize("name", CORE)
+def test_manifest_is_valid_kubernetes(name):
+    kubernetes_validate.validate(load(name), "1.30", strict=True)
+
+
+@pytest.mark.parametrize("name", ["deployment-cpu.yaml", "deployment-gpu.yaml"])
+def test_deployment_matches_image_service_hpa_and_pdb(name):
+    dep = load(name)
+    pod = dep["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^EXPOSE 8080$", dockerfile, re.M) and container["ports"][0]["containerPort"] == 8080
+    assert 'CMD ["python", "-m", "launcher", "vertex"]' in dockerfile
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["path"] == env["AIP_HEALTH_ROUTE"]
+    labels = pod["metadata"]["labels"]
+    for other in ("service.yaml", "pdb.yaml"):
+        doc = load(other)
+        selector = doc["spec"]["selector"]
+        selector = selector.get("matchLabels", selector)
+        assert all(labels.get(k) == v for k, v in selector.items()), other
+    assert load("hpa.yaml")["spec"]["scaleTargetRef"]["name"] == dep["metadata"]["name"]
+    assert pod["spec"]["securityContext"]["runAsUser"] == 10001 and "USER 10001" in dockerfile
+    assert "memory" in container["resources"]["limits"]
+    if "gpu" in name:
+        assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+
+
+def test_kserve_inference_service_is_well_formed():
+    doc = load("kserve.yaml")
+    assert doc["apiVersion"] == "serving.kserve.io/v1beta1" and doc["kind"] == "InferenceService"
+    (container,) = doc["spec"]["predictor"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert container["readinessProbe"]["httpGet"]["path"] == env["AIP_HEALTH_ROUTE"]
+    assert container["ports"][0]["containerPort"] == int(env["AIP_HTTP_PORT"])
+    # the container itself is a valid Kubernetes container
+    kubernetes_validate.validate({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
+                                  "spec": {"containers": [container]}}, "1.30", strict=True)
