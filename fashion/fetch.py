@@ -17,7 +17,9 @@ image store), FASHION_URL_PORTS (comma-separated; default 80,443,8080,8443).
 """
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
+import functools
 import ipaddress
 import os
 import socket
@@ -27,6 +29,7 @@ from urllib.parse import urljoin
 
 import httpx
 
+from fashion.codec import ImageURL
 from fashion.errors import InvalidInput, PayloadTooLarge, RequestError, Unprocessable
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -160,3 +163,33 @@ def _read(response: httpx.Response, policy: FetchPolicy, deadline: float) -> byt
             raise Unprocessable(f"the URL was not fetched within {policy.timeout_s:g} s")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+MAX_FETCHES = 8  # image URLs fetched at once per request
+
+
+@functools.lru_cache(maxsize=1)
+def url_policy() -> FetchPolicy:
+    """The workers' policy, read from their environment once."""
+    return FetchPolicy.from_env()
+
+
+def fetch_images(images: list, policy: FetchPolicy) -> list:
+    """A request's images with every ImageURL replaced by its bytes or its RequestError (concurrently)."""
+    urls = [i for i, im in enumerate(images) if isinstance(im, ImageURL)]
+    if not urls:
+        return images
+
+    def one(url: str) -> bytes | RequestError:
+        try:
+            return fetch(url, policy)
+        except RequestError as exc:
+            return exc
+        except Exception as exc:  # never a crashed worker: an unexpected failure is this image's 422
+            return Unprocessable(f"the URL could not be fetched ({type(exc).__name__})")
+
+    out = list(images)
+    with concurrent.futures.ThreadPoolExecutor(min(MAX_FETCHES, len(urls))) as pool:
+        for i, result in zip(urls, pool.map(one, [images[i].url for i in urls])):
+            out[i] = result
+    return out

@@ -5,9 +5,7 @@ batch) -> finish (encode). Each stage batches every image of every request it is
 """
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
-import functools
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -17,20 +15,19 @@ from PIL import Image
 
 from fashion import zeroshot
 from fashion.attributes import AttributeClassifier
-from fashion.codec import ImageURL, Request, decode_request, encode_response
+from fashion.codec import Request, decode_request, encode_response
 from fashion.colour import dominant_colour
 from fashion.decode import decode_image
 from fashion.embed import Embedder
 from fashion.envelope import Envelope, Item
-from fashion.errors import RequestError, Unprocessable, error_dict
-from fashion.fetch import FetchPolicy, fetch
+from fashion.errors import RequestError, error_dict
+from fashion.fetch import FetchPolicy, fetch_images, url_policy
 from fashion.manifest import load_artifact, select_device
 from fashion.options import Options
 from fashion.response import build_response
 from fashion.segment import Segmenter
 
 FORWARD_CHUNK = 16  # most images in one forward pass
-MAX_FETCHES = 8  # image URLs fetched at once per request
 MODEL_ORDER = ("segmenter", "embedder", "attributes")  # the order of a response's `models`
 
 
@@ -41,7 +38,7 @@ def prepare(item: dict[str, Any], policy: FetchPolicy | None = None) -> Envelope
         request: Request = decode_request(item)
     except Exception as exc:  # RequestError: its 4xx; anything else: a 500 for this request only
         return Envelope("single", Options(), [], error=error_dict(exc))
-    images = _fetch_urls(request.images, policy or url_policy())
+    images = fetch_images(request.images, policy or url_policy())
     items = []
     for image in images:
         if isinstance(image, RequestError):
@@ -54,31 +51,6 @@ def prepare(item: dict[str, Any], policy: FetchPolicy | None = None) -> Envelope
             continue
         items.append(Item(image=image, size=pil.size, pil=pil))
     return Envelope(request.shape, request.options, items, texts=request.texts)
-
-
-@functools.lru_cache(maxsize=1)
-def url_policy() -> FetchPolicy:
-    return FetchPolicy.from_env()
-
-
-def _fetch_urls(images: list, policy: FetchPolicy) -> list:
-    urls = [i for i, im in enumerate(images) if isinstance(im, ImageURL)]
-    if not urls:
-        return images
-
-    def one(url: str) -> bytes | RequestError:
-        try:
-            return fetch(url, policy)
-        except RequestError as exc:
-            return exc
-        except Exception as exc:  # never a crashed worker: an unexpected failure is this image's 422
-            return Unprocessable(f"the URL could not be fetched ({type(exc).__name__})")
-
-    out = list(images)
-    with concurrent.futures.ThreadPoolExecutor(min(MAX_FETCHES, len(urls))) as pool:
-        for i, result in zip(urls, pool.map(one, [images[i].url for i in urls])):
-            out[i] = result
-    return out
 
 
 def _live(envs: list[Envelope], skip: Callable[[Envelope], bool] = lambda e: False) -> list[tuple[Envelope, Item]]:
