@@ -104,8 +104,7 @@ def embed(emb: Embedder, envs: list[Envelope]) -> None:
             it.garment_embeddings = parts if it.garments is not None else None
             if env.options.embedding_only:
                 continue
-            if emb.zeroshot is not None and env.options.wants("metadata") and \
-                    (it.metadata is None or it.metadata.get("source") != "classifier"):
+            if emb.zeroshot is not None and env.options.wants("metadata") and _untrained(it.metadata):
                 it.metadata = emb.zeroshot.metadata(whole[None])[0]
             if env.options.labels:
                 _tag(emb, env, it)
@@ -114,9 +113,14 @@ def embed(emb: Embedder, envs: list[Envelope]) -> None:
 
 def _needs_embedding(emb: Embedder, env: Envelope) -> bool:
     o = env.options
-    zero_shot = emb.zeroshot is not None and o.wants("metadata") and any(
-        it.metadata is None or it.metadata.get("source") != "classifier" for it in env.items)
+    zero_shot = emb.zeroshot is not None and o.wants("metadata") and any(_untrained(it.metadata) for it in env.items)
     return o.embedding_only or o.wants("embedding") or o.wants("garments") or bool(o.labels) or zero_shot
+
+
+def _untrained(metadata: dict[str, Any] | None) -> bool:
+    """Metadata from random attribute heads (replaced by zero-shot). None: no attribute stage ran (the embedder
+    alone), and the embedder alone answers embeddings only."""
+    return metadata is not None and metadata.get("source") != "classifier"
 
 
 def _tag(emb: Embedder, env: Envelope, it: Item) -> None:
