@@ -5,6 +5,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -22,7 +23,7 @@ def _data_args(p: argparse.ArgumentParser) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from training.loop import BEST, TrainConfig, checkpoint, evaluate, prepare_data, train
+    from training.loop import BEST, SPLIT, TrainConfig, checkpoint, evaluate, prepare_data, train
     from training.report import write_report
 
     cfg = TrainConfig(csv=args.csv, images=args.images, out=args.out, input_size=args.input_size,
@@ -46,6 +47,8 @@ def _train(args: argparse.Namespace) -> int:
     }
     torch.save(checkpoint(model, data, cfg, {"report": report}), cfg.out / BEST)
     js, md = write_report(report, args.report_dir or cfg.out)
+    if args.report_dir:  # the split beside the report, so the figures can be reproduced from the repository
+        shutil.copy2(cfg.out / SPLIT, args.report_dir / "attributes_split.csv")
     print(f"checkpoint: {cfg.out / BEST}\nreport: {md} and {js}")
     return 0
 
