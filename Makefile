@@ -48,7 +48,7 @@ test-unit: setup
 bench: archives
 	$(PY) -m bench
 
-# One TinyViT, five heads, on the product catalogue (about 45 min on 2 CPU cores); report in reports/.
+# One TinyViT, five heads, on the product catalogue (about 47 min on 2 CPU cores); report in reports/.
 # Add TRAIN_ARGS="--resume" to continue an interrupted run, "--pretrained" when the hub is reachable.
 train-attributes: setup
 	$(PY) -m training train --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images \

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="checkpoints (attributes.pt = best epoch, last.pt = resumable) and split.csv")
     t.add_argument("--report-dir", type=Path, help="where attributes.md/.json go (default: --out)")
     t.add_argument("--input-size", type=int, default=112,
-                   help="square input in pixels (112: about 40 min for 12 epochs on 2 CPU cores)")
+                   help="square input in pixels (112: about 47 min for 12 epochs on 2 CPU cores)")
     t.add_argument("--epochs", type=int, default=12)
     t.add_argument("--patience", type=int, default=4, help="early stopping: epochs without a better val loss")
     t.add_argument("--batch-size", type=int, default=64)
