@@ -30,9 +30,7 @@ def main(runs: int = 30) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         port = ts.free_port()
-        config = ts.derive_config(ROOT / "config.properties", tmp / "config.properties", {
-            "management_address": f"http://127.0.0.1:{ts.free_port()}",
-            "metrics_address": f"http://127.0.0.1:{ts.free_port()}", **ts.spare_grpc_ports()})
+        config, _ = ts.spare_config(ROOT / "config.properties", tmp / "config.properties")
         env = {**os.environ, "TMPDIR": str(tmp), "AIP_HTTP_PORT": str(port), "AIP_PREDICT_ROUTE": "/predict",
                "AIP_HEALTH_ROUTE": "/health"}
         console = tmp / "console.txt"

@@ -30,8 +30,7 @@ def load_model(checkpoint: Path | None, architecture: str) -> tuple[torch.nn.Mod
         model.load_state_dict(ckpt["state_dict"])
         extra = {k: ckpt[k] for k in ("report", "input_size") if k in ckpt}
         return model, labels | extra, WeightsSource("local", checkpoint.name, checkpoint)
-    labels = vocabulary.load_default()
-    labels = {"heads": labels["heads"], "mapping": labels["mapping"]}
+    labels = vocabulary_for(None, None)
     torch.manual_seed(0)
     if hub_reachable():
         log.warning("attributes: ImageNet TinyViT backbone from the hub, but the heads are UNTRAINED "

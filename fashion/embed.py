@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from fashion.errors import InvalidInput
-from fashion.manifest import Manifest
+from fashion.manifest import Manifest, load_artifact
 from fashion.preprocess import resize_crop
 from fashion.segment import Garment, pixel_box
 from fashion.zeroshot import USER_TEMPLATE, ZeroShot
@@ -40,15 +40,12 @@ class Embedder:
     @classmethod
     def load(cls, directory: str | Path, device: torch.device) -> "Embedder":
         """The image tower, and the text tower and zero-shot tables when the archive has them."""
-        from fashion.manifest import load_artifact
-
         module, manifest = load_artifact(directory, "embedder", device)
+        emb = cls(module, manifest, device, cls.load_text_tower(directory, manifest, device))
         name = manifest.settings.get("zeroshot_artifact")
-        zeroshot = None
         if name and (Path(directory) / name).is_file():
-            zeroshot = ZeroShot.load(Path(directory) / name, manifest.labels.get("mapping", {}),
-                                     float(manifest.settings.get("logit_scale", 100.0)))
-        return cls(module, manifest, device, cls.load_text_tower(directory, manifest, device), zeroshot)
+            emb.zeroshot = ZeroShot.load(Path(directory) / name, manifest.labels.get("mapping", {}), emb.logit_scale)
+        return emb
 
     def crops(self, image: Image.Image, garments: list[Garment]) -> list[Image.Image]:
         """Each garment cut to its box, with pixels outside its mask set to the mean colour."""

@@ -108,8 +108,7 @@ def _checked_target(url: httpx.URL, policy: FetchPolicy, resolve: Resolver) -> t
     return url.copy_with(host=addresses[0]), url.host
 
 
-def fetch(raw_url: str, policy: FetchPolicy, resolve: Resolver = system_resolver,
-          transport: httpx.BaseTransport | None = None) -> bytes:
+def fetch(raw_url: str, policy: FetchPolicy, resolve: Resolver = system_resolver) -> bytes:
     """The image bytes at raw_url, or a RequestError saying why not."""
     if not policy.enabled:
         raise InvalidInput("image URLs are not fetched by this server (URL input is off; the operator can "
@@ -118,7 +117,7 @@ def fetch(raw_url: str, policy: FetchPolicy, resolve: Resolver = system_resolver
         raise InvalidInput("'url' must be a string of at most 4096 characters")
     deadline = time.monotonic() + policy.timeout_s
     url = raw_url
-    with httpx.Client(transport=transport, follow_redirects=False, trust_env=False) as client:
+    with httpx.Client(follow_redirects=False, trust_env=False) as client:
         for _ in range(policy.max_redirects + 1):
             try:
                 parsed = httpx.URL(url)

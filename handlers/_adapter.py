@@ -110,11 +110,14 @@ class StageHandler:
         start = time.perf_counter()
         envs = [to_envelope(item) for item in data]
         decoded = time.perf_counter()
-        run_isolated(self.stage, envs, self.name)
+        self.predict(envs)
         predicted = time.perf_counter()
         out = self.reply(envs, context)
         self.record(context, envs, start, decoded, predicted)
         return out
+
+    def predict(self, envs: list[Envelope]) -> None:
+        run_isolated(self.stage, envs, self.name)
 
     @property
     def answers_client(self) -> bool:

@@ -5,7 +5,6 @@ the attributes node) in one batch, and encodes the final response.
 """
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from fashion import pipeline
@@ -13,7 +12,7 @@ from fashion.embed import Embedder
 from fashion.envelope import Envelope
 from fashion.errors import RequestError
 from fashion.response import vector_json
-from handlers._adapter import StageHandler, encode_json, run_isolated, to_envelope
+from handlers._adapter import StageHandler, encode_json, run_isolated
 
 
 class EmbedderHandler(StageHandler):
@@ -31,16 +30,13 @@ class EmbedderHandler(StageHandler):
             return exc.to_dict(), exc.code
         return {"embeddings": vector_json(vectors), "models": [self.model.manifest.provenance()]}, 200
 
-    def handle(self, data: list[dict[str, Any]], context: Any) -> list[bytes]:
-        start = time.perf_counter()
-        envs = [to_envelope(item) for item in data]
-        decoded = time.perf_counter()
+    def predict(self, envs: list[Envelope]) -> None:
         run_isolated(self.stage, [e for e in envs if e.texts is None], self.name)
-        predicted = time.perf_counter()
-        out = self.reply(envs, context)
+
+    def reply(self, envs: list[Envelope], context: Any) -> list[bytes]:
+        out = super().reply(envs, context)
         for idx, env in enumerate(envs):
             if env.texts is not None and env.error is None:
                 payload, status = self.text_reply(env)
                 out[idx] = encode_json(payload, 200 if self.in_workflow else status, idx, context)
-        self.record(context, envs, start, decoded, predicted)
         return out

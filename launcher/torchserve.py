@@ -144,14 +144,20 @@ def spare_grpc_ports() -> dict[str, str]:
     return {"grpc_inference_port": str(free_port()), "grpc_management_port": str(free_port())}
 
 
+def spare_config(base: Path, out: Path, overrides: dict[str, str] | None = None) -> tuple[Path, dict[str, str]]:
+    """A copy of `base` with every TorchServe port on a spare loopback port (a second server beside another):
+    (its path, the inference/management/metrics URLs)."""
+    urls = {k: f"http://127.0.0.1:{free_port()}" for k in ("inference", "management", "metrics")}
+    config = derive_config(base, out, {"inference_address": urls["inference"], "management_address": urls["management"],
+                                       "metrics_address": urls["metrics"], **spare_grpc_ports(), **(overrides or {})})
+    return config, urls
+
+
 @contextlib.contextmanager
 def temporary_server(base_config: Path, store: Path, workdir: Path, models: list[str],
                      probe: bytes, timeout: float = 600) -> Iterator[dict[str, str]]:
     """TorchServe in the foreground on spare loopback ports, the workflow registered; killed on exit."""
-    urls = {k: f"http://127.0.0.1:{free_port()}" for k in ("inference", "management", "metrics")}
-    config = derive_config(base_config, workdir / "config.properties", {
-        "inference_address": urls["inference"], "management_address": urls["management"],
-        "metrics_address": urls["metrics"], **spare_grpc_ports(),
+    config, urls = spare_config(base_config, workdir / "config.properties", {
         "model_store": str(store.resolve()), "workflow_store": str(store.resolve())})
     old_tmp = os.environ.get("TMPDIR")
     os.environ["TMPDIR"] = str(workdir)  # TorchServe's pid file lives there: never clash with `make serve`

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import httpx
 
+from fashion.errors import NotReady, PayloadTooLarge
 from fashion.samples import synthetic_jpeg
 from launcher import torchserve as ts
 
@@ -128,12 +129,12 @@ class _Routes(http.server.BaseHTTPRequestHandler):
                                                                       f"predictions go to {cfg.predict_route}"}})
         if cfg.max_request_bytes and length > cfg.max_request_bytes:
             self.rfile.read(length)  # drain, so the connection stays usable
-            return _json(self, 413, {"error": {"code": 413, "type": "PayloadTooLarge", "message": (
+            return _json(self, 413, PayloadTooLarge(
                 f"the request is {length} bytes; Vertex AI shared endpoints accept at most {cfg.max_request_bytes}. "
                 "Resize the images before sending (`python -m client --max-bytes ...` does it) or deploy to a "
-                "dedicated endpoint and set FASHION_VERTEX_MAX_REQUEST_BYTES=0")}})
+                "dedicated endpoint and set FASHION_VERTEX_MAX_REQUEST_BYTES=0").to_dict())
         if not self.server.ready.is_set():
-            return _json(self, 503, {"error": {"code": 503, "type": "NotReady", "message": "the models are loading"}})
+            return _json(self, 503, NotReady("the models are loading").to_dict())
         self._forward(cfg.target, self.rfile.read(length))
 
     def _forward(self, path: str, body: bytes) -> None:
@@ -141,8 +142,7 @@ class _Routes(http.server.BaseHTTPRequestHandler):
             r = self.server.client.post(f"{self.server.inference}{path}", content=body, headers={
                 "Content-Type": self.headers.get("Content-Type", "application/json")})
         except httpx.HTTPError as exc:
-            return _json(self, 503, {"error": {"code": 503, "type": "NotReady",
-                                               "message": f"the model server did not answer ({type(exc).__name__})"}})
+            return _json(self, 503, NotReady(f"the model server did not answer ({type(exc).__name__})").to_dict())
         self.send_response(r.status_code)
         self.send_header("Content-Type", r.headers.get("content-type", "application/json"))
         self.send_header("Content-Length", str(len(r.content)))

@@ -14,11 +14,8 @@ from tests.conftest import ROOT, STORE
 
 
 def test_serve_entrypoint_registers_workflow_and_stops_on_sigterm(tmp_path, street_photos):
-    ports = {k: ts.free_port() for k in ("inference", "management", "metrics")}
-    config = ts.derive_config(ROOT / "config.properties", tmp_path / "config.properties", {
-        "management_address": f"http://127.0.0.1:{ports['management']}",
-        "metrics_address": f"http://127.0.0.1:{ports['metrics']}", **ts.spare_grpc_ports()})
-    inference = f"http://127.0.0.1:{ports['inference']}"
+    config, urls = ts.spare_config(ROOT / "config.properties", tmp_path / "config.properties")
+    inference = urls["inference"]
     env = {**os.environ, "TMPDIR": str(tmp_path)}
     console = tmp_path / "console.txt"  # a file, not a pipe: TorchServe logs a lot to the console
     with open(console, "wb") as out:

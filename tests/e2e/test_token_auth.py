@@ -15,12 +15,9 @@ from tests.conftest import ROOT, STORE, STREET
 
 
 def test_token_authorisation_when_enabled(tmp_path):
-    urls = {k: f"http://127.0.0.1:{ts.free_port()}" for k in ("inference", "management", "metrics")}
-    config = ts.derive_config(ROOT / "config.properties", tmp_path / "config.properties", {
-        "inference_address": urls["inference"], "management_address": urls["management"],
-        "metrics_address": urls["metrics"], **ts.spare_grpc_ports(), "model_store": str(STORE.resolve()),
-        "workflow_store": str(STORE.resolve()), "load_models": "segmenter=segmenter.mar",
-        "disable_token_authorization": "false"})
+    config, urls = ts.spare_config(ROOT / "config.properties", tmp_path / "config.properties", {
+        "model_store": str(STORE.resolve()), "workflow_store": str(STORE.resolve()),
+        "load_models": "segmenter=segmenter.mar", "disable_token_authorization": "false"})
     env_tmp = os.environ.get("TMPDIR")
     os.environ["TMPDIR"] = str(tmp_path)
     proc = ts.start(config, STORE, tmp_path / "logs", foreground=True, cwd=tmp_path)

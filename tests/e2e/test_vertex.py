@@ -18,9 +18,7 @@ from tests.conftest import ROOT, STORE
 
 def test_vertex_entrypoint(tmp_path, image_host, street_photos, capsys):
     port = ts.free_port()
-    config = ts.derive_config(ROOT / "config.properties", tmp_path / "config.properties", {
-        "management_address": f"http://127.0.0.1:{ts.free_port()}",
-        "metrics_address": f"http://127.0.0.1:{ts.free_port()}", **ts.spare_grpc_ports()})
+    config, _ = ts.spare_config(ROOT / "config.properties", tmp_path / "config.properties")
     env = {**os.environ, "TMPDIR": str(tmp_path), "AIP_HTTP_PORT": str(port),
            "AIP_PREDICT_ROUTE": "/v1/endpoints/fashion/deployedModels/m1:predict", "AIP_HEALTH_ROUTE": "/v1/health",
            "FASHION_URL_INPUT": "on", "FASHION_URL_ALLOW_NETWORKS": "127.0.0.2/32",
