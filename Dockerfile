@@ -25,14 +25,16 @@ RUN if [ "$VARIANT" = "cpu" ]; then \
 
 # ---- archives: export the three models and pack them (needs the code and any local weights) ----
 FROM deps AS archives
+ARG VARIANT
 WORKDIR /app
 COPY fashion ./fashion
 COPY handlers ./handlers
 COPY export ./export
 COPY training ./training
 COPY weights ./weights
+# cpu: each model on the backend export/backends.json chose (BENCHMARKS.md); cuda: TorchScript in fp16
 RUN YOLO_CONFIG_DIR=/tmp/ultralytics python -m export all --out /tmp/export --store /app/model_store \
-        --weights-dir weights
+        --weights-dir weights --target "$([ "$VARIANT" = cuda ] && echo cuda || echo cpu)"
 
 # ---- runtime ----
 FROM ${PYTHON_IMAGE} AS runtime

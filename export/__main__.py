@@ -9,6 +9,9 @@ from pathlib import Path
 
 from PIL import Image
 
+from export.choice import MODELS, choose
+from fashion.backends import BACKENDS, PRECISIONS
+
 log = logging.getLogger("export")
 DEFAULT_CHECK_IMAGES = (Path("../shared/data/street_photos/photos/0001.jpg"),)
 
@@ -46,26 +49,40 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--attributes-checkpoint", default=os.environ.get("ATTRIBUTES_CHECKPOINT") or None,
                    help="trained attribute model from `make train-attributes` (env ATTRIBUTES_CHECKPOINT)")
     p.add_argument("--check-image", help="a real photo for the export checks")
-    p.add_argument("--only", choices=["segmenter", "embedder", "attributes"], action="append")
+    p.add_argument("--only", choices=list(MODELS), action="append")
+    p.add_argument("--target", choices=["cpu", "cuda"], default=os.environ.get("FASHION_TARGET", "cpu"),
+                   help="the device the archives are for: picks the default backend and precision (env FASHION_TARGET)")
+    p.add_argument("--backend", action="append", default=[], metavar="[MODEL=]BACKEND",
+                   help=f"auto (default: export/backends.json, chosen by `python -m bench backends`) or one of "
+                        f"{', '.join(BACKENDS)}, for every model or one (repeat: --backend embedder=openvino)")
+    p.add_argument("--precision", choices=list(PRECISIONS),
+                   help="fp16 (TorchScript, used on CUDA) or fp32; default: fp16 for --target cuda, else fp32")
     args = p.parse_args(argv)
     os.environ.setdefault("YOLO_AUTOINSTALL", "false")  # ultralytics must never pip-install during export
     os.environ.setdefault("YOLO_OFFLINE", "true")  # nor phone home
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for noisy in ("onnx_ir", "onnxscript", "torch.onnx"):  # a line per graph pass otherwise
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
     out, store = Path(args.out), Path(args.store)
     if args.step in ("models", "all"):
         from export import attributes, embedder, segmenter
 
         image = _check_image(args.check_image)
-        wanted = set(args.only or ["segmenter", "embedder", "attributes"])
+        wanted = set(args.only or MODELS)
+        plan = {m: choose(m, args.target, args.backend, args.precision) for m in MODELS}
+        log.info("backends for %s: %s", args.target, {m: f"{b} {p}" for m, (b, p) in plan.items() if m in wanted})
         if "segmenter" in wanted:
-            segmenter.export(out, image, args.segmenter_weights, args.weights_dir, args.imgsz)
+            segmenter.export(out, image, args.segmenter_weights, args.weights_dir, args.imgsz,
+                             backend=plan["segmenter"][0], precision=plan["segmenter"][1])
         if "embedder" in wanted:
             embedder.export(out, image, args.clip_model, args.clip_pretrained, args.clip_weights,
                             args.weights_dir, text=not args.no_text,
-                            vocabulary=attributes.vocabulary_for(args.attributes_checkpoint, args.weights_dir))
+                            vocabulary=attributes.vocabulary_for(args.attributes_checkpoint, args.weights_dir),
+                            backend=plan["embedder"][0], precision=plan["embedder"][1])
         if "attributes" in wanted:
-            attributes.export(out, image, args.attributes_checkpoint, args.weights_dir)
+            attributes.export(out, image, args.attributes_checkpoint, args.weights_dir,
+                              backend=plan["attributes"][0], precision=plan["attributes"][1])
     if args.step in ("archives", "all"):
         from export.archive import build_all
 

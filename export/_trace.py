@@ -1,7 +1,15 @@
-"""The one trace -> check -> save -> log helper every exporter uses."""
+"""The one convert -> check -> save -> log helper every exporter uses, for every backend.
+
+TorchScript: torch.jit.trace. ONNX Runtime: torch.onnx (dynamo exporter, batch axis dynamic, one file).
+OpenVINO: the ONNX graph converted to OpenVINO IR (.xml + .bin, fp32 weights). AOTInductor: torch.export
+then AOTInductor's compiled package (.pt2). Each artifact is loaded back through fashion.backends and
+checked against the eager model before the export counts.
+"""
 from __future__ import annotations
 
+import copy
 import logging
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -9,9 +17,11 @@ from typing import Any, Callable
 
 import torch
 
+from fashion.backends import BACKENDS, SUFFIX, Runner, load_runner
 from fashion.manifest import Manifest
 
 log = logging.getLogger("export")
+MAX_BATCH = 256  # the largest batch the dynamic exports accept (the embedder sees image + crops)
 
 
 class ExportCheckFailed(RuntimeError):
@@ -25,20 +35,76 @@ def trace(module: torch.nn.Module, example: Any) -> torch.jit.ScriptModule:
             return torch.jit.trace(module.eval(), example, strict=False, check_trace=False)
 
 
-def trace_check_save(module: torch.nn.Module, example: Any, out_dir: Path, filename: str,
-                     check: Callable[[torch.jit.ScriptModule], dict[str, Any]]) -> dict[str, Any]:
-    """Trace, run `check(traced)` (raises ExportCheckFailed on a miss), save; return the check's figures."""
+def _batch_of_two(example: torch.Tensor) -> torch.Tensor:
+    """torch.export specialises a dimension of size 1: export the batch axis with an example of 2."""
+    return example if example.shape[0] > 1 else torch.cat([example, example])
+
+
+def _dynamic_batch() -> tuple[dict[int, Any], ...]:
+    return ({0: torch.export.Dim("batch", min=1, max=MAX_BATCH)},)
+
+
+def to_onnx(module: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module.eval(), (_batch_of_two(example),), str(path), dynamo=True, external_data=False,
+                          dynamic_shapes=_dynamic_batch(), input_names=["images"], verbose=False)
+
+
+def to_openvino(module: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
+    import openvino as ov
+
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx_path = Path(tmp) / "model.onnx"
+        to_onnx(module, example, onnx_path)
+        ov.save_model(ov.convert_model(str(onnx_path)), str(path), compress_to_fp16=False)
+
+
+def to_aoti(module: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        program = torch.export.export(module.eval(), (_batch_of_two(example),), dynamic_shapes=_dynamic_batch())
+        torch._inductor.aoti_compile_and_package(program, package_path=str(path))
+
+
+def convert(module: torch.nn.Module, example: torch.Tensor, path: Path, backend: str,
+            precision: str = "fp32") -> None:
+    if backend == "torchscript" and precision == "fp16":  # traced in half: casts recorded in fp32 would stay
+        trace(copy.deepcopy(module).half(), example.half()).save(str(path))
+    elif backend == "torchscript":
+        trace(module, example).save(str(path))
+    elif backend == "onnxruntime":
+        to_onnx(module, example, path)
+    elif backend == "openvino":
+        to_openvino(module, example, path)
+    elif backend == "aoti":
+        to_aoti(module, example, path)
+    else:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+
+
+def artifact_name(stem: str, backend: str) -> str:
+    return stem + SUFFIX[backend]
+
+
+def convert_check_save(module: torch.nn.Module, example: Any, out_dir: Path, stem: str,
+                       check: Callable[[Runner], dict[str, Any]], backend: str = "torchscript",
+                       precision: str = "fp32") -> tuple[str, dict[str, Any]]:
+    """Convert for `backend`, load it back, run `check(runner)` (raises ExportCheckFailed on a miss);
+    return (artifact file name, the check's figures). fp16 is checked in fp16 on this machine's device."""
     start = time.perf_counter()
-    traced = trace(module, example)
-    figures = check(traced)
     out_dir.mkdir(parents=True, exist_ok=True)
-    traced.save(str(out_dir / filename))
-    log.info("%s: traced, checked %s, saved in %.1fs", filename, figures, time.perf_counter() - start)
-    return figures
+    name = artifact_name(stem, backend)
+    convert(module, example, out_dir / name, backend, precision)
+    runner = load_runner(out_dir / name, backend, torch.device("cpu"), precision=precision)
+    figures = check(runner)
+    log.info("%s (%s, %s): converted, checked %s in %.1fs", name, backend, precision, figures,
+             time.perf_counter() - start)
+    return name, figures
 
 
 def write_manifest(manifest: Manifest, out_dir: Path) -> Path:
     path = manifest.save(out_dir)
-    log.info("%s: %s weights (%s)", manifest.name, "RANDOM" if manifest.random_weights else "trained",
-             manifest.weights.get("source"))
+    log.info("%s: %s weights (%s), backend %s", manifest.name, "RANDOM" if manifest.random_weights else "trained",
+             manifest.weights.get("source"), manifest.backend)
     return path

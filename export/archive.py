@@ -9,15 +9,14 @@ from pathlib import Path
 
 import yaml
 
+from fashion.backends import artifact_files
+from fashion.manifest import Manifest
+
 log = logging.getLogger("export")
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("fashion", "handlers")
-MODEL_FILES = {
-    "segmenter": ("segmenter.json", "segmenter.pt"),
-    "embedder": ("embedder.json", "embedder.pt", "embedder_text.pt", "embedder_zeroshot.pt"),
-    "attributes": ("attributes.json", "attributes.pt"),
-}
+MODELS = ("segmenter", "embedder", "attributes")
 HANDLERS = {"segmenter": "segmenter_handler.py", "embedder": "embedder_handler.py",
             "attributes": "attributes_handler.py", "fashion": "ensemble_handler.py"}
 # Used when an archive is loaded on its own (a workflow takes its settings from fashion_workflow.yaml).
@@ -42,10 +41,17 @@ def _stage(stage: Path, files: list[Path]) -> Path:
 
 
 def _model_files(export_dir: Path, name: str) -> list[Path]:
-    files = [export_dir / f for f in MODEL_FILES[name] if (export_dir / f).exists()]
-    if not files or files[0].suffix != ".json":
-        raise FileNotFoundError(f"{export_dir}/{name}.json is missing: run `python -m export models` first")
-    return files
+    """The manifest, then the files it names: its backend's artifact and (embedder) text tower and tables."""
+    manifest_path = export_dir / f"{name}.json"
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"{manifest_path} is missing: run `python -m export models` first")
+    manifest = Manifest.load(manifest_path)
+    names = artifact_files(manifest.artifact, manifest.backend)
+    names += [manifest.settings[k] for k in ("text_artifact", "zeroshot_artifact") if manifest.settings.get(k)]
+    missing = [n for n in names if not (export_dir / n).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{name}.json names {missing}, not in {export_dir}: run `python -m export models`")
+    return [manifest_path, *(export_dir / n for n in names)]
 
 
 def build_mar(name: str, files: list[Path], store: Path, build_dir: Path) -> Path:
@@ -70,8 +76,8 @@ def build_war(store: Path) -> Path:
 
 
 def build_all(export_dir: Path, store: Path, build_dir: Path) -> list[Path]:
-    built = [build_mar(n, _model_files(export_dir, n), store, build_dir) for n in MODEL_FILES]
-    ensemble = [f for n in MODEL_FILES for f in _model_files(export_dir, n)]
+    built = [build_mar(n, _model_files(export_dir, n), store, build_dir) for n in MODELS]
+    ensemble = [f for n in MODELS for f in _model_files(export_dir, n)]
     built.append(build_mar("fashion", ensemble, store, build_dir))
     built.append(build_war(store))
     return built

@@ -10,10 +10,11 @@ import torch
 from PIL import Image
 
 from export import vocabulary
-from export._trace import ExportCheckFailed, trace_check_save, write_manifest
+from export._trace import ExportCheckFailed, convert_check_save, write_manifest
 from export._weights import WeightsSource, find_local, hub_reachable, warn_random
 from export.attribute_model import build, input_spec
 from fashion.attributes import AttributeClassifier
+from fashion.backends import Runner
 from fashion.manifest import InputSpec, Manifest
 
 log = logging.getLogger("export")
@@ -52,7 +53,8 @@ def vocabulary_for(checkpoint: str | None, weights_dir: str | None) -> dict[str,
 
 
 def export(out_dir: Path, check_image: Image.Image, checkpoint: str | None = None,
-           weights_dir: str | None = None, architecture: str = DEFAULT_ARCH) -> Manifest:
+           weights_dir: str | None = None, architecture: str = DEFAULT_ARCH, backend: str = "torchscript",
+           precision: str = "fp32") -> Manifest:
     import timm.data
 
     local = find_local(checkpoint, weights_dir, ("attributes*.pt",))
@@ -68,19 +70,23 @@ def export(out_dir: Path, check_image: Image.Image, checkpoint: str | None = Non
     manifest = Manifest(
         name="attributes", architecture=architecture, artifact="attributes.pt", input=spec,
         weights=source.describe(), labels=labels,
-        settings={"head_order": model.head_names, "trained_heads": source.kind == "local"}, parity={})
+        settings={"head_order": model.head_names, "trained_heads": source.kind == "local",
+                  "backend": backend, "precision": precision}, parity={})
 
-    def check(traced: torch.jit.ScriptModule) -> dict:
+    def check(traced: Runner) -> dict:
         dev = torch.device("cpu")
         ours, ref = AttributeClassifier(traced, manifest, dev), AttributeClassifier(model, manifest, dev)
         batch = ours.preprocess([check_image])
-        a, b = ours.postprocess(ours.predict(batch))[0], ref.postprocess(ref.predict(batch))[0]
+        got, want = ours.predict(batch), ref.predict(batch)
+        a, b = ours.postprocess(got)[0], ref.postprocess(want)[0]
         diff = [h for h in model.head_names if a[h]["label"] != b[h]["label"]]
         if diff:
-            raise ExportCheckFailed(f"attributes: traced top-1 differs from eager for {diff}")
-        return {"same_top1": True, "heads": len(model.head_names)}
+            raise ExportCheckFailed(f"attributes: {backend} top-1 differs from eager for {diff}")
+        prob_diff = max(float((x.softmax(-1) - y.softmax(-1)).abs().max()) for x, y in zip(got, want))
+        return {"same_top1": True, "heads": len(model.head_names), "max_prob_diff": round(prob_diff, 6)}
 
-    figures = trace_check_save(model, torch.zeros(1, 3, *manifest.input.size), out_dir, manifest.artifact, check)
-    manifest = dataclasses.replace(manifest, parity=figures)
+    artifact, figures = convert_check_save(model, torch.zeros(1, 3, *manifest.input.size), out_dir, "attributes",
+                                           check, backend, precision)
+    manifest = dataclasses.replace(manifest, artifact=artifact, parity=figures)
     write_manifest(manifest, out_dir)
     return manifest

@@ -10,8 +10,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from export._trace import ExportCheckFailed, trace_check_save, write_manifest
+from export._trace import ExportCheckFailed, convert_check_save, write_manifest
 from export._weights import WeightsSource, find_local, hub_reachable, warn_random
+from fashion.backends import Runner
 from fashion.manifest import InputSpec, Manifest
 from fashion.embed import Embedder
 from fashion.zeroshot import label_tables, save_tables
@@ -58,7 +59,8 @@ def resolve(model_name: str, pretrained: str | None, weights: str | None, weight
 
 def export(out_dir: Path, check_image: Image.Image, model_name: str = DEFAULT_MODEL,
            pretrained: str | None = DEFAULT_PRETRAINED, weights: str | None = None,
-           weights_dir: str | None = None, text: bool = True, vocabulary: dict | None = None) -> Manifest:
+           weights_dir: str | None = None, text: bool = True, vocabulary: dict | None = None,
+           backend: str = "torchscript", precision: str = "fp32") -> Manifest:
     """vocabulary ({"heads", "mapping"}, the attribute model's): zero-shot label tables are stored for it."""
     import open_clip
 
@@ -83,9 +85,10 @@ def export(out_dir: Path, check_image: Image.Image, model_name: str = DEFAULT_MO
                   "context_length": int(model.context_length),
                   "text_artifact": "embedder_text.pt" if text else None,
                   "logit_scale": round(float(model.logit_scale.exp()), 4),
-                  "zeroshot_artifact": ZEROSHOT_FILE if text and vocabulary else None}, parity={})
+                  "zeroshot_artifact": ZEROSHOT_FILE if text and vocabulary else None,
+                  "backend": backend, "precision": precision}, parity={})
 
-    def check_image_tower(traced: torch.jit.ScriptModule) -> dict:
+    def check_image_tower(traced: Runner) -> dict:
         ours = Embedder(traced, manifest, torch.device("cpu"))
         got = ours.predict(ours.preprocess([check_image])[0])[0]
         with torch.no_grad():  # the reference: open_clip's own preprocessing and eager model
@@ -96,13 +99,15 @@ def export(out_dir: Path, check_image: Image.Image, model_name: str = DEFAULT_MO
         return {"cosine_vs_open_clip": round(cosine, 6)}
 
     example = torch.zeros(2, 3, *size)
-    figures = trace_check_save(model.visual, example, out_dir, manifest.artifact, check_image_tower)
+    artifact, figures = convert_check_save(model.visual, example, out_dir, "embedder", check_image_tower,
+                                           backend, precision)
+    manifest = dataclasses.replace(manifest, artifact=artifact)
     if text:
         tokenizer = open_clip.get_tokenizer(model_name)
         tokens = tokenizer(["a photo of a red dress", "navy blue shirt"])
         tower = TextTower(model)
 
-        def check_text(traced: torch.jit.ScriptModule) -> dict:
+        def check_text(traced: Runner) -> dict:
             probe = tokenizer(["black leather jacket"])
             with torch.no_grad():
                 a = torch.nn.functional.normalize(traced(probe), dim=-1)
@@ -112,7 +117,7 @@ def export(out_dir: Path, check_image: Image.Image, model_name: str = DEFAULT_MO
                 raise ExportCheckFailed(f"embedder text tower: cosine {cosine:.5f} < {MIN_COSINE}")
             return {"text_cosine": round(cosine, 6)}
 
-        figures |= trace_check_save(tower, tokens, out_dir, "embedder_text.pt", check_text)
+        figures |= convert_check_save(tower, tokens, out_dir, "embedder_text", check_text)[1]  # TorchScript
         if vocabulary:
             save_label_tables(model, tokenizer, vocabulary, out_dir / ZEROSHOT_FILE)
             manifest = dataclasses.replace(manifest, labels={"zeroshot_heads": vocabulary["heads"],

@@ -9,8 +9,9 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from export._trace import ExportCheckFailed, trace_check_save, write_manifest
+from export._trace import ExportCheckFailed, convert_check_save, write_manifest
 from export._weights import WeightsSource, find_local, hub_reachable, warn_random
+from fashion.backends import Runner
 from fashion.manifest import InputSpec, Manifest
 from fashion.segment import Segmenter
 
@@ -59,7 +60,8 @@ def load_eager(source: WeightsSource) -> tuple[torch.nn.Module, list[str], str, 
 
 
 def export(out_dir: Path, check_image: Image.Image, weights: str | None = None, weights_dir: str | None = None,
-           imgsz: int | None = None, min_score: float = 0.25) -> Manifest:
+           imgsz: int | None = None, min_score: float = 0.25, backend: str = "torchscript",
+           precision: str = "fp32") -> Manifest:
     source = resolve(weights, weights_dir)
     model, names, arch, trained_size = load_eager(source)
     size = int(imgsz or trained_size or 640)
@@ -70,10 +72,11 @@ def export(out_dir: Path, check_image: Image.Image, weights: str | None = None, 
         name="segmenter", architecture=arch, artifact="segmenter.pt",
         input=InputSpec(size=(size, size), resize="letterbox", interpolation="bilinear", pad_value=114),
         weights=source.describe(), labels={"classes": names},
-        settings={"num_masks": num_masks, "min_score": min_score, "iou": 0.7, "stride": 32}, parity={})
+        settings={"num_masks": num_masks, "min_score": min_score, "iou": 0.7, "stride": 32,
+                  "backend": backend, "precision": precision}, parity={})
     check_score = 0.0 if source.random else min_score  # random heads score low: still compare their masks
 
-    def check(traced: torch.jit.ScriptModule) -> dict:
+    def check(traced: Runner) -> dict:
         dev = torch.device("cpu")
         eager_seg, traced_seg = Segmenter(model, manifest, dev), Segmenter(traced, manifest, dev)
         batch, frames = eager_seg.preprocess([check_image])
@@ -87,8 +90,8 @@ def export(out_dir: Path, check_image: Image.Image, weights: str | None = None, 
         return {"instances": len(a), "min_mask_iou": round(min(ious), 6) if ious else None}
 
     example = torch.zeros(1, 3, size, size)
-    figures = trace_check_save(model, example, out_dir, manifest.artifact, check)
-    manifest = dataclasses.replace(manifest, parity=figures)
+    artifact, figures = convert_check_save(model, example, out_dir, "segmenter", check, backend, precision)
+    manifest = dataclasses.replace(manifest, artifact=artifact, parity=figures)
     write_manifest(manifest, out_dir)
     return manifest
 

@@ -6,13 +6,14 @@ from typing import Any
 import torch
 from PIL import Image
 
+from fashion.backends import Runner
 from fashion.manifest import Manifest
 from fashion.metadata import derive
 from fashion.preprocess import resize_crop
 
 
 class AttributeClassifier:
-    def __init__(self, module: torch.jit.ScriptModule, manifest: Manifest, device: torch.device) -> None:
+    def __init__(self, module: Runner, manifest: Manifest, device: torch.device) -> None:
         self.module, self.manifest, self.device = module, manifest, device
         self.heads: dict[str, list[str]] = manifest.labels["heads"]
         self.mapping: dict[str, dict[str, str]] = manifest.labels.get("mapping", {})

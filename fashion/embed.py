@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 from fashion.errors import InvalidInput
+from fashion.backends import Runner
 from fashion.manifest import Manifest, load_artifact
 from fashion.preprocess import resize_crop
 from fashion.segment import Garment, pixel_box
@@ -18,7 +19,7 @@ LABEL_CACHE = 128  # user vocabularies whose text embeddings are kept
 
 
 class Embedder:
-    def __init__(self, module: torch.jit.ScriptModule, manifest: Manifest, device: torch.device,
+    def __init__(self, module: Runner, manifest: Manifest, device: torch.device,
                  text_module: torch.jit.ScriptModule | None = None, zeroshot: ZeroShot | None = None) -> None:
         self.module, self.manifest, self.device, self.text_module = module, manifest, device, text_module
         self.zeroshot = zeroshot

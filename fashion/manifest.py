@@ -9,6 +9,8 @@ from typing import Any
 
 import torch
 
+from fashion.backends import Runner, load_runner
+
 MANIFEST_SUFFIX = ".json"
 
 
@@ -33,12 +35,21 @@ class InputSpec:
 class Manifest:
     name: str  # segmenter | embedder | attributes
     architecture: str
-    artifact: str  # file name of the TorchScript module beside the manifest
+    artifact: str  # file name of the exported model beside the manifest (its backend: settings["backend"])
     input: InputSpec
     weights: dict[str, Any]  # {"source": ..., "random": bool, ...}
     labels: dict[str, Any]  # classes, attribute vocabularies, mappings
     settings: dict[str, Any]  # thresholds, embedding dimension, text tower, ...
     parity: dict[str, Any]  # what the export check measured
+
+    @property
+    def backend(self) -> str:
+        return str(self.settings.get("backend", "torchscript"))
+
+    @property
+    def precision(self) -> str:
+        """fp32, or fp16 (archives exported for CUDA: `python -m export --target cuda`)."""
+        return str(self.settings.get("precision", "fp32"))
 
     @property
     def random_weights(self) -> bool:
@@ -74,13 +85,14 @@ def select_device() -> torch.device:
 
 
 def load_artifact(directory: str | os.PathLike, name: str,
-                  device: torch.device | None = None) -> tuple[torch.jit.ScriptModule, Manifest]:
-    """Load `<name>.json` and the TorchScript module it names from an export or archive directory."""
+                  device: torch.device | None = None) -> tuple[Runner, Manifest]:
+    """Load `<name>.json` and a runner for the artifact it names (its backend) from an export or archive folder."""
     directory = Path(directory)
     manifest_path = directory / f"{name}{MANIFEST_SUFFIX}"
     if not manifest_path.is_file():
         raise FileNotFoundError(f"no {manifest_path.name} in {directory}; build it with `python -m export`")
     manifest = Manifest.load(manifest_path)
     device = device or select_device()
-    module = torch.jit.load(str(directory / manifest.artifact), map_location=device).eval()
-    return module, manifest
+    runner = load_runner(directory / manifest.artifact, manifest.backend, device,
+                         precision=manifest.precision)
+    return runner, manifest

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 import torchvision
 from PIL import Image
 
+from fashion.backends import Runner
 from fashion.manifest import Manifest
 from fashion.masks import decode_rle, encode_rle
 from fashion.preprocess import Letterbox, letterbox
@@ -53,7 +54,7 @@ class Garment:
 
 
 class Segmenter:
-    def __init__(self, module: torch.jit.ScriptModule, manifest: Manifest, device: torch.device) -> None:
+    def __init__(self, module: Runner, manifest: Manifest, device: torch.device) -> None:
         self.module, self.manifest, self.device = module, manifest, device
         self.classes: list[str] = manifest.labels["classes"]
         self.num_masks = int(manifest.settings.get("num_masks", 32))

@@ -1,0 +1,51 @@
+"""Which backend and precision each model is exported with: a flag, else export/backends.json.
+
+export/backends.json is written by `python -m bench backends`: for the CPU, the fastest backend per model
+that passed its parity check against the eager model in that run; for CUDA, TorchScript in fp16.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fashion.backends import BACKENDS
+
+MODELS = ("segmenter", "embedder", "attributes")
+CHOICE_FILE = Path(__file__).with_name("backends.json")
+
+
+class BadBackendFlag(ValueError):
+    pass
+
+
+def load_choice(path: Path = CHOICE_FILE) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def parse_flags(flags: list[str]) -> dict[str, str]:
+    """["onnxruntime", "embedder=openvino"] -> {"*": "onnxruntime", "embedder": "openvino"}."""
+    out = {}
+    for flag in flags:
+        model, _, backend = flag.rpartition("=")
+        model = model or "*"
+        if model != "*" and model not in MODELS:
+            raise BadBackendFlag(f"--backend {flag}: unknown model {model!r}; expected one of {', '.join(MODELS)}")
+        if backend != "auto" and backend not in BACKENDS:
+            raise BadBackendFlag(f"--backend {flag}: unknown backend {backend!r}; "
+                                 f"expected auto or one of {', '.join(BACKENDS)}")
+        out[model] = backend
+    return out
+
+
+def choose(model: str, target: str, flags: list[str], precision: str | None = None,
+           choice: dict | None = None) -> tuple[str, str]:
+    """(backend, precision) for one model: its flag, else the flag for all, else the measured choice."""
+    given = parse_flags(flags)
+    backend = given.get(model, given.get("*", "auto"))
+    choice = load_choice() if choice is None else choice
+    if backend == "auto":
+        backend = choice.get(target, {}).get(model, "torchscript")
+    precision = precision or choice.get(f"{target}_precision", "fp16" if target == "cuda" else "fp32")
+    if precision == "fp16" and backend != "torchscript":
+        raise BadBackendFlag(f"{model}: fp16 needs the torchscript backend, not {backend}")
+    return backend, precision
