@@ -45,7 +45,11 @@ test: archives
 test-unit: setup
 	$(PY) -m pytest tests/unit
 
-bench: archives
+# Every backend per model (writes the CPU defaults to export/backends.json), archives rebuilt with them, then the
+# limit, the naive alternative and the served pipeline with batching on and off: one table (BENCHMARKS.md).
+bench: setup
+	$(PY) -m bench backends
+	$(MAKE) archives
 	$(PY) -m bench
 
 # One TinyViT, five heads, on the product catalogue (about 47 min on 2 CPU cores); report in reports/.

@@ -1,109 +1,205 @@
-"""python -m bench: raw in-process forwards vs served latency on a real photo; prints one table.
+"""python -m bench: the limit, the in-process pipeline, the naive alternative and the served pipeline (dynamic
+batching on and off) on the same real photos, in one run; prints one table with the ratios the targets read.
+`python -m bench backends` measures every backend per model and picks the CPU defaults (bench/backends.py).
 
-Not a test: it prints figures and ratios measured side by side in one run (absolute times on a shared
-machine are noisy; the ratios are what to read).
+Not a test: figures and ratios measured side by side (absolute times on a shared machine are noisy).
 """
 from __future__ import annotations
 
 import argparse
-import os
-import platform
+import json
 import statistics
-import tempfile
+import sys
 import time
 from pathlib import Path
 
 import torch
 
-from bench.load import percentile, run_load
-from fashion.pipeline import Pipeline, prepare
+from bench.backends import median_ms
+from bench.photos import DEFAULT_PHOTOS, load_photos, machine_line
+from bench.served import archive_sizes, measure as measure_served
+from fashion.envelope import Envelope
+from fashion.pipeline import Pipeline, finish, prepare
 from fashion.response import dumps
-from launcher import torchserve as ts
-from fashion.samples import synthetic_jpeg
-from launcher.__main__ import MODELS
+from fashion.threads import describe as describe_threads
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PHOTO = ROOT.parent / "shared" / "data" / "street_photos" / "photos" / "0005.jpg"
+DEFAULT_PHOTO = DEFAULT_PHOTOS / "0005.jpg"
+BATCH = 8
+BATCH_SIZE_ON = 4  # the archives' and workflow's setting (export/archive.py, export/fashion_workflow.yaml)
 
 
-def timed(fn, runs: int) -> list[float]:
-    fn()  # warm-up (TorchScript optimises on its first calls)
-    fn()
-    out = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - start)
-    return out
-
-
-def raw_forwards(pipeline: Pipeline, photo: bytes, runs: int) -> tuple[dict[str, float], int]:
-    """Median ms of each model's forward alone on this photo's real inputs (crops included)."""
-    env = prepare({"body": photo})
-    item = env.items[0]
+def raw_forwards(pipeline: Pipeline, photo: bytes, images: list, runs: int) -> dict:
+    """Each model's forward alone: ms per image at batch 1 and batch 8 (8 photos), and on this photo's real
+    inputs (the embedder's batch: the photo and its garment crops): the limit is their sum."""
+    item = prepare({"body": photo}).items[0]
     seg, emb, attr = pipeline.segmenter, pipeline.embedder, pipeline.attributes
     seg_in, frames = seg.preprocess([item.pil])
     garments = seg.postprocess(*seg.predict(seg_in), frames, [item.pil.size])[0]
-    emb_in, _ = emb.preprocess([item.pil], [garments])
-    attr_in = attr.preprocess([item.pil])
+    inputs = {"segmenter": (seg_in, seg.preprocess(images)[0], seg.module),
+              "embedder": (emb.preprocess([item.pil], [garments])[0], emb.preprocess(images)[0], emb.module),
+              "attributes": (attr.preprocess([item.pil]), attr.preprocess(images), attr.module)}
+    out = {"garments": len(garments)}
     with torch.inference_mode():
-        forwards = {"segmenter": lambda: seg.module(seg_in), "embedder": lambda: emb.module(emb_in),
-                    "attributes": lambda: attr.module(attr_in)}
-        return {k: statistics.median(timed(f, runs)) * 1000 for k, f in forwards.items()}, len(garments)
+        for name, (photo_in, eight, run) in inputs.items():
+            one = eight[:1].contiguous()
+            out[name] = {"photo": median_ms(lambda r=run, x=photo_in: r(x), runs),
+                         "photo_batch": int(photo_in.shape[0]),
+                         "batch1": median_ms(lambda r=run, x=one: r(x), runs),
+                         "batch8": median_ms(lambda r=run, x=eight: r(x), max(3, runs // 3)) / len(eight)}
+    return out
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m bench")
+def encode_cost(pipeline: Pipeline, photo: bytes, runs: int) -> tuple[int, float]:
+    """(response bytes, ms to build and serialise it) for this photo."""
+    env = prepare({"body": photo})
+    pipeline.stages([env])
+
+    def encode() -> bytes:
+        copy = Envelope(env.shape, env.options, env.items, models=list(env.models), texts=env.texts)
+        return dumps(finish(copy)[0])
+    return len(encode()), median_ms(encode, runs)
+
+
+def in_process(pipeline: Pipeline, photo: bytes, bodies: list[bytes], runs: int) -> dict:
+    one = median_ms(lambda: pipeline([{"body": photo}]), runs)
+    batch = [{"body": b} for b in bodies]
+    per_batch = median_ms(lambda: pipeline(batch), max(3, runs // 4), warmup=1)
+    return {"latency": one, "batched_throughput": len(bodies) / (per_batch / 1000)}
+
+
+def naive(photos: list[Path], runs: int) -> dict:
+    import os
+
+    from bench.naive import NaivePipeline
+
+    pipe = NaivePipeline(os.environ.get("WEIGHTS_DIR") or None, os.environ.get("ATTRIBUTES_CHECKPOINT") or None)
+    for p in photos[:2]:
+        pipe(p)  # warm-up
+    times = []
+    for _ in range(max(1, runs // len(photos))):
+        for p in photos:
+            start = time.perf_counter()
+            pipe(p)
+            times.append(time.perf_counter() - start)
+    return {"latency": statistics.median(times) * 1000, "throughput": len(times) / sum(times),
+            "photo_latency": median_ms(lambda: pipe(photos[0]), runs)}
+
+
+def served_env(store: Path) -> dict[str, str]:
+    """The thread settings the launcher gives TorchServe's workers (launcher/torchserve.py start)."""
+    import os
+
+    from launcher.torchserve import workflow_workers
+    return {"FASHION_PIPELINE_WORKERS": str(workflow_workers(store / "fashion.war")), **os.environ}
+
+
+def report(args, raw, local, naive_figs, served, extra, sizes, encode, manifests) -> list[str]:
+    limit = sum(raw[m]["photo"] for m in ("segmenter", "embedder", "attributes"))
+    on = {r.endpoint: r for r in served if r.batch_size == BATCH_SIZE_ON}
+    most = max(args.clients)
+    lines = [
+        f"Machine: {machine_line()}",
+        f"Served workers: {describe_threads(served_env(args.store))}",
+        "Backends (from the archives' manifests): "
+        + ", ".join(f"{m} {v['backend']} {v['precision']}" for m, v in manifests.items()),
+        f"Photo for latency: {args.photo.name} ({raw['garments']} garments); throughput: {BATCH} photos from "
+        f"{args.photos} taken in turn",
+        "",
+        "| raw forward, in-process | ms/img batch 1 | ms/img batch 8 | ms on the photo (batch) |",
+        "|---|---:|---:|---:|",
+        *[f"| {m} | {raw[m]['batch1']:.1f} | {raw[m]['batch8']:.1f} | {raw[m]['photo']:.1f} ({raw[m]['photo_batch']}) |"
+          for m in ("segmenter", "embedder", "attributes")],
+        f"| **limit** (sum on the photo) | | | **{limit:.1f}** |",
+        "",
+        "| in-process | figure |", "|---|---:|",
+        f"| pipeline, one photo (decode .. encode) | {local['latency']:.1f} ms "
+        f"({local['latency'] / limit:.2f} x limit) |",
+        f"| pipeline, batch of {BATCH} photos in one call | {local['batched_throughput']:.2f} img/s |",
+        f"| naive alternative, one photo | {naive_figs['photo_latency']:.1f} ms |",
+        f"| naive alternative, {BATCH} photos one after another | {naive_figs['throughput']:.2f} img/s "
+        f"(median {naive_figs['latency']:.0f} ms) |",
+        f"| response for the photo | {encode[0]} bytes, built and serialised in {encode[1]:.1f} ms |",
+        "",
+        "| served | batch size | 1 client p50 ms | p95 ms | p50 / limit | "
+        + " | ".join(f"{n} clients img/s | p95 ms | max/median" for n in args.clients) + " | errors |",
+        "|---|---:|---:|---:|---:|" + "---:|---:|---:|" * len(args.clients) + "---:|",
+    ]
+    for r in served:
+        cells = " | ".join(f"{c['throughput']:.2f} | {c['p95']:.0f} | {c['max_over_median']:.2f}"
+                           for c in r.clients.values())
+        errors = max(c["errors"] for c in r.clients.values())
+        lines.append(f"| {r.endpoint} | {r.batch_size} | {r.p50:.1f} | {r.p95:.1f} | {r.p50 / limit:.2f} | "
+                     f"{cells} | {errors} |")
+    lines += ["", "| target (batching on) | workflow | ensemble | bar |", "|---|---:|---:|---|"]
+    for label, fn, bar in (
+            ("served p50 / limit", lambda r: r.p50 / limit, "<= 1.15"),
+            (f"{most} clients / in-process batched", lambda r: r.clients[most]["throughput"]
+             / local["batched_throughput"], ">= 0.85"),
+            (f"{most} clients / naive", lambda r: r.clients[most]["throughput"] / naive_figs["throughput"], ">= 2"),
+            ("1 client p50: naive / ours", lambda r: naive_figs["photo_latency"] / r.p50, "(speed-up)")):
+        lines.append(f"| {label} | " + " | ".join(f"{fn(on[e]):.2f}" for e in ("workflow", "ensemble"))
+                     + f" | {bar} |")
+    for batch_size, figures in extra.items():
+        rss = figures["rss_mb"]
+        lines.append("")
+        lines.append(f"Batch size {batch_size}: start-up to a served workflow {figures['startup_s']:.0f} s; worker RSS "
+                     + ", ".join(f"{k} {v} MB" for k, v in rss.items()) + f"; total {sum(rss.values())} MB")
+    lines.append("Archives: " + ", ".join(f"{k} {v} MB" for k, v in sizes.items()))
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--photo", type=Path, default=DEFAULT_PHOTO)
+    p.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS)
     p.add_argument("--export-dir", type=Path, default=ROOT / "build" / "export")
     p.add_argument("--store", type=Path, default=ROOT / "model_store")
+    p.add_argument("--config", type=Path, default=ROOT / "config.properties")
     p.add_argument("--runs", type=int, default=20)
-    p.add_argument("--clients", type=int, default=8)
-    p.add_argument("--per-client", type=int, default=10)
+    p.add_argument("--clients", type=int, nargs="+", default=[4, 8])
+    p.add_argument("--per-client", type=int, default=6)
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[BATCH_SIZE_ON, 1])
+    p.add_argument("--skip-naive", action="store_true")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.md")
-    args = p.parse_args()
+    args = p.parse_args(argv)
+
     photo = args.photo.read_bytes()
+    picked = load_photos(args.photos, BATCH)
+    bodies, images = [b for b, _ in picked], [im for _, im in picked]
+    photo_paths = sorted(args.photos.glob("*.jpg"))[:: max(1, len(list(args.photos.glob("*.jpg"))) // BATCH)][:BATCH]
 
     pipeline = Pipeline.load(args.export_dir, torch.device("cpu"))
-    raw, n_garments = raw_forwards(pipeline, photo, args.runs)
-    limit = sum(raw.values())
-    in_process = timed(lambda: pipeline([{"body": photo}]), args.runs)
-    (payload, _), = pipeline([{"body": photo}])
-    size = len(dumps(payload))  # the bytes the server sends for this photo
+    manifests = {m: {"backend": getattr(pipeline, m).manifest.backend,
+                     "precision": getattr(pipeline, m).manifest.precision}
+                 for m in ("segmenter", "embedder", "attributes")}
+    raw = raw_forwards(pipeline, photo, images, args.runs)
+    local = in_process(pipeline, photo, bodies, args.runs)
+    encode = encode_cost(pipeline, photo, args.runs)
+    del pipeline
+    naive_figs = naive(photo_paths, args.runs) if not args.skip_naive else \
+        {"latency": float("nan"), "throughput": float("nan"), "photo_latency": float("nan")}
 
-    served = {}
-    with tempfile.TemporaryDirectory() as tmp, \
-            ts.temporary_server(ROOT / "config.properties", args.store, Path(tmp), MODELS, synthetic_jpeg()) as urls:
-        for name, path in (("workflow", "/wfpredict/fashion"), ("ensemble", "/predictions/fashion")):
-            url = urls["inference"] + path
-            seq = run_load(url, photo, 1, args.runs + 2)
-            lat = seq.latencies[2:]
-            conc = run_load(url, photo, args.clients, args.per_client)
-            served[name] = {"p50": statistics.median(lat) * 1000, "p95": percentile(lat, 95) * 1000,
-                            "conc_throughput": conc.throughput, "conc_p95": conc.percentile(95) * 1000,
-                            "conc_max_over_median": max(conc.latencies) / conc.median,
-                            "errors": sum(s != 200 for s in seq.statuses + conc.statuses)}
+    served, extra = [], {}
+    for batch_size in args.batch_sizes:
+        rows, figures = measure_served(args.config, args.store, batch_size, photo, bodies, args.runs,
+                                       tuple(args.clients), args.per_client)
+        served += rows
+        extra[batch_size] = figures
 
-    lines = [
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
-        f"threads {torch.get_num_threads()}, device cpu",
-        f"Photo: {args.photo.name} ({len(photo)} bytes), {n_garments} garments; response {size} bytes",
-        "",
-        "| what | ms (median) |", "|---|---:|",
-        *[f"| raw forward: {k} | {v:.1f} |" for k, v in raw.items()],
-        f"| **limit** (sum of raw forwards) | **{limit:.1f}** |",
-        f"| in-process pipeline (decode..encode) | {statistics.median(in_process) * 1000:.1f} |",
-        "",
-        f"| served | p50 ms | p95 ms | p50 / limit | {args.clients} clients: img/s | p95 ms | max/median | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-        *[f"| {k} | {v['p50']:.1f} | {v['p95']:.1f} | {v['p50'] / limit:.2f} | {v['conc_throughput']:.2f} | "
-          f"{v['conc_p95']:.0f} | {v['conc_max_over_median']:.2f} | {v['errors']} |" for k, v in served.items()],
-    ]
+    lines = report(args, raw, local, naive_figs, served, extra, archive_sizes(args.store), encode, manifests)
+    backends = ROOT / "bench" / "results" / "backends.json"
+    if backends.is_file():
+        lines = json.loads(backends.read_text())["table"][2:] + [""] + lines
     text = "\n".join(lines)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text + "\n")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["backends"]:
+        from bench import backends
+        sys.exit(backends.main(sys.argv[2:]))
+    sys.exit(main())

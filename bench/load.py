@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import contextlib
 import statistics
 import time
 
 import httpx
+import psutil
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -33,14 +35,19 @@ class LoadResult:
         return len(self.latencies) / self.wall
 
 
-def run_load(url: str, body: bytes, clients: int, per_client: int, timeout: float = 120.0) -> LoadResult:
-    """`clients` threads each send `per_client` POSTs of `body` one after another."""
-    def client(_: int) -> list[tuple[int, float]]:
+def run_load(url: str, body: bytes | list[bytes], clients: int, per_client: int,
+             timeout: float = 120.0) -> LoadResult:
+    """`clients` threads each send `per_client` POSTs one after another; several bodies are taken in turn
+    (client i starts at body i)."""
+    bodies = body if isinstance(body, list) else [body]
+
+    def client(i: int) -> list[tuple[int, float]]:
         out = []
         with httpx.Client(timeout=timeout) as http:
-            for _ in range(per_client):
+            for k in range(per_client):
                 start = time.perf_counter()
-                status = http.post(url, content=body, headers={"Content-Type": "image/jpeg"}).status_code
+                content = bodies[(i + k) % len(bodies)]
+                status = http.post(url, content=content, headers={"Content-Type": "image/jpeg"}).status_code
                 out.append((status, time.perf_counter() - start))
         return out
 
@@ -48,3 +55,17 @@ def run_load(url: str, body: bytes, clients: int, per_client: int, timeout: floa
     with concurrent.futures.ThreadPoolExecutor(clients) as pool:
         results = [r for rs in pool.map(client, range(clients)) for r in rs]
     return LoadResult([s for s, _ in results], [t for _, t in results], time.perf_counter() - start)
+
+
+def worker_rss(management: str) -> dict[str, int]:
+    """model -> RSS in bytes of its worker processes (and their children)."""
+    out = {}
+    with httpx.Client(timeout=30) as http:
+        for m in http.get(f"{management}/models").json()["models"]:
+            total = 0
+            for w in http.get(f"{management}/models/{m['modelName']}").json()[0]["workers"]:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    proc = psutil.Process(w["pid"])
+                    total += sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)])
+            out[m["modelName"]] = total
+    return out

@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 
 import httpx
-import psutil
 
+from bench.load import worker_rss
 from fashion.samples import synthetic_jpeg
 from launcher import torchserve as ts
 from launcher.__main__ import MODELS
@@ -46,20 +46,6 @@ def bodies(photo: bytes, other: bytes) -> dict[str, tuple[bytes, str]]:
                        "application/json"),
             "bad": (b"definitely not an image", "application/octet-stream"),
             "batch_of_two": (json.dumps({"images": [{"b64": b64}, {"b64": b64_other}]}).encode(), "application/json")}
-
-
-def worker_rss(management: str) -> dict[str, int]:
-    """model -> RSS in bytes of its worker processes (and their children)."""
-    out = {}
-    with httpx.Client(timeout=30) as http:
-        for m in http.get(f"{management}/models").json()["models"]:
-            total = 0
-            for w in http.get(f"{management}/models/{m['modelName']}").json()[0]["workers"]:
-                with contextlib.suppress(psutil.NoSuchProcess):
-                    proc = psutil.Process(w["pid"])
-                    total += sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)])
-            out[m["modelName"]] = total
-    return out
 
 
 def load(inference: str, kinds: dict[str, tuple[bytes, str]], clients: int, seconds: float) -> list[tuple]:

@@ -19,9 +19,10 @@ import torch
 
 from fashion.backends import BACKENDS, SUFFIX, Runner, load_runner
 from fashion.manifest import Manifest
+from fashion.pipeline import FORWARD_CHUNK
 
 log = logging.getLogger("export")
-MAX_BATCH = 256  # the largest batch the dynamic exports accept (the embedder sees image + crops)
+MAX_BATCH = 4 * FORWARD_CHUNK  # the largest batch a dynamic export accepts (the embedder's: images + crops)
 
 
 class ExportCheckFailed(RuntimeError):
@@ -40,15 +41,15 @@ def _batch_of_two(example: torch.Tensor) -> torch.Tensor:
     return example if example.shape[0] > 1 else torch.cat([example, example])
 
 
-def _dynamic_batch() -> tuple[dict[int, Any], ...]:
-    return ({0: torch.export.Dim("batch", min=1, max=MAX_BATCH)},)
+def _dynamic_batch(max_batch: int) -> tuple[dict[int, Any], ...]:
+    return ({0: torch.export.Dim("batch", min=1, max=max_batch)},)
 
 
 def to_onnx(module: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(module.eval(), (_batch_of_two(example),), str(path), dynamo=True, external_data=False,
-                          dynamic_shapes=_dynamic_batch(), input_names=["images"], verbose=False)
+                          dynamic_shapes=_dynamic_batch(MAX_BATCH), input_names=["images"], verbose=False)
 
 
 def to_openvino(module: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
@@ -61,9 +62,16 @@ def to_openvino(module: torch.nn.Module, example: torch.Tensor, path: Path) -> N
 
 
 def to_aoti(module: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
+    """Compiled for batches up to MAX_BATCH; the YOLO head guards against one batch size above 16 (26), so
+    models that see at most FORWARD_CHUNK images (all but the embedder) are compiled for that many."""
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        program = torch.export.export(module.eval(), (_batch_of_two(example),), dynamic_shapes=_dynamic_batch())
+        try:
+            program = torch.export.export(module.eval(), (_batch_of_two(example),),
+                                          dynamic_shapes=_dynamic_batch(MAX_BATCH))
+        except torch._dynamo.exc.UserError:
+            program = torch.export.export(module.eval(), (_batch_of_two(example),),
+                                          dynamic_shapes=_dynamic_batch(FORWARD_CHUNK))
         torch._inductor.aoti_compile_and_package(program, package_path=str(path))
 
 

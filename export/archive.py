@@ -66,10 +66,10 @@ def build_mar(name: str, files: list[Path], store: Path, build_dir: Path) -> Pat
     return store / f"{name}.mar"
 
 
-def build_war(store: Path) -> Path:
+def build_war(store: Path, spec: Path = WORKFLOW_SPEC) -> Path:
     """The workflow has model nodes only, so the .war is just its spec (the models come from the .mars)."""
     subprocess.run([_tool("torch-workflow-archiver"), "--workflow-name", "fashion",
-                    "--spec-file", str(WORKFLOW_SPEC), "--handler", str(ROOT / "handlers" / "workflow_handler.py"),
+                    "--spec-file", str(spec), "--handler", str(ROOT / "handlers" / "workflow_handler.py"),
                     "--export-path", str(store), "--force"], check=True)
     log.info("built %s", store / "fashion.war")
     return store / "fashion.war"

@@ -90,6 +90,8 @@ def export(out_dir: Path, check_image: Image.Image, weights: str | None = None, 
         return {"instances": len(a), "min_mask_iou": round(min(ious), 6) if ious else None}
 
     example = torch.zeros(1, 3, size, size)
+    with torch.no_grad():  # computes the head's anchors once: traced as a constant that follows map_location,
+        model(example)  # instead of an arange pinned to the CPU, which would break the archive on a GPU
     artifact, figures = convert_check_save(model, example, out_dir, "segmenter", check, backend, precision)
     manifest = dataclasses.replace(manifest, artifact=artifact, parity=figures)
     write_manifest(manifest, out_dir)

@@ -37,6 +37,11 @@ def _outputs(values: list) -> Outputs:
     return tensors[0] if len(tensors) == 1 else tensors
 
 
+def _cpu_on_gpu_machine(path: Path, backend: str, device: torch.device) -> None:
+    log.warning("%s: this %s archive runs on the CPU although %s is here; for GPUs export with --target cuda "
+                "(TorchScript fp16)", path.name, backend, device)
+
+
 def _torchscript(path: Path, device: torch.device, threads: int, precision: str) -> Runner:
     module = torch.jit.load(str(path), map_location=device).eval()
     if precision == "fp16":
@@ -60,9 +65,11 @@ def _onnxruntime(path: Path, device: torch.device, threads: int, precision: str)
     options.inter_op_num_threads = 1
     # workers share the cores: a spinning thread pool would burn the cores other workers need
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    providers = ["CPUExecutionProvider"]
+    providers: list = ["CPUExecutionProvider"]
     if device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
         providers.insert(0, ("CUDAExecutionProvider", {"device_id": device.index or 0}))
+    elif device.type == "cuda":
+        _cpu_on_gpu_machine(path, "onnxruntime", device)
     session = ort.InferenceSession(str(path), options, providers=providers)
     name = session.get_inputs()[0].name
 
@@ -76,6 +83,8 @@ def _openvino(path: Path, device: torch.device, threads: int, precision: str) ->
         import openvino as ov
     except ImportError as exc:
         raise BackendUnavailable("backend openvino needs the openvino package") from exc
+    if device.type == "cuda":
+        _cpu_on_gpu_machine(path, "openvino", device)
     core = ov.Core()
     compiled = core.compile_model(core.read_model(str(path)), "CPU", {
         "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"})

@@ -18,6 +18,7 @@ from fashion.errors import error_dict
 from fashion.pipeline import finish, prepare
 from fashion.response import dumps
 from fashion.samples import synthetic_jpeg
+from fashion.threads import worker_threads
 from handlers._metrics import record
 
 log = logging.getLogger(__name__)
@@ -39,10 +40,10 @@ def device_for(context: Any) -> torch.device:
     return torch.device("cpu")
 
 
-def set_threads() -> int:
-    """Torch threads per worker: FASHION_TORCH_THREADS, else every core. Workers share the cores without
-    fighting because the launcher runs TorchServe with OMP_WAIT_POLICY=PASSIVE (see BENCHMARKS.md)."""
-    threads = int(os.environ.get("FASHION_TORCH_THREADS", "0") or 0) or os.cpu_count() or 1
+def set_threads(in_workflow: bool) -> int:
+    """Torch threads for this worker (fashion.threads: the cores over the workers busy at once); the ONNX
+    Runtime and OpenVINO runners take the same number."""
+    threads = worker_threads(in_workflow)
     torch.set_num_threads(threads)
     return threads
 
@@ -89,7 +90,7 @@ class StageHandler:
 
     def initialize(self, context: Any) -> None:
         self.in_workflow = is_workflow_node(context)
-        threads = set_threads()
+        threads = set_threads(self.in_workflow)
         start = time.perf_counter()
         self.load(model_dir(context), device_for(context))
         self.warm_up()

@@ -14,8 +14,11 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zipfile
 from pathlib import Path
 from typing import Iterator
+
+import yaml
 
 
 
@@ -44,6 +47,9 @@ def start(config: Path, store: Path, log_dir: Path, foreground: bool = False,
     # Several workers share the cores. OpenMP's default spin-waiting turns that into a fight: measured on
     # 2 cores, passive waiting took the workflow from 718 to 430 ms p50 and 1.47 to 2.64 img/s at 8 clients.
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # Threads per worker (fashion.threads): the cores shared among the workers that compute at once.
+    env.setdefault("FASHION_PIPELINE_WORKERS", str(workflow_workers(store / "fashion.war")))
+    env.setdefault("FASHION_MODEL_WORKERS", read_config(config).get("default_workers_per_model", "1").strip() or "1")
     log_dir.mkdir(parents=True, exist_ok=True)
     cmd = [torchserve_bin(), "--start", "--ncs", "--ts-config", str(config), "--model-store", str(store)]
     with open(os.devnull if console else log_dir / "torchserve.out", "ab") as sink:
@@ -54,6 +60,18 @@ def start(config: Path, store: Path, log_dir: Path, foreground: bool = False,
                                     cwd=cwd)
         subprocess.run(cmd, env=env, check=True, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
     return None
+
+
+def workflow_workers(war: Path) -> int:
+    """Workers of all the workflow's nodes together (nodes x min-workers, from the spec inside the .war)."""
+    try:
+        with zipfile.ZipFile(war) as z:
+            spec = yaml.safe_load(z.read(next(n for n in z.namelist() if n.endswith((".yaml", ".yml")))))
+    except (OSError, StopIteration, zipfile.BadZipFile, yaml.YAMLError):
+        return 3  # the shipped chain: segmenter -> attributes -> embedder, one worker each
+    models = spec.get("models", {})
+    nodes = [k for k, v in models.items() if isinstance(v, dict)]
+    return sum(int(models[n].get("min-workers", models.get("min-workers", 1))) for n in nodes) or 1
 
 
 def stop() -> None:
@@ -106,6 +124,17 @@ def answers(inference: str, path: str, image: bytes) -> bool:
         return resp.status == 200 and b'"garments"' in resp.read()
 
 
+def register_model(management: str, mar: str, name: str, batch_size: int, max_batch_delay: int = 5,
+                   workers: int = 1, timeout: float = 600) -> None:
+    """POST /models for an archive in the store, with its batching (overrides the archive's own config)."""
+    query = urllib.parse.urlencode({"url": mar, "model_name": name, "batch_size": batch_size,
+                                    "max_batch_delay": max_batch_delay, "initial_workers": workers,
+                                    "synchronous": "true", "response_timeout": 120})
+    status, body = _request("POST", f"{management}/models?{query}", timeout=timeout)
+    if status != 200:
+        raise RuntimeError(f"registering {mar} failed with {status}: {body.decode(errors='replace')[:300]}")
+
+
 def scale(management: str, model: str, workers: int, timeout: float = 600) -> list[dict]:
     """Set a model's (or workflow node's, e.g. fashion__segmenter) worker count; its workers once ready."""
     query = urllib.parse.urlencode({"min_worker": workers, "max_worker": workers, "synchronous": "true",
@@ -155,10 +184,11 @@ def spare_config(base: Path, out: Path, overrides: dict[str, str] | None = None)
 
 @contextlib.contextmanager
 def temporary_server(base_config: Path, store: Path, workdir: Path, models: list[str],
-                     probe: bytes, timeout: float = 600) -> Iterator[dict[str, str]]:
+                     probe: bytes, timeout: float = 600,
+                     overrides: dict[str, str] | None = None) -> Iterator[dict[str, str]]:
     """TorchServe in the foreground on spare loopback ports, the workflow registered; killed on exit."""
     config, urls = spare_config(base_config, workdir / "config.properties", {
-        "model_store": str(store.resolve()), "workflow_store": str(store.resolve())})
+        "model_store": str(store.resolve()), "workflow_store": str(store.resolve()), **(overrides or {})})
     old_tmp = os.environ.get("TMPDIR")
     os.environ["TMPDIR"] = str(workdir)  # TorchServe's pid file lives there: never clash with `make serve`
     proc = start(config, store, workdir / "logs", foreground=True)

@@ -70,7 +70,8 @@ def test_choose_flags_then_measured_choice_then_torchscript():
     assert choose("embedder", "cuda", [], precision="fp32", choice=choice) == ("torchscript", "fp32")
 
 
-@pytest.mark.parametrize("flags, message", [(["tensorrt"], "unknown backend"), (["decoder=onnxruntime"], "unknown model")])
+@pytest.mark.parametrize("flags, message", [(["tensorrt"], "unknown backend"),
+                                            (["decoder=onnxruntime"], "unknown model")])
 def test_choose_refuses_bad_flags(flags, message):
     with pytest.raises(BadBackendFlag, match=message):
         choose("embedder", "cpu", flags, choice={})
@@ -101,3 +102,4 @@ def test_archive_packs_the_manifests_backend_files(tmp_path):
     (tmp_path / "segmenter.bin").write_bytes(b"\0")
     (tmp_path / "segmenter.pt").write_bytes(b"stale")  # another backend's leftover is not packed
     assert [p.name for p in _model_files(tmp_path, "segmenter")] == ["segmenter.json", "segmenter.xml", "segmenter.bin"]
+

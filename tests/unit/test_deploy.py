@@ -27,8 +27,12 @@ def test_deployment_matches_image_service_hpa_and_pdb(name):
     dep = load(name)
     pod = dep["spec"]["template"]
     (container,) = pod["spec"]["containers"]
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
     dockerfile = (ROOT / "Dockerfile").read_text()
+    # the workers' threads follow the pod's CPU request (fashion/threads.py), not the node's core count
+    (cpus,) = [e for e in container["env"] if e["name"] == "FASHION_CPUS"]
+    assert cpus["valueFrom"]["resourceFieldRef"]["resource"] == "requests.cpu"
+    assert "cpu" in container["resources"]["requests"]
     assert re.search(r"^EXPOSE 8080$", dockerfile, re.M) and container["ports"][0]["containerPort"] == 8080
     assert 'CMD ["python", "-m", "launcher", "vertex"]' in dockerfile
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):

@@ -1,0 +1,31 @@
+"""The real photos every benchmark runs on, and the one line that names the machine."""
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from fashion.decode import decode_image
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PHOTOS = ROOT.parent / "shared" / "data" / "street_photos" / "photos"
+
+
+def load_photos(folder: Path, n: int) -> list[tuple[bytes, Image.Image]]:
+    """n photos spread over the folder (sorted names, fixed stride): (file bytes, decoded image)."""
+    paths = sorted(folder.glob("*.jpg"))
+    if not paths:
+        raise SystemExit(f"no photos in {folder}; pass --photos")
+    picked = paths[:: max(1, len(paths) // n)][:n]
+    return [(p.read_bytes(), decode_image(p.read_bytes())) for p in picked]
+
+
+def machine_line() -> str:
+    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    return (f"{platform.machine()} {cpu}, {os.cpu_count()} cores{gpu}; torch {torch.__version__}, "
+            f"Python {platform.python_version()}")

@@ -1,0 +1,83 @@
+"""The served pipeline under load, with TorchServe's dynamic batching on and off.
+
+For each setting a fresh TorchServe starts from the same archives (a store of links to them): the three model
+archives load at start, the ensemble is registered with the batch size under test (this temporary loopback
+server turns the model API on for that), and the workflow from a
+.war whose spec differs only in `batch-size`. Then, per endpoint: 1 client (p50/p95), 4 and 8 clients
+(throughput, p95, slowest/median, errors); worker RSS after the load; start-up time; archive sizes.
+"""
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from bench.load import percentile, run_load, worker_rss
+from export.archive import WORKFLOW_SPEC, build_war
+from fashion.samples import synthetic_jpeg
+from launcher import torchserve as ts
+
+ENDPOINTS = {"workflow": "/wfpredict/fashion", "ensemble": "/predictions/fashion"}
+PER_MODEL = ["segmenter", "embedder", "attributes"]
+MAX_BATCH_DELAY_MS = 5
+
+
+@dataclasses.dataclass
+class Served:
+    endpoint: str
+    batch_size: int
+    p50: float  # ms, 1 client
+    p95: float
+    clients: dict[int, dict[str, float]]  # clients -> throughput img/s, p95 ms, max/median, errors
+
+
+def batching_store(store: Path, work: Path, batch_size: int) -> Path:
+    """A store with links to the built archives and a fashion.war whose spec has this batch size."""
+    work.mkdir(parents=True, exist_ok=True)
+    for mar in store.glob("*.mar"):
+        (work / mar.name).unlink(missing_ok=True)
+        (work / mar.name).symlink_to(mar.resolve())
+    spec = yaml.safe_load(WORKFLOW_SPEC.read_text())
+    spec["models"]["batch-size"] = batch_size
+    spec_path = work / "fashion_workflow.yaml"
+    spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    build_war(work, spec_path)
+    return work
+
+
+def archive_sizes(store: Path) -> dict[str, float]:
+    return {p.name: round(p.stat().st_size / 1e6, 1) for p in sorted(store.glob("*.[mw]ar"))}
+
+
+def measure(config: Path, store: Path, batch_size: int, photo: bytes, bodies: list[bytes], runs: int,
+            client_counts: tuple[int, ...], per_client: int) -> tuple[list[Served], dict]:
+    """Start a server with this batch size, load it, stop it: (rows, {startup_s, rss_mb})."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        linked = batching_store(store, work / "store", batch_size)
+        models = ",".join(f"{m}={m}.mar" for m in PER_MODEL)
+        start = time.perf_counter()
+        with ts.temporary_server(config, linked, work, PER_MODEL, synthetic_jpeg(),
+                                 overrides={"load_models": models, "enable_model_api": "true"}) as urls:
+            ts.register_model(urls["management"], "fashion.mar", "fashion", batch_size, MAX_BATCH_DELAY_MS)
+            startup = time.perf_counter() - start
+            for name, path in ENDPOINTS.items():
+                url = urls["inference"] + path
+                seq = run_load(url, photo, 1, runs + 2)
+                lat = seq.latencies[2:]
+                errors = sum(s != 200 for s in seq.statuses)
+                row = Served(name, batch_size, statistics.median(lat) * 1000, percentile(lat, 95) * 1000, {})
+                for n in client_counts:
+                    run_load(url, bodies, n, 1)  # settle the queue at this concurrency
+                    conc = run_load(url, bodies, n, per_client)
+                    row.clients[n] = {"throughput": conc.throughput, "p95": conc.percentile(95) * 1000,
+                                      "max_over_median": max(conc.latencies) / conc.median,
+                                      "errors": errors + sum(s != 200 for s in conc.statuses)}
+                rows.append(row)
+            rss = {k: round(v / 1e6) for k, v in worker_rss(urls["management"]).items()}
+    return rows, {"startup_s": startup, "rss_mb": rss}

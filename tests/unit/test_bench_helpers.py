@@ -1,0 +1,36 @@
+"""The benchmark's bookkeeping (not its figures): choosing backends, and the batching-off store."""
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import yaml
+
+from bench.backends import Timing, choose_fastest, table
+from bench.served import batching_store
+
+
+def test_fastest_backend_that_passed_is_chosen():
+    rows = [Timing("embedder", "torchscript", True, 60.0, 40.0, {"cosine": 1.0}, 1, 300),
+            Timing("embedder", "openvino", True, 25.0, 20.0, {"cosine": 1.0}, 1, 300),
+            Timing("embedder", "aoti", False, error="failed"),
+            Timing("segmenter", "torchscript", True, 13.0, 12.0, {"iou": 1.0}, 1, 13)]
+    assert choose_fastest(rows) == {"embedder": "openvino", "segmenter": "torchscript"}
+    lines = table(rows, choose_fastest(rows))
+    assert any("openvino **(default)**" in line and "2.40x" in line for line in lines)
+    assert any("failed: failed" in line for line in lines)
+
+
+def test_batching_store_links_archives_and_rewrites_only_the_batch_size(tmp_path):
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "segmenter.mar").write_bytes(b"mar")
+    linked = batching_store(store, tmp_path / "off", 1)
+    assert (linked / "segmenter.mar").resolve() == (store / "segmenter.mar").resolve()
+    with zipfile.ZipFile(linked / "fashion.war") as z:
+        spec = yaml.safe_load(z.read("fashion_workflow.yaml"))
+    shipped = yaml.safe_load((Path("export") / "fashion_workflow.yaml").read_text())
+    assert spec["models"]["batch-size"] == 1
+    assert spec["dag"] == shipped["dag"]
+    assert {k: v for k, v in spec["models"].items() if k != "batch-size"} == \
+        {k: v for k, v in shipped["models"].items() if k != "batch-size"}
