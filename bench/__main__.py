@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -68,12 +69,10 @@ def in_process(pipeline: Pipeline, photo: bytes, bodies: list[bytes], runs: int)
     return {"latency": one, "batched_throughput": len(bodies) / (per_batch / 1000)}
 
 
-def naive(photos: list[Path], runs: int) -> dict:
-    import os
-
+def naive(photos: list[Path], runs: int, weights_dir: str | None, checkpoint: str | None) -> dict:
     from bench.naive import NaivePipeline
 
-    pipe = NaivePipeline(os.environ.get("WEIGHTS_DIR") or None, os.environ.get("ATTRIBUTES_CHECKPOINT") or None)
+    pipe = NaivePipeline(weights_dir, checkpoint)
     for p in photos[:2]:
         pipe(p)  # warm-up
     times = []
@@ -88,15 +87,13 @@ def naive(photos: list[Path], runs: int) -> dict:
 
 def served_env(store: Path) -> dict[str, str]:
     """The thread settings the launcher gives TorchServe's workers (launcher/torchserve.py start)."""
-    import os
-
     from launcher.torchserve import workflow_workers
     return {"FASHION_PIPELINE_WORKERS": str(workflow_workers(store / "fashion.war")), **os.environ}
 
 
 def report(args, raw, local, naive_figs, served, extra, sizes, encode, manifests) -> list[str]:
     limit = sum(raw[m]["photo"] for m in ("segmenter", "embedder", "attributes"))
-    on = {r.endpoint: r for r in served if r.batch_size == BATCH_SIZE_ON}
+    on = {r.endpoint: r for r in served if r.batch_size == BATCH_SIZE_ON and r.threads == args.served_threads[0]}
     most = max(args.clients)
     lines = [
         f"Machine: {machine_line()}",
@@ -121,17 +118,18 @@ def report(args, raw, local, naive_figs, served, extra, sizes, encode, manifests
         f"(median {naive_figs['latency']:.0f} ms) |",
         f"| response for the photo | {encode[0]} bytes, built and serialised in {encode[1]:.1f} ms |",
         "",
-        "| served | batch size | 1 client p50 ms | p95 ms | p50 / limit | "
+        "| served | threads | batch size | 1 client p50 ms | p95 ms | p50 / limit | "
         + " | ".join(f"{n} clients img/s | p95 ms | max/median" for n in args.clients) + " | errors |",
-        "|---|---:|---:|---:|---:|" + "---:|---:|---:|" * len(args.clients) + "---:|",
+        "|---|---|---:|---:|---:|---:|" + "---:|---:|---:|" * len(args.clients) + "---:|",
     ]
     for r in served:
         cells = " | ".join(f"{c['throughput']:.2f} | {c['p95']:.0f} | {c['max_over_median']:.2f}"
                            for c in r.clients.values())
         errors = max(c["errors"] for c in r.clients.values())
-        lines.append(f"| {r.endpoint} | {r.batch_size} | {r.p50:.1f} | {r.p95:.1f} | {r.p50 / limit:.2f} | "
-                     f"{cells} | {errors} |")
-    lines += ["", "| target (batching on) | workflow | ensemble | bar |", "|---|---:|---:|---|"]
+        lines.append(f"| {r.endpoint} | {r.threads} | {r.batch_size} | {r.p50:.1f} | {r.p95:.1f} | "
+                     f"{r.p50 / limit:.2f} | {cells} | {errors} |")
+    lines += ["", f"| target (batch size {BATCH_SIZE_ON}, threads {args.served_threads[0]}) | workflow | ensemble "
+              "| bar |", "|---|---:|---:|---|"]
     for label, fn, bar in (
             ("served p50 / limit", lambda r: r.p50 / limit, "<= 1.15"),
             (f"{most} clients / in-process batched", lambda r: r.clients[most]["throughput"]
@@ -140,13 +138,18 @@ def report(args, raw, local, naive_figs, served, extra, sizes, encode, manifests
             ("1 client p50: naive / ours", lambda r: naive_figs["photo_latency"] / r.p50, "(speed-up)")):
         lines.append(f"| {label} | " + " | ".join(f"{fn(on[e]):.2f}" for e in ("workflow", "ensemble"))
                      + f" | {bar} |")
-    for batch_size, figures in extra.items():
+    for (batch_size, threads), figures in extra.items():
         rss = figures["rss_mb"]
         lines.append("")
-        lines.append(f"Batch size {batch_size}: start-up to a served workflow {figures['startup_s']:.0f} s; worker RSS "
+        lines.append(f"Batch size {batch_size}, threads {threads}: start-up to a served workflow "
+                     f"{figures['startup_s']:.0f} s; worker RSS "
                      + ", ".join(f"{k} {v} MB" for k, v in rss.items()) + f"; total {sum(rss.values())} MB")
     lines.append("Archives: " + ", ".join(f"{k} {v} MB" for k, v in sizes.items()))
     return lines
+
+
+def _existing(path: Path) -> str | None:
+    return str(path) if path.exists() else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,7 +163,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clients", type=int, nargs="+", default=[4, 8])
     p.add_argument("--per-client", type=int, default=6)
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[BATCH_SIZE_ON, 1])
+    p.add_argument("--served-threads", nargs="+", default=["policy", "all"],
+                   help="'policy' (fashion.threads: cores over busy workers), 'all' (every worker all cores) "
+                        "or a FASHION_TORCH_THREADS value")
     p.add_argument("--skip-naive", action="store_true")
+    p.add_argument("--weights-dir", default=os.environ.get("WEIGHTS_DIR")
+                   or _existing(ROOT.parent / "shared" / "weights"),
+                   help="the naive alternative's weights: the same local files the archives were built from")
+    p.add_argument("--attributes-checkpoint", default=os.environ.get("ATTRIBUTES_CHECKPOINT")
+                   or _existing(ROOT / "build" / "train" / "attributes" / "attributes.pt"))
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.md")
     args = p.parse_args(argv)
 
@@ -177,15 +188,17 @@ def main(argv: list[str] | None = None) -> int:
     local = in_process(pipeline, photo, bodies, args.runs)
     encode = encode_cost(pipeline, photo, args.runs)
     del pipeline
-    naive_figs = naive(photo_paths, args.runs) if not args.skip_naive else \
-        {"latency": float("nan"), "throughput": float("nan"), "photo_latency": float("nan")}
+    nan = float("nan")
+    naive_figs = {"latency": nan, "throughput": nan, "photo_latency": nan} if args.skip_naive else \
+        naive(photo_paths, args.runs, args.weights_dir, args.attributes_checkpoint)
 
     served, extra = [], {}
-    for batch_size in args.batch_sizes:
-        rows, figures = measure_served(args.config, args.store, batch_size, photo, bodies, args.runs,
-                                       tuple(args.clients), args.per_client)
-        served += rows
-        extra[batch_size] = figures
+    for threads in args.served_threads:
+        for batch_size in args.batch_sizes:
+            rows, figures = measure_served(args.config, args.store, batch_size, photo, bodies, args.runs,
+                                           tuple(args.clients), args.per_client, threads)
+            served += rows
+            extra[(batch_size, threads)] = figures
 
     lines = report(args, raw, local, naive_figs, served, extra, archive_sizes(args.store), encode, manifests)
     backends = ROOT / "bench" / "results" / "backends.json"

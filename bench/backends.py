@@ -4,6 +4,8 @@ Each model is exported once per backend (the exporters check each artifact again
 IoU, cosine, same top-1 and the largest probability difference), then timed in this process on the real
 inputs of street photos at batch 1 and batch 8. The CPU default per model is the fastest backend at batch 1
 (what a single request pays) among those that passed their check; export/backends.json records it.
+With --device cuda it compares TorchScript fp32 and fp16 on the GPU (and ONNX Runtime when its CUDA provider
+is installed) and only prints: CUDA archives use TorchScript fp16 (export --target cuda).
 """
 from __future__ import annotations
 
@@ -53,49 +55,57 @@ def median_ms(fn: Callable[[], object], runs: int, warmup: int = 3) -> float:
     return statistics.median(times) * 1000
 
 
-def export_one(model: str, backend: str, out: Path, check_image, weights_dir: str | None,
+def export_one(model: str, backend: str, precision: str, out: Path, check_image, weights_dir: str | None,
                checkpoint: str | None) -> None:
     from export import attributes, embedder, segmenter
 
     if model == "segmenter":
-        segmenter.export(out, check_image, None, weights_dir, backend=backend)
+        segmenter.export(out, check_image, None, weights_dir, backend=backend, precision=precision)
     elif model == "embedder":
-        embedder.export(out, check_image, weights_dir=weights_dir, text=False, backend=backend)
+        embedder.export(out, check_image, weights_dir=weights_dir, text=False, backend=backend, precision=precision)
     else:
-        attributes.export(out, check_image, checkpoint, weights_dir, backend=backend)
+        attributes.export(out, check_image, checkpoint, weights_dir, backend=backend, precision=precision)
 
 
-def model_inputs(model: str, directory: Path, images: list) -> tuple[Callable, torch.Tensor]:
+def model_inputs(model: str, directory: Path, images: list, device: torch.device) -> tuple[Callable, torch.Tensor]:
     """(the runner, a batch of 8 real inputs preprocessed the way the pipeline does)."""
     from fashion.attributes import AttributeClassifier
     from fashion.embed import Embedder
     from fashion.segment import Segmenter
 
-    runner, manifest = load_artifact(directory, model, torch.device("cpu"))
+    runner, manifest = load_artifact(directory, model, device)
     cls = {"segmenter": Segmenter, "embedder": Embedder, "attributes": AttributeClassifier}[model]
-    stage = cls(runner, manifest, torch.device("cpu"))
+    stage = cls(runner, manifest, device)
     batch = stage.preprocess(images[:8])
     return runner, batch[0] if isinstance(batch, tuple) else batch
 
 
-def measure(model: str, backend: str, work: Path, images: list, runs: int, **export_args) -> Timing:
-    out = work / backend
+def measure(model: str, variant: str, work: Path, images: list, runs: int, device: torch.device,
+            **export_args) -> Timing:
+    """variant: a backend, or "<backend> fp16"."""
+    backend, _, precision = variant.partition(" ")
+    out = work / variant.replace(" ", "_")
     start = time.perf_counter()
     try:
-        export_one(model, backend, out, images[0], **export_args)
+        export_one(model, backend, precision or "fp32", out, images[0], **export_args)
     except Exception as exc:  # a backend that cannot take this model is a row, not a crash
         log.error("%s on %s failed to export:\n%s", model, backend, traceback.format_exc())
         first_line = (str(exc).strip().splitlines() or [""])[0][:120]
-        return Timing(model, backend, False, error=f"{type(exc).__name__}: {first_line}")
+        return Timing(model, variant, False, error=f"{type(exc).__name__}: {first_line}")
     export_s = time.perf_counter() - start
     manifest = json.loads((out / f"{model}.json").read_text())
     size = sum(f.stat().st_size for f in out.iterdir() if f.stem == model and f.suffix != ".json")
-    runner, batch = model_inputs(model, out, images)
+    runner, batch = model_inputs(model, out, images, device)
+
+    def timed(x: torch.Tensor) -> None:
+        runner(x)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
     with torch.inference_mode():
         one, eight = batch[:1].contiguous(), batch[:8].contiguous()
-        ms1 = median_ms(lambda: runner(one), runs)
-        ms8 = median_ms(lambda: runner(eight), max(3, runs // 3)) / len(eight)
-    return Timing(model, backend, True, round(ms1, 2), round(ms8, 2), manifest["parity"], round(export_s, 1),
+        ms1 = median_ms(lambda: timed(one), runs)
+        ms8 = median_ms(lambda: timed(eight), max(3, runs // 3)) / len(eight)
+    return Timing(model, variant, True, round(ms1, 2), round(ms8, 2), manifest["parity"], round(export_s, 1),
                   round(size / 1e6, 1))
 
 
@@ -125,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS)
     p.add_argument("--work", type=Path, default=ROOT / "build" / "bench" / "backends")
     p.add_argument("--runs", type=int, default=15)
-    p.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
+    p.add_argument("--backends", nargs="+", help=f"variants: {', '.join(BACKENDS)}, 'torchscript fp16' "
+                   "(default: every backend on cpu; torchscript, torchscript fp16 on cuda)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     p.add_argument("--choice-file", type=Path, default=CHOICE_FILE, help="where the CPU defaults are written")
     p.add_argument("--no-choice", action="store_true", help="measure only; leave the choice file alone")
@@ -140,15 +152,17 @@ def main(argv: list[str] | None = None) -> int:
     images = [pil for _, pil in load_photos(args.photos, 8)]
     export_args = {"weights_dir": os.environ.get("WEIGHTS_DIR") or None,
                    "checkpoint": os.environ.get("ATTRIBUTES_CHECKPOINT") or None}
-    rows = [measure(m, b, args.work / m, images, args.runs, **export_args)
-            for m in args.models for b in args.backends]
+    device = torch.device(args.device)
+    variants = args.backends or (list(BACKENDS) if device.type == "cpu" else ["torchscript", "torchscript fp16"])
+    rows = [measure(m, v, args.work / args.device / m, images, args.runs, device, **export_args)
+            for m in args.models for v in variants]
     choice = choose_fastest(rows)
     lines = [machine_line(), f"Inputs: {len(images)} photos from {args.photos}", "", *table(rows, choice)]
     print("\n".join(lines))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"machine": machine_line(), "rows": [dataclasses.asdict(r) for r in rows],
                                     "choice": choice, "table": lines}, indent=1))
-    if not args.no_choice and set(choice) == set(MODELS):
+    if not args.no_choice and device.type == "cpu" and set(choice) == set(MODELS):
         previous = json.loads(args.choice_file.read_text()) if args.choice_file.is_file() else {}
         previous["cpu"] = choice
         previous["cpu_chosen_by"] = f"python -m bench backends, {time.strftime('%Y-%m-%d')}: {machine_line()}"

@@ -9,6 +9,7 @@ server turns the model API on for that), and the workflow from a
 from __future__ import annotations
 
 import dataclasses
+import os
 import statistics
 import tempfile
 import time
@@ -19,6 +20,7 @@ import yaml
 from bench.load import percentile, run_load, worker_rss
 from export.archive import WORKFLOW_SPEC, build_war
 from fashion.samples import synthetic_jpeg
+from fashion.threads import available_cores
 from launcher import torchserve as ts
 
 ENDPOINTS = {"workflow": "/wfpredict/fashion", "ensemble": "/predictions/fashion"}
@@ -30,6 +32,7 @@ MAX_BATCH_DELAY_MS = 5
 class Served:
     endpoint: str
     batch_size: int
+    threads: str  # "policy" (fashion.threads) or the FASHION_TORCH_THREADS every worker got
     p50: float  # ms, 1 client
     p95: float
     clients: dict[int, dict[str, float]]  # clients -> throughput img/s, p95 ms, max/median, errors
@@ -54,9 +57,23 @@ def archive_sizes(store: Path) -> dict[str, float]:
 
 
 def measure(config: Path, store: Path, batch_size: int, photo: bytes, bodies: list[bytes], runs: int,
-            client_counts: tuple[int, ...], per_client: int) -> tuple[list[Served], dict]:
-    """Start a server with this batch size, load it, stop it: (rows, {startup_s, rss_mb})."""
+            client_counts: tuple[int, ...], per_client: int, threads: str = "policy") -> tuple[list[Served], dict]:
+    """Start a server with this batch size (and threads), load it, stop it: (rows, {startup_s, rss_mb})."""
     rows = []
+    saved = os.environ.pop("FASHION_TORCH_THREADS", None)
+    if threads != "policy":  # TorchServe's workers inherit it
+        os.environ["FASHION_TORCH_THREADS"] = str(available_cores()) if threads == "all" else threads
+    try:
+        return _measure(config, store, batch_size, photo, bodies, runs, client_counts, per_client, threads, rows)
+    finally:
+        os.environ.pop("FASHION_TORCH_THREADS", None)
+        if saved is not None:
+            os.environ["FASHION_TORCH_THREADS"] = saved
+
+
+def _measure(config: Path, store: Path, batch_size: int, photo: bytes, bodies: list[bytes], runs: int,
+             client_counts: tuple[int, ...], per_client: int, threads: str,
+             rows: list[Served]) -> tuple[list[Served], dict]:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         linked = batching_store(store, work / "store", batch_size)
@@ -71,7 +88,7 @@ def measure(config: Path, store: Path, batch_size: int, photo: bytes, bodies: li
                 seq = run_load(url, photo, 1, runs + 2)
                 lat = seq.latencies[2:]
                 errors = sum(s != 200 for s in seq.statuses)
-                row = Served(name, batch_size, statistics.median(lat) * 1000, percentile(lat, 95) * 1000, {})
+                row = Served(name, batch_size, threads, statistics.median(lat) * 1000, percentile(lat, 95) * 1000, {})
                 for n in client_counts:
                     run_load(url, bodies, n, 1)  # settle the queue at this concurrency
                     conc = run_load(url, bodies, n, per_client)

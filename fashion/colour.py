@@ -60,10 +60,13 @@ def family(name: str | None) -> str | None:
     return TABLE[name][1] if name in TABLE else None
 
 
+def nearest_index(lab: np.ndarray) -> np.ndarray:
+    """Index into NAMES of the TABLE colour nearest to each CIELAB colour (CIE76)."""
+    return ((lab[:, None, :] - _PALETTE_LAB[None, :, :]) ** 2).sum(-1).argmin(axis=1)
+
+
 def nearest_names(lab: np.ndarray) -> list[str]:
-    """The TABLE name nearest to each CIELAB colour (CIE76)."""
-    d = ((lab[:, None, :] - _PALETTE_LAB[None, :, :]) ** 2).sum(-1)
-    return [NAMES[i] for i in d.argmin(axis=1)]
+    return [NAMES[i] for i in nearest_index(lab)]
 
 
 def mask_pixels(image: np.ndarray, mask: np.ndarray, limit: int = MAX_PIXELS) -> np.ndarray:
@@ -77,7 +80,7 @@ def mask_pixels(image: np.ndarray, mask: np.ndarray, limit: int = MAX_PIXELS) ->
 def clusters(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """k-means of RGB pixels (N, 3) in CIELAB: (centres (k, 3) in CIELAB, cluster index per pixel)."""
     lab = to_lab(rgb)
-    k = min(CLUSTERS, len(np.unique(rgb, axis=0)))
+    k = min(CLUSTERS, len(np.unique(rgb.astype(np.uint32) @ np.array([65536, 256, 1], np.uint32))))
     if k < 2:
         return lab.mean(axis=0, keepdims=True), np.zeros(len(lab), dtype=np.int64)
     cv2.setRNGSeed(0)
@@ -95,9 +98,9 @@ def dominant_colour(image: np.ndarray, mask: np.ndarray) -> dict[str, Any] | Non
     if len(rgb) < MIN_PIXELS:
         return None
     centres, assignment = clusters(rgb)
-    names = np.array(nearest_names(centres))[assignment]
-    values, counts = np.unique(names, return_counts=True)
-    best = values[counts.argmax()]
-    chosen = names == best
-    return {"name": str(best), "hex": rgb_to_hex(rgb[chosen].mean(axis=0)),
+    per_pixel = nearest_index(centres)[assignment]
+    counts = np.bincount(per_pixel, minlength=len(NAMES))
+    best = min(np.flatnonzero(counts == counts.max()), key=lambda i: NAMES[i])  # a tie: the first name A-Z
+    chosen = per_pixel == best
+    return {"name": NAMES[best], "hex": rgb_to_hex(rgb[chosen].mean(axis=0)),
             "share": round(float(chosen.mean()), 3)}
