@@ -87,8 +87,8 @@ def naive(photos: list[Path], runs: int, weights_dir: str | None, checkpoint: st
 
 def served_env(store: Path) -> dict[str, str]:
     """The thread settings the launcher gives TorchServe's workers (launcher/torchserve.py start)."""
-    from launcher.torchserve import workflow_workers
-    return {"FASHION_PIPELINE_WORKERS": str(workflow_workers(store / "fashion.war")), **os.environ}
+    from launcher.torchserve import node_workers
+    return {"FASHION_NODE_WORKERS": str(node_workers(store / "fashion.war")), **os.environ}
 
 
 def report(args, raw, local, naive_figs, served, extra, sizes, encode, manifests) -> list[str]:
@@ -163,9 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clients", type=int, nargs="+", default=[4, 8])
     p.add_argument("--per-client", type=int, default=6)
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[BATCH_SIZE_ON, 1])
-    p.add_argument("--served-threads", nargs="+", default=["policy", "all"],
-                   help="'policy' (fashion.threads: cores over busy workers), 'all' (every worker all cores) "
-                        "or a FASHION_TORCH_THREADS value")
+    p.add_argument("--served-threads", nargs="+", default=["policy", "split"],
+                   help="'policy' (fashion.threads: cores over a model's workers), 'split' (the cores split "
+                        "evenly over the workflow's nodes, the rejected alternative) or a FASHION_TORCH_THREADS value")
     p.add_argument("--skip-naive", action="store_true")
     p.add_argument("--weights-dir", default=os.environ.get("WEIGHTS_DIR")
                    or _existing(ROOT.parent / "shared" / "weights"),

@@ -32,7 +32,7 @@ MAX_BATCH_DELAY_MS = 5
 class Served:
     endpoint: str
     batch_size: int
-    threads: str  # "policy" (fashion.threads) or the FASHION_TORCH_THREADS every worker got
+    threads: str  # "policy" (fashion.threads), "split" (cores // 3 nodes) or the FASHION_TORCH_THREADS given
     p50: float  # ms, 1 client
     p95: float
     clients: dict[int, dict[str, float]]  # clients -> throughput img/s, p95 ms, max/median, errors
@@ -62,7 +62,8 @@ def measure(config: Path, store: Path, batch_size: int, photo: bytes, bodies: li
     rows = []
     saved = os.environ.pop("FASHION_TORCH_THREADS", None)
     if threads != "policy":  # TorchServe's workers inherit it
-        os.environ["FASHION_TORCH_THREADS"] = str(available_cores()) if threads == "all" else threads
+        os.environ["FASHION_TORCH_THREADS"] = str(max(1, available_cores() // len(PER_MODEL))) \
+            if threads == "split" else threads
     try:
         return _measure(config, store, batch_size, photo, bodies, runs, client_counts, per_client, threads, rows)
     finally:
@@ -84,6 +85,8 @@ def _measure(config: Path, store: Path, batch_size: int, photo: bytes, bodies: l
             ts.register_model(urls["management"], "fashion.mar", "fashion", batch_size, MAX_BATCH_DELAY_MS)
             startup = time.perf_counter() - start
             for name, path in ENDPOINTS.items():
+                if threads == "split" and name != "workflow":
+                    continue  # the even split is about the workflow's nodes
                 url = urls["inference"] + path
                 seq = run_load(url, photo, 1, runs + 2)
                 lat = seq.latencies[2:]

@@ -1,1 +1,2 @@
-"""Build each model, trace it to TorchScript, check it against the eager model, pack the archives."""
+"""Build each model for its backend (TorchScript, ONNX Runtime, OpenVINO, AOTInductor), check it against the eager
+model, pack the archives."""

@@ -1,4 +1,4 @@
-"""Export an open_clip model: image tower and text tower, each traced to TorchScript."""
+"""Export an open_clip model: the image tower for its backend, the text tower to TorchScript."""
 from __future__ import annotations
 
 import copy

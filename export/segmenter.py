@@ -1,4 +1,4 @@
-"""Export an ultralytics YOLO-seg model to TorchScript (raw head outputs; NMS and masks in fashion.segment)."""
+"""Export an ultralytics YOLO-seg model for its backend (raw head outputs; NMS and masks in fashion.segment)."""
 from __future__ import annotations
 
 import copy

@@ -1,4 +1,4 @@
-"""Garment segmentation with a YOLO-seg TorchScript module: preprocess -> predict -> postprocess."""
+"""Garment segmentation with an exported YOLO-seg model (any backend): preprocess -> predict -> postprocess."""
 from __future__ import annotations
 
 import dataclasses

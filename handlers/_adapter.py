@@ -102,7 +102,7 @@ class StageHandler:
         raise NotImplementedError
 
     def warm_up(self, runs: int = WARMUP_RUNS) -> None:
-        """TorchScript optimises a graph on its first calls: pay that at load, not on users' requests."""
+        """Backends optimise and allocate on their first calls: pay that at load, not on users' requests."""
         body = synthetic_jpeg()
         for _ in range(runs):
             self.stage([prepare({"body": body})])
