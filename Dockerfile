@@ -32,7 +32,7 @@ COPY handlers ./handlers
 COPY export ./export
 COPY training ./training
 COPY weights ./weights
-# cpu: each model on the backend export/backends.json chose (BENCHMARKS.md); cuda: TorchScript in fp16
+# cpu: each model on the backend export/backends.json chose (BENCHMARKS.md); cuda: TorchScript, fp16 where it passes parity
 RUN YOLO_CONFIG_DIR=/tmp/ultralytics python -m export all --out /tmp/export --store /app/model_store \
         --weights-dir weights --target "$([ "$VARIANT" = cuda ] && echo cuda || echo cpu)"
 

@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"auto (default: export/backends.json, chosen by `python -m bench backends`) or one of "
                         f"{', '.join(BACKENDS)}, for every model or one (repeat: --backend embedder=openvino)")
     p.add_argument("--precision", choices=list(PRECISIONS),
-                   help="fp16 (TorchScript, used on CUDA) or fp32; default: fp16 for --target cuda, else fp32")
+                   help="fp16 (TorchScript, for CUDA) or fp32 for every model; default: export/backends.json's "
+                        "choice per model for --backend auto, else fp32")
     args = p.parse_args(argv)
     os.environ.setdefault("YOLO_AUTOINSTALL", "false")  # ultralytics must never pip-install during export
     os.environ.setdefault("YOLO_OFFLINE", "true")  # nor phone home

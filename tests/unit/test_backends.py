@@ -61,13 +61,15 @@ def test_load_runner_refuses_what_it_cannot_run(tmp_path):
 
 
 def test_choose_flags_then_measured_choice_then_torchscript():
-    choice = {"cpu": {"embedder": "openvino"}, "cuda": {}, "cuda_precision": "fp16"}
+    choice = {"cpu": {"embedder": "openvino"}, "cuda": {"embedder": "torchscript fp16", "segmenter": "torchscript"}}
     assert choose("embedder", "cpu", [], choice=choice) == ("openvino", "fp32")
     assert choose("segmenter", "cpu", [], choice=choice) == ("torchscript", "fp32")
     assert choose("embedder", "cpu", ["onnxruntime"], choice=choice) == ("onnxruntime", "fp32")
     assert choose("embedder", "cpu", ["aoti", "embedder=torchscript"], choice=choice) == ("torchscript", "fp32")
     assert choose("embedder", "cuda", [], choice=choice) == ("torchscript", "fp16")
+    assert choose("segmenter", "cuda", [], choice=choice) == ("torchscript", "fp32")
     assert choose("embedder", "cuda", [], precision="fp32", choice=choice) == ("torchscript", "fp32")
+    assert choose("embedder", "cuda", ["onnxruntime"], choice=choice) == ("onnxruntime", "fp32")
 
 
 @pytest.mark.parametrize("flags, message", [(["tensorrt"], "unknown backend"),
@@ -79,7 +81,7 @@ def test_choose_refuses_bad_flags(flags, message):
 
 def test_choose_refuses_fp16_off_torchscript():
     with pytest.raises(BadBackendFlag, match="fp16 needs the torchscript backend"):
-        choose("embedder", "cuda", ["openvino"], choice={})
+        choose("embedder", "cuda", ["openvino"], precision="fp16", choice={})
 
 
 def test_committed_choice_names_real_backends():
@@ -87,8 +89,11 @@ def test_committed_choice_names_real_backends():
     from fashion.backends import BACKENDS
 
     choice = load_choice()
-    assert set(choice["cpu"]) == {"segmenter", "embedder", "attributes"}
-    assert set(choice["cpu"].values()) <= set(BACKENDS)
+    for target in ("cpu", "cuda"):
+        assert set(choice[target]) == {"segmenter", "embedder", "attributes"}
+        for entry in choice[target].values():
+            backend, _, precision = entry.partition(" ")
+            assert backend in BACKENDS and precision in ("", "fp16")
 
 
 def test_archive_packs_the_manifests_backend_files(tmp_path):
