@@ -7,6 +7,7 @@ fashion.attributes) never know which backend runs. Which one an archive uses is 
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from pathlib import Path
@@ -78,6 +79,13 @@ def _onnxruntime(path: Path, device: torch.device, threads: int, precision: str)
     return run
 
 
+@functools.lru_cache(maxsize=1)
+def _openvino_core():
+    """One OpenVINO Core per process: the models of a process share its CPU executor."""
+    import openvino as ov
+    return ov.Core()
+
+
 def _openvino(path: Path, device: torch.device, threads: int, precision: str) -> Runner:
     try:
         import openvino as ov
@@ -85,7 +93,7 @@ def _openvino(path: Path, device: torch.device, threads: int, precision: str) ->
         raise BackendUnavailable("backend openvino needs the openvino package") from exc
     if device.type == "cuda":
         _cpu_on_gpu_machine(path, "openvino", device)
-    core = ov.Core()
+    core = _openvino_core()
     compiled = core.compile_model(core.read_model(str(path)), "CPU", {
         "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"})
     request = compiled.create_infer_request()
