@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from bench.backends import median_ms
-from bench.photos import DEFAULT_PHOTOS, load_photos, machine_line
+from bench.photos import DEFAULT_PHOTOS, load_photos, machine_line, pick_photos
 from bench.served import archive_sizes, measure as measure_served
 from fashion.envelope import Envelope
 from fashion.pipeline import Pipeline, finish, prepare
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     photo = args.photo.read_bytes()
     picked = load_photos(args.photos, BATCH)
     bodies, images = [b for b, _ in picked], [im for _, im in picked]
-    photo_paths = sorted(args.photos.glob("*.jpg"))[:: max(1, len(list(args.photos.glob("*.jpg"))) // BATCH)][:BATCH]
+    photo_paths = pick_photos(args.photos, BATCH)
 
     pipeline = Pipeline.load(args.export_dir, torch.device("cpu"))
     manifests = {m: {"backend": getattr(pipeline, m).manifest.backend,

@@ -14,13 +14,17 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PHOTOS = ROOT.parent / "shared" / "data" / "street_photos" / "photos"
 
 
-def load_photos(folder: Path, n: int) -> list[tuple[bytes, Image.Image]]:
-    """n photos spread over the folder (sorted names, fixed stride): (file bytes, decoded image)."""
+def pick_photos(folder: Path, n: int) -> list[Path]:
+    """n photos spread over the folder (sorted names, fixed stride)."""
     paths = sorted(folder.glob("*.jpg"))
     if not paths:
         raise SystemExit(f"no photos in {folder}; pass --photos")
-    picked = paths[:: max(1, len(paths) // n)][:n]
-    return [(p.read_bytes(), decode_image(p.read_bytes())) for p in picked]
+    return paths[:: max(1, len(paths) // n)][:n]
+
+
+def load_photos(folder: Path, n: int) -> list[tuple[bytes, Image.Image]]:
+    """pick_photos' photos as (file bytes, decoded image)."""
+    return [(p.read_bytes(), decode_image(p.read_bytes())) for p in pick_photos(folder, n)]
 
 
 def machine_line() -> str:
