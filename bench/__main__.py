@@ -18,7 +18,8 @@ import torch
 
 from bench.backends import median_ms
 from bench.photos import DEFAULT_PHOTOS, load_photos, machine_line, pick_photos
-from bench.served import archive_sizes, measure as measure_served
+from bench.served import archive_sizes, archive_shares, measure as measure_served
+from export.choice import CHOICE_FILE
 from fashion.envelope import Envelope
 from fashion.pipeline import Pipeline, finish, prepare
 from fashion.response import dumps
@@ -85,6 +86,18 @@ def naive(photos: list[Path], runs: int, weights_dir: str | None, checkpoint: st
             "photo_latency": median_ms(lambda: pipe(photos[0]), runs)}
 
 
+def record_work_share(raw: dict, choice_file: Path) -> dict[str, float]:
+    """Each model's part of the limit on this photo, into export/backends.json: the next export stamps it on
+    the archives, and workflow nodes size their thread pools by it (fashion.threads)."""
+    models = ("segmenter", "embedder", "attributes")
+    limit = sum(raw[m]["photo"] for m in models)
+    shares = {m: round(raw[m]["photo"] / limit, 3) for m in models}
+    choice = json.loads(choice_file.read_text()) if choice_file.is_file() else {}
+    choice["work_share"] = shares
+    choice_file.write_text(json.dumps(choice, indent=1) + "\n")
+    return shares
+
+
 def served_env(store: Path) -> dict[str, str]:
     """The thread settings the launcher gives TorchServe's workers (launcher/torchserve.py start)."""
     from launcher.torchserve import node_workers
@@ -97,7 +110,7 @@ def report(args, raw, local, naive_figs, served, extra, sizes, encode, manifests
     most = max(args.clients)
     lines = [
         f"Machine: {machine_line()}",
-        f"Served workers: {describe_threads(served_env(args.store))}",
+        f"Served workers: {describe_threads(served_env(args.store), shares=archive_shares(args.store))}",
         "Backends (from the archives' manifests): "
         + ", ".join(f"{m} {v['backend']} {v['precision']}" for m, v in manifests.items()),
         f"Photo for latency: {args.photo.name} ({raw['garments']} garments); throughput: {BATCH} photos from "
@@ -173,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--attributes-checkpoint", default=os.environ.get("ATTRIBUTES_CHECKPOINT")
                    or _existing(ROOT / "build" / "train" / "attributes" / "attributes.pt"))
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.md")
+    p.add_argument("--choice-file", type=Path, default=CHOICE_FILE, help="where the work shares are written")
     args = p.parse_args(argv)
 
     photo = args.photo.read_bytes()
@@ -185,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                      "precision": getattr(pipeline, m).manifest.precision}
                  for m in ("segmenter", "embedder", "attributes")}
     raw = raw_forwards(pipeline, photo, images, args.runs)
+    record_work_share(raw, args.choice_file)
     local = in_process(pipeline, photo, bodies, args.runs)
     encode = encode_cost(pipeline, photo, args.runs)
     del pipeline

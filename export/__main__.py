@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -9,8 +10,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from export.choice import MODELS, choose
+from export.choice import MODELS, choose, work_shares
 from fashion.backends import BACKENDS, PRECISIONS
+from fashion.manifest import Manifest
 
 log = logging.getLogger("export")
 DEFAULT_CHECK_IMAGES = (Path("../shared/data/street_photos/photos/0001.jpg"),)
@@ -84,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
         if "attributes" in wanted:
             attributes.export(out, image, args.attributes_checkpoint, args.weights_dir,
                               backend=plan["attributes"][0], precision=plan["attributes"][1])
+        for model, share in work_shares().items():  # threads per workflow node (fashion.threads)
+            path = out / f"{model}.json"
+            if model in wanted and path.is_file():
+                manifest = Manifest.load(path)
+                dataclasses.replace(manifest, settings={**manifest.settings, "work_share": share}).save(out)
     if args.step in ("archives", "all"):
         from export.archive import build_all
 

@@ -88,12 +88,11 @@ def _openvino_core():
 
 def _openvino(path: Path, device: torch.device, threads: int, precision: str) -> Runner:
     try:
-        import openvino as ov
+        core = _openvino_core()
     except ImportError as exc:
         raise BackendUnavailable("backend openvino needs the openvino package") from exc
     if device.type == "cuda":
         _cpu_on_gpu_machine(path, "openvino", device)
-    core = _openvino_core()
     compiled = core.compile_model(core.read_model(str(path)), "CPU", {
         "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"})
     request = compiled.create_infer_request()

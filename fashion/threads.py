@@ -3,18 +3,17 @@
 The cores: FASHION_CPUS when set (Kubernetes passes the pod's CPU request through the Downward API), else
 the CPUs this process may run on, capped by a cgroup CPU quota (a container's CPU limit); never the host's
 count inside a limited container. Each TorchServe worker is its own process with its own thread pools
-(torch/OpenMP, ONNX Runtime, OpenVINO), and takes `cores // workers` threads (at least 1), where `workers`
-is how many workers its model or workflow node has: FASHION_NODE_WORKERS for a workflow node (the launcher
-reads it from the .war), FASHION_MODEL_WORKERS for a model served alone (config.properties'
-default_workers_per_model). Workers of one model run the same stage at the same time, so they split the
-cores; FASHION_TORCH_THREADS overrides it all.
-
-Different nodes of the chain are not divided: their work is uneven (the embedder is ~90 % of it), so an even
-split starves the embedder. Measured on 2 cores (BENCHMARKS.md): workflow at 8 clients 3.41 img/s with the
-cores split over the three nodes vs 5.34 img/s with each node allowed all cores. Idle pools sleep instead
-of spinning (the launcher sets OMP_WAIT_POLICY=PASSIVE; ONNX Runtime's spinning is off), so the nodes
-take the cores in turn. Serving the workflow and the ensemble under full load at the same time makes them
-compete: set FASHION_TORCH_THREADS then (README, "Performance").
+(torch/OpenMP, ONNX Runtime, OpenVINO):
+- a model served alone (the ensemble, a per-model endpoint): `cores // workers`, its workers
+  (FASHION_MODEL_WORKERS: config.properties' default_workers_per_model) splitting the cores;
+- a workflow node: `cores x share // workers`, where `share` is the node's part of the pipeline's work (its
+  archive's `work_share`, measured by `python -m bench` on a street photo: the embedder ~0.92) and `workers`
+  its worker count (FASHION_NODE_WORKERS, read by the launcher from the .war). The nodes of the chain work
+  at the same time under load, and this splits the cores by how much each needs; an even split starved
+  the embedder (BENCHMARKS.md: 3.48 vs 5.07 img/s at 8 clients on 2 cores). Without a share: as a model.
+At least 1 thread each; FASHION_TORCH_THREADS overrides it all. Idle pools sleep instead of spinning (the
+launcher sets OMP_WAIT_POLICY=PASSIVE; ONNX Runtime's spinning is off). Serving the workflow and the ensemble
+under full load at the same time makes them compete: set FASHION_TORCH_THREADS then (README, "Performance").
 """
 from __future__ import annotations
 
@@ -48,18 +47,24 @@ def threads_per_worker(cores: int, workers: int) -> int:
     return max(1, cores // max(1, workers))
 
 
-def worker_threads(in_workflow: bool, env: Mapping[str, str] | None = None, cores: int | None = None) -> int:
+def worker_threads(in_workflow: bool, env: Mapping[str, str] | None = None, cores: int | None = None,
+                   share: float | None = None) -> int:
     env = os.environ if env is None else env
     if env.get("FASHION_TORCH_THREADS"):
         return max(1, int(env["FASHION_TORCH_THREADS"]))
-    workers = env.get("FASHION_NODE_WORKERS" if in_workflow else "FASHION_MODEL_WORKERS") or "1"
-    return threads_per_worker(cores or available_cores(env), int(workers))
+    workers = int(env.get("FASHION_NODE_WORKERS" if in_workflow else "FASHION_MODEL_WORKERS") or "1")
+    cores = cores or available_cores(env)
+    if in_workflow and share is not None and 0 < share <= 1:
+        return max(1, round(cores * share) // max(1, workers))
+    return threads_per_worker(cores, workers)
 
 
-def describe(env: Mapping[str, str] | None = None, cores: int | None = None) -> str:
+def describe(env: Mapping[str, str] | None = None, cores: int | None = None,
+             shares: Mapping[str, float] | None = None) -> str:
     env = os.environ if env is None else env
     cores = cores or available_cores(env)
-    return (f"{cores} cores; a workflow node's worker {worker_threads(True, env, cores)} threads, a model's "
+    nodes = ", ".join(f"{n} {worker_threads(True, env, cores, s)}" for n, s in (shares or {}).items())
+    return (f"{cores} cores; workflow nodes' workers: {nodes or worker_threads(True, env, cores)} threads; a model's "
             f"{worker_threads(False, env, cores)} (FASHION_NODE_WORKERS={env.get('FASHION_NODE_WORKERS', 'unset')}, "
             f"FASHION_TORCH_THREADS={env.get('FASHION_TORCH_THREADS', 'unset')}), "
             f"OMP_WAIT_POLICY={env.get('OMP_WAIT_POLICY', 'PASSIVE')}")

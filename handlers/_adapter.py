@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 import os
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
 from fashion.envelope import Envelope, is_envelope, pack, unpack
 from fashion.errors import error_dict
+from fashion.manifest import MANIFEST_SUFFIX, Manifest
 from fashion.pipeline import finish, prepare
 from fashion.response import dumps
 from fashion.samples import synthetic_jpeg
@@ -40,10 +42,18 @@ def device_for(context: Any) -> torch.device:
     return torch.device("cpu")
 
 
-def set_threads(in_workflow: bool) -> int:
-    """Torch threads for this worker (fashion.threads: the cores over the workers busy at once); the ONNX
-    Runtime and OpenVINO runners take the same number."""
-    threads = worker_threads(in_workflow)
+def work_share(directory: str, name: str) -> float | None:
+    """This model's part of the pipeline's work, from its manifest (None: not measured, or the ensemble)."""
+    path = Path(directory or ".") / f"{name}{MANIFEST_SUFFIX}"
+    if not path.is_file():
+        return None
+    share = Manifest.load(path).settings.get("work_share")
+    return float(share) if share is not None else None
+
+
+def set_threads(in_workflow: bool, share: float | None = None) -> int:
+    """Torch threads for this worker (fashion.threads); the ONNX Runtime and OpenVINO runners take the same."""
+    threads = worker_threads(in_workflow, share=share)
     torch.set_num_threads(threads)
     return threads
 
@@ -90,7 +100,7 @@ class StageHandler:
 
     def initialize(self, context: Any) -> None:
         self.in_workflow = is_workflow_node(context)
-        threads = set_threads(self.in_workflow)
+        threads = set_threads(self.in_workflow, work_share(model_dir(context), self.name))
         start = time.perf_counter()
         self.load(model_dir(context), device_for(context))
         self.warm_up()
