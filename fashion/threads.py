@@ -10,7 +10,7 @@ count inside a limited container. Each TorchServe worker is its own process with
   archive's `work_share`, measured by `python -m bench` on a street photo: the embedder ~0.92) and `workers`
   its worker count (FASHION_NODE_WORKERS, read by the launcher from the .war). The nodes of the chain work
   at the same time under load, and this splits the cores by how much each needs; an even split starved
-  the embedder (BENCHMARKS.md: 3.48 vs 5.07 img/s at 8 clients on 2 cores). Without a share: as a model.
+  the embedder (BENCHMARKS.md: 3.42 vs 5.19 img/s at 8 clients on 2 cores). Without a share: as a model.
 At least 1 thread each; FASHION_TORCH_THREADS overrides it all. Idle pools sleep instead of spinning (the
 launcher sets OMP_WAIT_POLICY=PASSIVE; ONNX Runtime's spinning is off). Serving the workflow and the ensemble
 under full load at the same time makes them compete: set FASHION_TORCH_THREADS then (README, "Performance").
