@@ -19,7 +19,7 @@ import torch
 from bench.backends import median_ms
 from bench.photos import DEFAULT_PHOTOS, load_photos, machine_line, pick_photos
 from bench.served import archive_sizes, archive_shares, measure as measure_served
-from export.choice import CHOICE_FILE
+from export.choice import CHOICE_FILE, MODELS, update_choice
 from fashion.envelope import Envelope
 from fashion.pipeline import Pipeline, finish, prepare
 from fashion.response import dumps
@@ -41,7 +41,7 @@ def raw_forwards(pipeline: Pipeline, photo: bytes, images: list, runs: int) -> d
     inputs = {"segmenter": (seg_in, seg.preprocess(images)[0], seg.module),
               "embedder": (emb.preprocess([item.pil], [garments])[0], emb.preprocess(images)[0], emb.module),
               "attributes": (attr.preprocess([item.pil]), attr.preprocess(images), attr.module)}
-    out = {"garments": len(garments)}
+    out: dict = {"garments": len(garments)}
     with torch.inference_mode():
         for name, (photo_in, eight, run) in inputs.items():
             one = eight[:1].contiguous()
@@ -49,6 +49,7 @@ def raw_forwards(pipeline: Pipeline, photo: bytes, images: list, runs: int) -> d
                          "photo_batch": int(photo_in.shape[0]),
                          "batch1": median_ms(lambda r=run, x=one: r(x), runs),
                          "batch8": median_ms(lambda r=run, x=eight: r(x), max(3, runs // 3)) / len(eight)}
+    out["limit"] = sum(out[m]["photo"] for m in MODELS)
     return out
 
 
@@ -89,12 +90,8 @@ def naive(photos: list[Path], runs: int, weights_dir: str | None, checkpoint: st
 def record_work_share(raw: dict, choice_file: Path) -> dict[str, float]:
     """Each model's part of the limit on this photo, into export/backends.json: the next export stamps it on
     the archives, and workflow nodes size their thread pools by it (fashion.threads)."""
-    models = ("segmenter", "embedder", "attributes")
-    limit = sum(raw[m]["photo"] for m in models)
-    shares = {m: round(raw[m]["photo"] / limit, 3) for m in models}
-    choice = json.loads(choice_file.read_text()) if choice_file.is_file() else {}
-    choice["work_share"] = shares
-    choice_file.write_text(json.dumps(choice, indent=1) + "\n")
+    shares = {m: round(raw[m]["photo"] / raw["limit"], 3) for m in MODELS}
+    update_choice({"work_share": shares}, choice_file)
     return shares
 
 
@@ -105,7 +102,7 @@ def served_env(store: Path) -> dict[str, str]:
 
 
 def report(args, raw, local, naive_figs, served, extra, sizes, encode, manifests) -> list[str]:
-    limit = sum(raw[m]["photo"] for m in ("segmenter", "embedder", "attributes"))
+    limit = raw["limit"]
     on = {r.endpoint: r for r in served if r.batch_size == BATCH_SIZE_ON and r.threads == args.served_threads[0]}
     most = max(args.clients)
     lines = [
@@ -119,7 +116,7 @@ def report(args, raw, local, naive_figs, served, extra, sizes, encode, manifests
         "| raw forward, in-process | ms/img batch 1 | ms/img batch 8 | ms on the photo (batch) |",
         "|---|---:|---:|---:|",
         *[f"| {m} | {raw[m]['batch1']:.1f} | {raw[m]['batch8']:.1f} | {raw[m]['photo']:.1f} ({raw[m]['photo_batch']}) |"
-          for m in ("segmenter", "embedder", "attributes")],
+          for m in MODELS],
         f"| **limit** (sum on the photo) | | | **{limit:.1f}** |",
         "",
         "| in-process | figure |", "|---|---:|",
@@ -190,14 +187,13 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     photo = args.photo.read_bytes()
-    picked = load_photos(args.photos, BATCH)
-    bodies, images = [b for b, _ in picked], [im for _, im in picked]
     photo_paths = pick_photos(args.photos, BATCH)
+    picked = load_photos(photo_paths)
+    bodies, images = [b for b, _ in picked], [im for _, im in picked]
 
     pipeline = Pipeline.load(args.export_dir, torch.device("cpu"))
     manifests = {m: {"backend": getattr(pipeline, m).manifest.backend,
-                     "precision": getattr(pipeline, m).manifest.precision}
-                 for m in ("segmenter", "embedder", "attributes")}
+                     "precision": getattr(pipeline, m).manifest.precision} for m in MODELS}
     raw = raw_forwards(pipeline, photo, images, args.runs)
     record_work_share(raw, args.choice_file)
     local = in_process(pipeline, photo, bodies, args.runs)

@@ -22,8 +22,9 @@ from typing import Callable
 
 import torch
 
-from bench.photos import DEFAULT_PHOTOS, load_photos, machine_line
-from export.choice import CHOICE_FILE, MODELS
+from bench.photos import DEFAULT_PHOTOS, load_photos, machine_line, pick_photos
+from export._trace import quiet_onnx_logs
+from export.choice import CHOICE_FILE, MODELS, update_choice
 from fashion.backends import BACKENDS
 from fashion.manifest import load_artifact
 
@@ -144,12 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "backends.json")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    for noisy in ("onnx_ir", "onnxscript", "torch.onnx"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_onnx_logs()
     os.environ.setdefault("YOLO_AUTOINSTALL", "false")
     os.environ.setdefault("YOLO_OFFLINE", "true")
 
-    images = [pil for _, pil in load_photos(args.photos, 8)]
+    images = [pil for _, pil in load_photos(pick_photos(args.photos, 8))]
     export_args = {"weights_dir": os.environ.get("WEIGHTS_DIR") or None,
                    "checkpoint": os.environ.get("ATTRIBUTES_CHECKPOINT") or None}
     device = torch.device(args.device)
@@ -163,9 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps({"machine": machine_line(), "rows": [dataclasses.asdict(r) for r in rows],
                                     "choice": choice, "table": lines}, indent=1))
     if not args.no_choice and device.type == "cpu" and set(choice) == set(MODELS):
-        previous = json.loads(args.choice_file.read_text()) if args.choice_file.is_file() else {}
-        previous["cpu"] = choice
-        previous["cpu_chosen_by"] = f"python -m bench backends, {time.strftime('%Y-%m-%d')}: {machine_line()}"
-        args.choice_file.write_text(json.dumps(previous, indent=1) + "\n")
+        update_choice({"cpu": choice, "cpu_chosen_by": f"python -m bench backends, {time.strftime('%Y-%m-%d')}: "
+                                                       f"{machine_line()}"}, args.choice_file)
         print(f"CPU defaults written to {args.choice_file}: {choice}")
     return 0

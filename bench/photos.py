@@ -22,9 +22,9 @@ def pick_photos(folder: Path, n: int) -> list[Path]:
     return paths[:: max(1, len(paths) // n)][:n]
 
 
-def load_photos(folder: Path, n: int) -> list[tuple[bytes, Image.Image]]:
-    """pick_photos' photos as (file bytes, decoded image)."""
-    return [(p.read_bytes(), decode_image(p.read_bytes())) for p in pick_photos(folder, n)]
+def load_photos(paths: list[Path]) -> list[tuple[bytes, Image.Image]]:
+    """(file bytes, decoded image) of each photo."""
+    return [(data, decode_image(data)) for data in (p.read_bytes() for p in paths)]
 
 
 def machine_line() -> str:

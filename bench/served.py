@@ -22,12 +22,13 @@ import yaml
 
 from bench.load import percentile, run_load, worker_rss
 from export.archive import WORKFLOW_SPEC, build_war
+from export.choice import MODELS
 from fashion.samples import synthetic_jpeg
 from fashion.threads import available_cores
 from launcher import torchserve as ts
 
 ENDPOINTS = {"workflow": "/wfpredict/fashion", "ensemble": "/predictions/fashion"}
-PER_MODEL = ["segmenter", "embedder", "attributes"]
+PER_MODEL = list(MODELS)
 MAX_BATCH_DELAY_MS = 5
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
 import sys
@@ -10,9 +9,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from export.choice import MODELS, choose, work_shares
+from export._trace import quiet_onnx_logs
+from export.choice import MODELS, choose
 from fashion.backends import BACKENDS, PRECISIONS
-from fashion.manifest import Manifest
 
 log = logging.getLogger("export")
 DEFAULT_CHECK_IMAGES = (Path("../shared/data/street_photos/photos/0001.jpg"),)
@@ -64,8 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("YOLO_AUTOINSTALL", "false")  # ultralytics must never pip-install during export
     os.environ.setdefault("YOLO_OFFLINE", "true")  # nor phone home
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    for noisy in ("onnx_ir", "onnxscript", "torch.onnx"):  # a line per graph pass otherwise
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_onnx_logs()
 
     out, store = Path(args.out), Path(args.store)
     if args.step in ("models", "all"):
@@ -86,11 +84,6 @@ def main(argv: list[str] | None = None) -> int:
         if "attributes" in wanted:
             attributes.export(out, image, args.attributes_checkpoint, args.weights_dir,
                               backend=plan["attributes"][0], precision=plan["attributes"][1])
-        for model, share in work_shares().items():  # threads per workflow node (fashion.threads)
-            path = out / f"{model}.json"
-            if model in wanted and path.is_file():
-                manifest = Manifest.load(path)
-                dataclasses.replace(manifest, settings={**manifest.settings, "work_share": share}).save(out)
     if args.step in ("archives", "all"):
         from export.archive import build_all
 

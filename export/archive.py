@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from export.choice import MODELS
 from fashion.backends import artifact_files
 from fashion.manifest import Manifest
 
@@ -16,7 +17,6 @@ log = logging.getLogger("export")
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("fashion", "handlers")
-MODELS = ("segmenter", "embedder", "attributes")
 HANDLERS = {"segmenter": "segmenter_handler.py", "embedder": "embedder_handler.py",
             "attributes": "attributes_handler.py", "fashion": "ensemble_handler.py"}
 # Used when an archive is loaded on its own (a workflow takes its settings from fashion_workflow.yaml).

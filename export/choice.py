@@ -11,8 +11,9 @@ import json
 from pathlib import Path
 
 from fashion.backends import BACKENDS
+from fashion.pipeline import MODEL_ORDER
 
-MODELS = ("segmenter", "embedder", "attributes")
+MODELS = MODEL_ORDER  # segmenter, embedder, attributes
 CHOICE_FILE = Path(__file__).with_name("backends.json")
 
 
@@ -22,6 +23,13 @@ class BadBackendFlag(ValueError):
 
 def load_choice(path: Path = CHOICE_FILE) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def update_choice(entries: dict, path: Path = CHOICE_FILE) -> None:
+    """Set some top-level entries of the choice file, keeping the others."""
+    choice = load_choice(path)
+    choice.update(entries)
+    path.write_text(json.dumps(choice, indent=1) + "\n")
 
 
 def work_shares(choice: dict | None = None) -> dict[str, float]:

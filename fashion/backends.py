@@ -108,22 +108,17 @@ def _aoti(path: Path, device: torch.device, threads: int, precision: str) -> Run
 
     def run(batch: torch.Tensor) -> Outputs:
         out = package(batch)
-        return tuple(out) if isinstance(out, (list, tuple)) and len(out) > 1 else (
-            out[0] if isinstance(out, (list, tuple)) else out)
+        return _outputs(list(out) if isinstance(out, (list, tuple)) else [out])
     return run
 
 
 LOADERS = {"torchscript": _torchscript, "onnxruntime": _onnxruntime, "openvino": _openvino, "aoti": _aoti}
 
 
-def worker_threads() -> int:
-    """Threads a backend may use in this worker: the torch setting the handler made (see fashion.threads)."""
-    return torch.get_num_threads()
-
-
 def load_runner(path: str | os.PathLike, backend: str = "torchscript", device: torch.device | None = None,
                 threads: int | None = None, precision: str = "fp32") -> Runner:
-    """The callable for one exported artifact (fp16: TorchScript only; archives use it on CUDA devices)."""
+    """The callable for one exported artifact (fp16: TorchScript only; archives use it on CUDA devices).
+    threads: default, the torch setting this worker's handler made (fashion.threads)."""
     if backend not in LOADERS:
         raise BackendUnavailable(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     if precision not in PRECISIONS:
@@ -131,4 +126,4 @@ def load_runner(path: str | os.PathLike, backend: str = "torchscript", device: t
     device = device or torch.device("cpu")
     if precision == "fp16" and backend != "torchscript":
         raise BackendUnavailable(f"fp16 is supported with the torchscript backend only, not {backend}")
-    return LOADERS[backend](Path(path), device, threads or worker_threads(), precision)
+    return LOADERS[backend](Path(path), device, threads or torch.get_num_threads(), precision)

@@ -11,7 +11,7 @@ from pathlib import Path
 from fashion.samples import synthetic_jpeg
 from launcher import torchserve as ts
 
-MODELS = ["segmenter", "embedder", "attributes", "fashion"]
+MODELS = ts.SERVED_MODELS
 
 
 def _addresses(config: Path) -> tuple[str, str]:

@@ -20,6 +20,8 @@ from typing import Iterator
 
 import yaml
 
+# What config.properties loads at start (the workflow's nodes come with fashion.war when it is registered).
+SERVED_MODELS = ["segmenter", "embedder", "attributes", "fashion"]
 
 
 def torchserve_bin() -> str:

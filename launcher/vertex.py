@@ -177,7 +177,7 @@ def run(config: Path, store: Path, logs: Path, timeout: float = 900) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, shutdown)
     try:
-        ts.wait_until(lambda: ts.models_ready(management, ["segmenter", "embedder", "attributes", "fashion"]),
+        ts.wait_until(lambda: ts.models_ready(management, ts.SERVED_MODELS),
                       timeout, "the models")
         ts.register_workflow(management)
         for path in {cfg.target, "/wfpredict/fashion"}:
