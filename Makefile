@@ -14,7 +14,8 @@ ATTRIBUTES_CHECKPOINT ?= $(wildcard build/train/attributes/attributes.pt)
 export ATTRIBUTES_CHECKPOINT
 PRODUCTS ?= ../shared/data/fashion_products
 
-.PHONY: setup archives serve stop test test-unit bench lint clean scale train-attributes evaluate-attributes colour-report
+.PHONY: setup archives serve stop test test-unit bench lint clean scale train-attributes evaluate-attributes colour-report \
+	image test-image
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +65,32 @@ evaluate-attributes: setup
 
 colour-report: setup
 	$(PY) -m bench.colour_agreement --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images --out reports
+
+# The container image (podman or docker). The CPU variant takes torch from PyTorch's CPU index when it answers,
+# else from PyPI (a CUDA build that also runs on CPUs). Weights baked in: weights/ plus WEIGHTS_DIR's *.pt.
+VARIANT ?= cpu
+IMAGE ?= fashion-serve:$(VARIANT)
+ENGINE ?= $(shell command -v podman || command -v docker)
+PULL := $(if $(findstring podman,$(ENGINE)),--pull=never,)
+TORCH_INDEX_URL ?= $(shell curl -sf -o /dev/null --max-time 5 https://download.pytorch.org/whl/cpu/torch/ \
+	&& echo https://download.pytorch.org/whl/cpu)
+
+image:
+	@test -n "$(ENGINE)" || { echo "no podman or docker: run ../shared/tools/container-engine.sh (as root)"; exit 2; }
+	rm -rf .image-weights && mkdir .image-weights && cp weights/* .image-weights/
+	$(if $(WEIGHTS_DIR),cp $(WEIGHTS_DIR)/*.pt .image-weights/ 2>/dev/null || true)
+	@echo "baking in: $$(ls .image-weights | grep -v README | tr '\n' ' ')(anything else is random; the export log says which)"
+	@echo "torch index: $(or $(TORCH_INDEX_URL),PyPI)"
+	old=$$($(ENGINE) image inspect -f '{{.Id}}' $(IMAGE) 2>/dev/null || true); \
+	$(ENGINE) build $(PULL) --build-arg VARIANT=$(VARIANT) --build-arg TORCH_INDEX_URL=$(TORCH_INDEX_URL) \
+		--build-arg WEIGHTS=.image-weights -t $(IMAGE) . && \
+	new=$$($(ENGINE) image inspect -f '{{.Id}}' $(IMAGE)) && \
+	if [ -n "$$old" ] && [ "$$old" != "$$new" ]; then $(ENGINE) rmi "$$old" >/dev/null 2>&1 || true; fi; \
+	$(ENGINE) image prune -f >/dev/null; $(ENGINE) image ls $(IMAGE)
+
+# Starts the image as Vertex AI does (AIP_* routes, with and without AIP_STORAGE_URI, read-only root, non-root)
+test-image: setup
+	FASHION_IMAGE=$(IMAGE) CONTAINER_ENGINE=$(ENGINE) $(PY) -m pytest tests/image
 
 lint: setup
 	$(VENV)/bin/ruff check fashion handlers export launcher bench training client tests

@@ -36,9 +36,10 @@ class LoadResult:
 
 
 def run_load(url: str, body: bytes | list[bytes], clients: int, per_client: int,
-             timeout: float = 120.0) -> LoadResult:
+             timeout: float = 120.0, honour_retry_after: bool = False) -> LoadResult:
     """`clients` threads each send `per_client` POSTs one after another; several bodies are taken in turn
-    (client i starts at body i)."""
+    (client i starts at body i). With honour_retry_after, a client told 503 + Retry-After waits that long before
+    its next request, as a well-behaved client does."""
     bodies = body if isinstance(body, list) else [body]
 
     def client(i: int) -> list[tuple[int, float]]:
@@ -47,8 +48,14 @@ def run_load(url: str, body: bytes | list[bytes], clients: int, per_client: int,
             for k in range(per_client):
                 start = time.perf_counter()
                 content = bodies[(i + k) % len(bodies)]
-                status = http.post(url, content=content, headers={"Content-Type": "image/jpeg"}).status_code
+                try:
+                    r = http.post(url, content=content, headers={"Content-Type": "image/jpeg"})
+                    status = r.status_code
+                except httpx.TimeoutException:
+                    status, r = 0, None  # 0: no answer within the client's timeout
                 out.append((status, time.perf_counter() - start))
+                if honour_retry_after and r is not None and status == 503:
+                    time.sleep(float(r.headers.get("retry-after", "1")))
         return out
 
     start = time.perf_counter()

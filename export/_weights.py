@@ -10,6 +10,7 @@ import socket
 from pathlib import Path
 
 log = logging.getLogger("export")
+SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"  # committed, trained by this project
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,15 +53,18 @@ def hub_reachable(host: str = "huggingface.co", timeout: float = 2.0) -> bool:
 
 
 def find_local(explicit: str | None, weights_dir: str | None, patterns: tuple[str, ...]) -> Path | None:
-    """An explicit path wins; else the first file in WEIGHTS_DIR matching one of the patterns."""
+    """An explicit path wins; else the first file matching one of the patterns in WEIGHTS_DIR, then in the
+    repository's weights/ (the models this project trained and ships, see weights/README.md)."""
     if explicit:
         path = Path(explicit)
         if not path.is_file():
             raise FileNotFoundError(f"weights file {path} does not exist")
         return path
-    if weights_dir and Path(weights_dir).is_dir():
+    for folder in [Path(weights_dir)] * bool(weights_dir) + [SHIPPED_WEIGHTS]:
+        if not folder.is_dir():
+            continue
         for pattern in patterns:
-            found = sorted(Path(weights_dir).glob(pattern))
+            found = sorted(folder.glob(pattern))
             if found:
                 return found[0]
     return None

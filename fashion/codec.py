@@ -95,7 +95,7 @@ def _from_json(obj: Any) -> Request:
     if "text" in obj:
         texts = obj["text"]
         texts = [texts] if isinstance(texts, str) else texts
-        if not isinstance(texts, list):
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
             raise InvalidInput("'text' must be a string or a list of strings")
         return Request([], parse_options(_split_options(obj, {"text"})), "list", texts=texts)
     if "images" in obj:
@@ -108,14 +108,20 @@ def _from_json(obj: Any) -> Request:
                        'or send the raw image bytes with Content-Type: image/jpeg')
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
 def _looks_like_json(data: bytes) -> bool:
-    head = data[:64].lstrip()
+    head = data[:64].removeprefix(UTF8_BOM).lstrip()
     return head[:1] in (b"{", b"[")
 
 
 def _parse_json_bytes(data: bytes | str) -> Any:
     try:
         return json.loads(data)
+    except RecursionError:
+        raise InvalidInput("the JSON body is nested too deeply; send a flat object such as "
+                           '{"b64": "...", "mask_format": "none"}') from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"the body looks like JSON but does not parse ({exc})") from None
 
@@ -165,7 +171,7 @@ def _from_payload(payload: Any) -> Request:
     if isinstance(payload, (bytes, bytearray)):
         data = bytes(payload)
         if _looks_like_json(data):
-            return _from_json(_parse_json_bytes(data))
+            return _from_json(_parse_json_bytes(data.removeprefix(UTF8_BOM)))
         return Request([data], Options(), "single")
     raise InvalidInput(f"unsupported request body of type {type(payload).__name__}")
 

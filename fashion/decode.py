@@ -6,9 +6,10 @@ import os
 import sys
 import warnings
 
+import simplejpeg
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from fashion.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
+from fashion.errors import InvalidInput, PayloadTooLarge, Unprocessable, UnsupportedMedia
 
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF"})
 MAX_IMAGE_SIDE = int(os.environ.get("MAX_IMAGE_SIDE", "8192"))
@@ -47,11 +48,34 @@ def decode_image(data: bytes) -> Image.Image:
     if min(width, height) < MIN_IMAGE_SIDE:
         raise InvalidInput(f"image is {width}x{height} pixels; each side must be at least {MIN_IMAGE_SIDE}")
     try:
+        if image.format == "JPEG":
+            image = _decode_jpeg(image, data)
         image.load()
         image = ImageOps.exif_transpose(image) or image
         return _to_rgb(image)
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidInput(f"the image is corrupt or truncated ({exc}); send the complete file") from None
+
+
+def _decode_jpeg(image: Image.Image, data: bytes) -> Image.Image:
+    """JPEG pixels through libjpeg-turbo with its warnings as errors (simplejpeg's strict mode: the same pixels as
+    Pillow's decoder, which ignores them). Corrupt entropy-coded data, a premature end or zeroed quantisation
+    tables decode "successfully" into garbage; a catalogue job must be able to tell, so they are a 422."""
+    tables = getattr(image, "quantization", None) or {}
+    if any(0 in table for table in tables.values()):
+        raise Unprocessable("the JPEG's quantisation tables hold zeros (a corrupt header): its pixels would decode "
+                            "as garbage; send the original file")
+    if image.mode not in ("RGB", "L"):  # CMYK / YCCK: Pillow converts those; libjpeg-turbo cannot
+        return image
+    try:
+        pixels = simplejpeg.decode_jpeg(data, colorspace="RGB", strict=True)
+    except ValueError as exc:
+        raise Unprocessable(f"the JPEG data is corrupt ({exc}); part of the image would be garbage - send the "
+                            "complete, original file") from None
+    decoded = Image.fromarray(pixels)
+    if "exif" in image.info:
+        decoded.info["exif"] = image.info["exif"]  # exif_transpose reads the orientation from it
+    return decoded
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

@@ -1,103 +1,128 @@
-"""python -m launcher start|stop|register: run TorchServe with this repository's config."""
+"""python -m launcher start|serve|stop|register|scale: the front door and TorchServe with this repository's config.
+
+start: `make serve`: `serve` in the background (log in logs/serve.out, pid in logs/serve.pid), waits until ready.
+serve: the front door and TorchServe in the foreground (the Docker image's CMD; `vertex` is the same).
+stop:  SIGTERM to what `start` started (it drains, then stops TorchServe).
+"""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
+import subprocess
 import sys
-import tempfile
+import time
 from pathlib import Path
 
-from fashion.samples import synthetic_jpeg
+import httpx
+
 from launcher import torchserve as ts
+from launcher.settings import FrontDoorSettings
 
 MODELS = ts.SERVED_MODELS
 
 
-def _addresses(config: Path) -> tuple[str, str]:
-    settings = ts.read_config(config)
-    return settings["inference_address"].strip(), settings["management_address"].strip()
+def _front_door() -> str:
+    settings = FrontDoorSettings.from_env()
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    return f"http://{host}:{settings.port}"
 
 
-def ready(config: Path, timeout: float) -> None:
-    inference, management = _addresses(config)
-    ts.wait_until(lambda: ts.models_ready(management, MODELS), timeout, f"models {MODELS} at {management}")
-    print(ts.register_workflow(management))
-    ts.wait_until(lambda: ts.answers(inference, "/wfpredict/fashion", synthetic_jpeg()), timeout,
-                  "the workflow to answer")
-    print(f"""
-TorchServe is up (inference {inference}, management {management}).
-  curl -T photo.jpg {inference}/wfpredict/fashion         # the workflow
-  curl -T photo.jpg {inference}/predictions/fashion       # the in-process ensemble
-  curl -T photo.jpg {inference}/predictions/segmenter     # or embedder, attributes
-  curl -H 'Content-Type: application/json' -d '{{"text": ["red dress"]}}' {inference}/predictions/embedder
-Stop it with `make stop`. Logs: logs/.""")
-
-
-def serve(args: argparse.Namespace) -> int:
-    """Foreground, for containers: TorchServe's output on ours, workflow registered, exit with TorchServe."""
-    config = args.config
-    if args.inference_address:
-        workdir = Path(tempfile.mkdtemp(prefix="fashion-serve-"))
-        store = str(args.store.resolve())
-        config = ts.derive_config(args.config, workdir / "config.properties", {
-            "inference_address": args.inference_address, "model_store": store, "workflow_store": store})
-    proc = ts.start(config, args.store, args.logs, foreground=True, console=True)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: os.killpg(proc.pid, signal.SIGTERM))
+def _healthy(url: str) -> bool:
     try:
-        ready(config, args.timeout)
-    except Exception as exc:
-        print(f"start-up failed: {exc}", file=sys.stderr)
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait()
-        return 1
-    return proc.wait()
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def start(args: argparse.Namespace) -> int:
+    """`serve` in the background; returns once its health route answers 200 (or it died)."""
+    front = _front_door()
+    health = front + FrontDoorSettings.from_env().health_route
+    if _healthy(health):
+        print(f"already serving at {front}")
+        return 0
+    args.logs.mkdir(parents=True, exist_ok=True)
+    with open(args.logs / "serve.out", "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "launcher", "serve", "--config", str(args.config),
+                                 "--store", str(args.store), "--logs", str(args.logs)],
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    (args.logs / "serve.pid").write_text(str(proc.pid))
+    deadline = time.monotonic() + args.timeout
+    while not _healthy(health):
+        if proc.poll() is not None:
+            print(f"the server exited with code {proc.returncode}; see {args.logs / 'serve.out'}", file=sys.stderr)
+            return 1
+        if time.monotonic() > deadline:
+            print(f"not ready after {args.timeout:.0f}s; see {args.logs / 'serve.out'}", file=sys.stderr)
+            return 1
+        time.sleep(1)
+    print(f"""
+Serving at {front} (TorchServe behind it on loopback; management {ts.read_config(args.config)['management_address']}).
+  curl --data-binary @photo.jpg {front}/wfpredict/fashion     # the workflow (curl -T works too)
+  curl --data-binary @photo.jpg {front}/predictions/fashion   # the in-process ensemble, same JSON
+  curl -T photo.jpg {front}/predictions/segmenter             # or embedder, attributes
+  curl -H 'Content-Type: application/json' -d '{{"text": ["red dress"]}}' {front}/predictions/embedder
+Stop it with `make stop`. Logs: {args.logs}/.""")
+    return 0
+
+
+def stop(args: argparse.Namespace) -> int:
+    pid_file = args.logs / "serve.pid"
+    pid = int(pid_file.read_text()) if pid_file.is_file() else None
+    if pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(60):  # it drains, then stops TorchServe
+                os.kill(pid, 0)
+                time.sleep(0.5)
+            print(f"server {pid} did not stop in 30 s; killing it", file=sys.stderr)
+            os.kill(pid, signal.SIGKILL)
+        pid_file.unlink(missing_ok=True)
+        print("stopped")
+        return 0
+    ts.stop()  # a TorchServe started some other way
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m launcher")
     p.add_argument("action", choices=["start", "serve", "vertex", "stop", "register", "scale"],
-                   help="start: background (make serve); serve: foreground (containers); vertex: the Vertex AI "
-                        "entrypoint (AIP_* routes); register: the workflow; scale: set --model's workers")
+                   help="start: background (make serve); serve (= vertex): foreground, the container's CMD; "
+                        "stop: what start started; register: the workflow; scale: set --model's workers")
     p.add_argument("--model", help="scale: a model or workflow node, e.g. fashion__segmenter")
     p.add_argument("--workers", type=int, help="scale: the worker count")
-    p.add_argument("--inference-address", help="override config.properties, e.g. http://0.0.0.0:8080 in a container")
     p.add_argument("--config", default="config.properties", type=Path)
     p.add_argument("--store", default="model_store", type=Path)
     p.add_argument("--logs", default="logs", type=Path)
-    p.add_argument("--timeout", default=600, type=float)
+    p.add_argument("--timeout", default=900, type=float)
     args = p.parse_args(argv)
+    management = ts.read_config(args.config)["management_address"].strip()
     if args.action == "stop":
-        ts.stop()
-        return 0
+        return stop(args)
     if args.action == "scale":
         if not args.model or args.workers is None or args.workers < 0:
             print("scale needs --model NAME --workers N (N >= 0)", file=sys.stderr)
             return 2
-        workers = ts.scale(_addresses(args.config)[1], args.model, args.workers, args.timeout)
+        workers = ts.scale(management, args.model, args.workers, args.timeout)
         for w in workers:
             print(f"{args.model}: worker {w['id']} pid {w['pid']} {w['status']}")
         return 0
-    if args.action in ("start", "serve", "vertex") and not os.environ.get("AIP_STORAGE_URI"):
+    if args.action == "register":
+        print(ts.register_workflow(management))
+        return 0
+    if not os.environ.get("AIP_STORAGE_URI"):
         missing = [f"{m}.mar" for m in MODELS if not (args.store / f"{m}.mar").is_file()]
         missing += [] if (args.store / "fashion.war").is_file() else ["fashion.war"]
         if missing:
             print(f"{missing} missing in {args.store}: run `make archives` first", file=sys.stderr)
             return 2
-    if args.action == "serve":
-        return serve(args)
-    if args.action == "vertex":
-        from launcher import vertex
-        return vertex.run(args.config, args.store, args.logs, args.timeout)
     if args.action == "start":
-        inference, _ = _addresses(args.config)
-        if ts.pings(inference):
-            print(f"TorchServe already answers at {inference}; checking its models and workflow")
-        else:
-            ts.start(args.config, args.store, args.logs)
-    ready(args.config, args.timeout)
-    return 0
+        return start(args)
+    from launcher import serve
+    return serve.run(args.config, args.store, args.logs, args.timeout)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ STORE = ROOT / "model_store"
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        for marker in ("unit", "integration", "e2e"):
+        for marker in ("unit", "integration", "e2e", "image"):
             if f"/tests/{marker}/" in str(item.fspath):
                 item.add_marker(getattr(pytest.mark, marker))
 

@@ -70,6 +70,32 @@ def _zip() -> bytes:
     return buf.getvalue()
 
 
+def _jpeg_segments(data: bytes) -> list[tuple[int, int, int]]:
+    """(marker, offset, length) of each header segment up to the start of the scan."""
+    out, i = [], 2
+    while i + 4 <= len(data) and data[i] == 0xFF:
+        marker, length = data[i + 1], int.from_bytes(data[i + 2:i + 4], "big")
+        out.append((marker, i, length))
+        if marker == 0xDA:
+            break
+        i += 2 + length
+    return out
+
+
+def _zero_tables(photo: bytes, marker: int, keep: int) -> bytes:
+    """The photo with every table of one kind (0xDB quantisation, 0xC4 Huffman) zeroed after its first `keep`
+    bytes: the file still parses, and the pixels are garbage."""
+    out = bytearray(photo)
+    for m, offset, length in _jpeg_segments(photo):
+        if m == marker:
+            out[offset + 4 + keep: offset + 2 + length] = bytes(length - 2 - keep)
+    return bytes(out)
+
+
+def _nested(depth: int, inner: str = "") -> bytes:
+    return ("[" * depth + inner + "]" * depth).encode()
+
+
 def build_corpus(photo: bytes, oversized_mb: int = 65) -> list[Case]:
     """photo: a real JPEG (the good request every hostile one is measured against)."""
     png = _encode(Image.open(io.BytesIO(photo)).convert("RGB").resize((200, 300)), "PNG")
@@ -79,8 +105,20 @@ def build_corpus(photo: bytes, oversized_mb: int = 65) -> list[Case]:
     corrupt_jpeg[len(photo) // 3: len(photo) // 3 + 2000] = bytes(range(256)) * 7 + bytes(208)
     b64 = base64.b64encode(photo).decode()
     return [
-        Case("truncated_jpeg", photo[: len(photo) // 3], JPEG, "either"),
-        Case("corrupted_jpeg", bytes(corrupt_jpeg), JPEG, "either"),
+        Case("truncated_jpeg", photo[: len(photo) // 3], JPEG, "refused"),
+        Case("corrupted_jpeg", bytes(corrupt_jpeg), JPEG, "refused", 422),
+        Case("jpeg_zeroed_quantisation", _zero_tables(photo, 0xDB, 1), JPEG, "refused", 422),
+        Case("jpeg_zeroed_huffman_symbols", _zero_tables(photo, 0xC4, 17), JPEG, "refused", 422),
+        Case("jpeg_zeros_in_scan", photo[:5000] + bytes(3000) + photo[8000:], JPEG, "refused", 422),
+        Case("photo_as_form_urlencoded", photo, "application/x-www-form-urlencoded", "accepted"),
+        Case("photo_as_octet_stream", photo, "application/octet-stream", "accepted"),
+        Case("nested_json_lists", _nested(100_000), JSON, "refused", 400),
+        Case("nested_json_objects", b'{"a":' * 100_000 + b"1" + b"}" * 100_000, JSON, "refused", 400),
+        Case("nested_json_instances", b'{"instances":' + _nested(5000) + b"}", JSON, "refused", 400),
+        Case("nested_json_as_form", _nested(100_000), "application/x-www-form-urlencoded", "refused", 400),
+        Case("json_huge_integer", b'{"b64": "aGVsbG8=", "max_garments": ' + b"9" * 5000 + b"}", JSON, "refused", 400),
+        Case("json_nan_option", json.dumps({"b64": b64, "min_score": float("nan")}).encode(), JSON, "refused", 400),
+        Case("json_text_not_strings", b'{"text": ' + _nested(500) + b"}", JSON, "refused", 400),
         Case("truncated_png", png[: len(png) // 2], PNG, "refused", 400),
         Case("corrupted_png", bytes(corrupt_png), PNG, "refused", 400),
         Case("zero_bytes", b"", JPEG, "refused", 400),

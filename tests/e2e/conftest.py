@@ -1,27 +1,32 @@
-"""A real TorchServe, started from the built model_store with this repository's config on spare ports, and a
-local image host for URL inputs (on 127.0.0.2, the only private address the server may fetch from)."""
+"""The front door with a real TorchServe behind it, started from the built model_store with this repository's
+config on spare ports, as Vertex AI starts it, and a local image host for URL inputs (on 127.0.0.2, the only
+private address the server may fetch from). Every e2e request goes through the front door."""
 from __future__ import annotations
 
+import contextlib
 import http.server
-import os
 import threading
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 import pytest
 
-from fashion.samples import synthetic_jpeg
-from launcher import torchserve as ts
-from launcher.__main__ import MODELS
-from tests.conftest import ROOT, STORE, STREET
+from launcher.spawned import spawned_front_door
+from tests.conftest import STORE, STREET
 
 IMAGE_HOST = "127.0.0.2"
+PREDICT_ROUTE, HEALTH_ROUTE = "/v1/endpoints/fashion/deployedModels/m1:predict", "/v1/health"
 
 
 class Server:
-    def __init__(self, inference: str, management: str, metrics: str, logs: str, image_host: str) -> None:
+    """The front door (`python -m launcher serve`) and the TorchServe behind it."""
+
+    def __init__(self, inference: str, management: str, metrics: str, logs: str, image_host: str,
+                 torchserve: str, health: str, predict: str) -> None:
         self.inference, self.management, self.metrics, self.logs = inference, management, metrics, Path(logs)
-        self.image_host = image_host
+        self.image_host, self.torchserve, self.health, self.predict = image_host, torchserve, health, predict
+        self.health_seen: list[int | None] = []  # what the health route answered while it started
         self.http = httpx.Client(timeout=180)
 
     def post(self, path: str, **kwargs) -> httpx.Response:
@@ -32,6 +37,17 @@ class Server:
         models = self.http.get(f"{self.management}/models").json()["models"]
         return {m["modelName"]: sorted(w["pid"] for w in self.http.get(
             f"{self.management}/models/{m['modelName']}").json()[0]["workers"]) for m in models}
+
+
+@contextlib.contextmanager
+def front_door(workdir: Path, env: dict[str, str] | None = None, store: Path = STORE) -> Iterator[dict]:
+    """The front door as Vertex AI starts it (AIP_* routes that are not the defaults), bound to loopback."""
+    env = {"AIP_HTTP_PORT": "0", "AIP_PREDICT_ROUTE": PREDICT_ROUTE, "AIP_HEALTH_ROUTE": HEALTH_ROUTE, **(env or {})}
+    try:
+        with spawned_front_door(workdir, env, store=store) as urls:
+            yield urls
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 class _Images(http.server.BaseHTTPRequestHandler):
@@ -73,17 +89,10 @@ def image_host() -> str:
 def server(tmp_path_factory, image_host) -> Server:
     if not (STORE / "fashion.war").is_file():
         pytest.fail("model_store has no archives: run `make archives` (make test does)")
-    workdir = tmp_path_factory.mktemp("torchserve")
     url_env = {"FASHION_URL_INPUT": "on", "FASHION_URL_ALLOW_NETWORKS": f"{IMAGE_HOST}/32",
                "FASHION_URL_PORTS": f"80,443,{image_host.rsplit(':', 1)[1]}"}
-    saved = {k: os.environ.get(k) for k in url_env}
-    os.environ.update(url_env)  # the workers inherit it
-    try:
-        with ts.temporary_server(ROOT / "config.properties", STORE, workdir, MODELS, synthetic_jpeg()) as urls:
-            yield Server(urls["inference"], urls["management"], urls["metrics"], urls["logs"], image_host)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with front_door(tmp_path_factory.mktemp("frontdoor"), url_env) as urls:
+        srv = Server(urls["front"], urls["management"], urls["metrics"], urls["logs"], image_host,
+                     urls["inference"], urls["front"] + HEALTH_ROUTE, urls["front"] + PREDICT_ROUTE)
+        srv.health_seen = urls["health_seen"]
+        yield srv

@@ -1,33 +1,44 @@
-"""The container's start command, run outside Docker: `python -m launcher serve --inference-address ...`."""
+"""The image's start command outside Docker, as Vertex AI starts it with AIP_STORAGE_URI (a folder of archives):
+health 503 until the pipeline answers, then 200; SIGTERM drains and stops everything within 10 s, no orphan."""
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
+import time
+from pathlib import Path
 
 import httpx
 
-from launcher import torchserve as ts
-from fashion.samples import synthetic_jpeg
-from tests.conftest import ROOT, STORE
+from tests.conftest import STORE
+from tests.e2e.conftest import front_door
 
 
-def test_serve_entrypoint_registers_workflow_and_stops_on_sigterm(tmp_path, street_photos):
-    config, urls = ts.spare_config(ROOT / "config.properties", tmp_path / "config.properties")
-    inference = urls["inference"]
-    env = {**os.environ, "TMPDIR": str(tmp_path)}
-    console = tmp_path / "console.txt"  # a file, not a pipe: TorchServe logs a lot to the console
-    with open(console, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "launcher", "serve", "--config", str(config),
-                                 "--store", str(STORE), "--logs", str(tmp_path / "logs"),
-                                 "--inference-address", inference],
-                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        ts.wait_until(lambda: ts.answers(inference, "/wfpredict/fashion", synthetic_jpeg()), 600, "the workflow")
-        r = httpx.post(f"{inference}/wfpredict/fashion", content=street_photos[0].read_bytes(), timeout=120)
+def _processes_mentioning(text: str) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if text.encode() in (proc / "cmdline").read_bytes():
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+    return pids
+
+
+def test_storage_uri_start_and_sigterm(tmp_path, street_photos):
+    with front_door(tmp_path, {"AIP_STORAGE_URI": str(STORE.resolve())}, store=tmp_path / "nowhere") as urls:
+        assert 503 in urls["health_seen"], urls["health_seen"]
+        photo = street_photos[0].read_bytes()
+        r = httpx.post(urls["front"] + "/wfpredict/fashion", content=photo, timeout=120,
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})  # curl --data-binary
         assert r.status_code == 200 and "garments" in r.json()
-    finally:
+        assert _processes_mentioning(str(tmp_path)), "TorchServe is not running from the work directory"
+        proc = urls["proc"]
+        start = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=120)
-    assert "TorchServe is up" in console.read_text(errors="replace")
+        code = proc.wait(timeout=30)
+        took = time.monotonic() - start
+    assert code == 0 and took < 10, (code, took)
+    time.sleep(1)
+    assert not [p for p in _processes_mentioning(str(tmp_path)) if p != os.getpid()], "processes left running"
+    assert "TorchServe stopped" in urls["console"].read_text(errors="replace")

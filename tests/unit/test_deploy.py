@@ -34,7 +34,12 @@ def test_deployment_matches_image_service_hpa_and_pdb(name):
     assert cpus["valueFrom"]["resourceFieldRef"]["resource"] == "requests.cpu"
     assert "cpu" in container["resources"]["requests"]
     assert re.search(r"^EXPOSE 8080$", dockerfile, re.M) and container["ports"][0]["containerPort"] == 8080
-    assert 'CMD ["python", "-m", "launcher", "vertex"]' in dockerfile
+    assert 'CMD ["python", "-m", "launcher", "serve"' in dockerfile
+    # read-only root filesystem: every write of the server goes to /tmp, which the pod mounts
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    (mount,) = container["volumeMounts"]
+    assert mount["mountPath"] == "/tmp" and re.search(r"^ +TMPDIR=/tmp", dockerfile, re.M)
+    assert any(v["name"] == mount["name"] and "emptyDir" in v for v in pod["spec"]["volumes"])
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"]["path"] == env["AIP_HEALTH_ROUTE"]
     labels = pod["metadata"]["labels"]

@@ -1,0 +1,87 @@
+"""python -m bench.frontdoor: what the front door costs, and how it behaves past capacity, side by side in one run.
+
+Starts `python -m launcher serve` (the front door and its TorchServe) on spare ports, then:
+1. cost: the same photo to TorchServe directly and through the front door, alternated, 1 client (p50/p95), then
+   throughput at 8 and 32 clients on the ensemble, direct vs front door;
+2. overload: 32 and 64 clients on the workflow, through the front door (clients wait out Retry-After after a
+   503) and, for comparison, 32 straight to TorchServe: answered / shed (503) / failed (5xx, no answer), the
+   slowest answer and the slowest refusal.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+from bench.load import LoadResult, percentile, run_load
+from bench.photos import DEFAULT_PHOTOS, pick_photos
+from launcher.spawned import spawned_front_door
+
+
+def alternate(urls: dict[str, str], body: bytes, runs: int) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {name: [] for name in urls}
+    with httpx.Client(timeout=300) as http:
+        for i in range(2 * runs + 2):
+            name = list(urls)[i % 2]
+            start = time.perf_counter()
+            r = http.post(urls[name], content=body, headers={"Content-Type": "image/jpeg"})
+            assert r.status_code == 200, r.text[:200]
+            if i >= 2:  # the first pair warms both paths
+                times[name].append(time.perf_counter() - start)
+    return times
+
+
+def describe(result: LoadResult) -> str:
+    counts = Counter(result.statuses)
+    answered = [t for s, t in zip(result.statuses, result.latencies) if s == 200]
+    shed = [t for s, t in zip(result.statuses, result.latencies) if s == 503]
+    failed = {s: n for s, n in counts.items() if s not in (200, 503)}
+    p50 = statistics.median(answered) if answered else 0.0
+    p95 = percentile(answered, 95) if answered else 0.0
+    return (f"{len(result.statuses):4d} requests: {len(answered):4d} answered (p50 {p50:5.2f} s, p95 {p95:5.2f} s, "
+            f"max {max(answered, default=0):5.2f} s), {len(shed):4d} shed (max {max(shed, default=0) * 1000:5.0f} ms), "
+            f"{sum(failed.values())} failed {failed}; {len(answered) / result.wall:.2f} answered/s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.frontdoor", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", type=int, default=30, help="pairs of single requests for the p50")
+    p.add_argument("--per-client", type=int, default=5)
+    p.add_argument("--skip-overload", action="store_true")
+    args = p.parse_args(argv)
+    photos = [path.read_bytes() for path in pick_photos(DEFAULT_PHOTOS, 8)]
+    with tempfile.TemporaryDirectory() as tmp, spawned_front_door(Path(tmp)) as urls:
+        direct, front = urls["inference"], urls["front"]
+        print(f"front door {front} -> TorchServe {direct}; in-flight limit per endpoint: "
+              f"{httpx.get(front + '/frontdoor/stats').json()}")
+        for path in ("/predictions/fashion", "/wfpredict/fashion"):
+            times = alternate({"TorchServe directly": direct + path, "through the front door": front + path},
+                              photos[0], args.runs)
+            for name, t in times.items():
+                print(f"{path:22s} 1 client  {name:24s} p50 {statistics.median(t) * 1000:7.1f} ms  "
+                      f"p95 {percentile(t, 95) * 1000:7.1f} ms")
+            a, b = (statistics.median(t) for t in times.values())
+            print(f"{path:22s} front door cost at p50: {1000 * (b - a):+.1f} ms ({b / a:.3f}x)")
+        for clients in (8, 32):
+            for name, base in (("TorchServe directly", direct), ("through the front door", front)):
+                result = run_load(base + "/predictions/fashion", photos, clients, args.per_client, timeout=300)
+                print(f"/predictions/fashion {clients:2d} clients {name:24s} {describe(result)}")
+        if not args.skip_overload:
+            for clients, name, base in ((32, "TorchServe directly", direct), (32, "through the front door", front),
+                                        (64, "through the front door", front)):
+                result = run_load(base + "/wfpredict/fashion", photos, clients, args.per_client, timeout=300,
+                                  honour_retry_after=True)
+                print(f"/wfpredict/fashion  {clients:2d} clients {name:24s} {describe(result)}")
+        print(f"front door stats: {httpx.get(front + '/frontdoor/stats').json()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""The front door: one ASGI app (Starlette on uvicorn) in front of TorchServe, which listens on loopback only.
+
+It serves TorchServe's inference paths unchanged (/predictions/<model>, /wfpredict/<workflow>, /ping), the
+Vertex AI predict and health routes, and readiness, and fixes what TorchServe's frontend cannot:
+- a raw image body is accepted whatever its Content-Type: everything but multipart and JSON goes on as
+  application/octet-stream (TorchServe would parse a form-urlencoded JPEG as a form and answer 500); the
+  handlers sniff JSON from bytes, so `curl -d '{"b64": ...}'` works too;
+- /wfpredict answers a refusal with its real status code (the workflow can only answer 200 or 500, so a refusal
+  travels as a 200 whose body is the error object), the same as /predictions;
+- bodies over the limit get a JSON 413 before they are buffered (Content-Length, or counted while streaming);
+- at most `max_inflight` requests per endpoint are in flight; past that a fast 503 with Retry-After
+  (launcher.shedding);
+- one pooled keep-alive client to TorchServe; its failures become 503/504 JSON errors, never a 500 of ours.
+Management and metrics stay TorchServe's own, on loopback.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from typing import Any, AsyncIterator, Callable
+
+import httpx
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from fashion.errors import InvalidInput, NotReady, PayloadTooLarge, RequestError
+from launcher.settings import FrontDoorSettings
+from launcher.shedding import Shedder
+
+HEALTH_CACHE_S = 5.0
+UPSTREAM_HEADERS = ("content-type", "x-request-id")
+
+
+class GatewayTimeout(RequestError):
+    code, phrase = 504, "Gateway Timeout"
+
+
+class State:
+    """What the app knows at run time: readiness (set by the launcher once the pipeline answers), the client."""
+
+    def __init__(self, settings: FrontDoorSettings, inference: str) -> None:
+        self.settings, self.inference = settings, inference
+        self.ready = False
+        self.client: httpx.AsyncClient | None = None
+        self.shedder = Shedder(settings.max_inflight)
+        self._checked, self._pinged = 0.0, False
+
+    async def healthy(self) -> bool:
+        if not self.ready or self.client is None:
+            return False
+        if time.monotonic() - self._checked > HEALTH_CACHE_S:
+            try:
+                self._pinged = (await self.client.get("/ping", timeout=3)).status_code == 200
+            except httpx.HTTPError:
+                self._pinged = False
+            self._checked = time.monotonic()
+        return self._pinged
+
+
+def error(exc: RequestError, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(exc.to_dict()), exc.code, headers=headers, media_type="application/json")
+
+
+def upstream_content_type(content_type: str | None) -> str:
+    """Multipart and JSON keep their type (TorchServe splits the parts, parses the JSON); anything else (a form,
+    text, image/*, none) is handed over as bytes, which the handlers sniff."""
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if kind.startswith("multipart/") or kind == "application/json" or kind.endswith("+json"):
+        return content_type or ""
+    return "application/octet-stream"
+
+
+def workflow_status(status: int, body: bytes) -> int:
+    """A workflow's refusal is a 200 whose body is the error object: answer its own code instead."""
+    if status != 200 or not body.startswith(b'{"error":'):
+        return status
+    try:
+        code = json.loads(body)["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return status
+    return code if isinstance(code, int) and 400 <= code < 600 else status
+
+
+async def read_body(request: Request, limit: int, why: str) -> bytes:
+    """The body, refused with a 413 as soon as it is known to exceed `limit` (never buffered past it)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise InvalidInput(f"Content-Length {declared!r} is not a number")
+        if int(declared) > limit:
+            raise PayloadTooLarge(f"the request is {int(declared)} bytes; {why}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the request is over {limit} bytes; {why}")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def build_app(settings: FrontDoorSettings, inference: str,
+              lifespan: Callable[[State], contextlib.AbstractAsyncContextManager[None]] | None = None,
+              transport: httpx.AsyncBaseTransport | None = None) -> Starlette:
+    """The ASGI app forwarding to TorchServe's inference API at `inference` (http://127.0.0.1:PORT)."""
+    state = State(settings, inference)
+    general_limit = (f"the limit is {settings.max_request_bytes} bytes (TorchServe's max_request_size); "
+                     "send fewer or smaller images per request")
+    predict_limit = (f"Vertex AI shared endpoints accept at most {settings.predict_route_max_bytes} bytes. Resize "
+                     "the images before sending (`python -m client --max-bytes ...` does it) or deploy to a "
+                     "dedicated endpoint and set FASHION_PREDICT_MAX_BYTES=0")
+
+    async def forward(request: Request, path: str, body_limit: int, why: str) -> Response:
+        if not state.ready:
+            return error(NotReady("the models are loading; retry shortly"), {"Retry-After": "5"})
+        try:
+            body = await read_body(request, body_limit, why)
+        except RequestError as exc:
+            return error(exc, {"Connection": "close"} if exc.code == 413 else None)
+        slot = state.shedder[path]
+        if not slot.try_acquire():
+            return error(NotReady(
+                f"{path} is at its limit of {slot.limit} requests in flight (FASHION_MAX_INFLIGHT); "
+                f"retry after {slot.retry_after()} s"), {"Retry-After": str(slot.retry_after())})
+        start, answered = time.monotonic(), False
+        try:
+            assert state.client is not None
+            headers = {"Content-Type": upstream_content_type(request.headers.get("content-type"))}
+            if "authorization" in request.headers:  # TorchServe's token, when an operator turns it on
+                headers["Authorization"] = request.headers["authorization"]
+            r = await state.client.post(path, content=body, params=request.query_params, headers=headers)
+            answered = True
+        except httpx.TimeoutException:
+            return error(GatewayTimeout(f"the model server did not answer within {settings.upstream_timeout_s:.0f} s"))
+        except httpx.HTTPError as exc:
+            return error(NotReady(f"the model server did not answer ({type(exc).__name__})"), {"Retry-After": "5"})
+        finally:
+            slot.release(time.monotonic() - start if answered else None)
+        status = workflow_status(r.status_code, r.content) if path.startswith("/wfpredict/") else r.status_code
+        return Response(r.content, status, headers={k: r.headers[k] for k in UPSTREAM_HEADERS if k in r.headers})
+
+    async def passthrough(request: Request) -> Response:
+        return await forward(request, request.url.path, settings.max_request_bytes, general_limit)
+
+    async def predict(request: Request) -> Response:
+        limit = settings.predict_route_max_bytes or settings.max_request_bytes
+        return await forward(request, settings.predict_target, min(limit, settings.max_request_bytes),
+                             predict_limit if settings.predict_route_max_bytes else general_limit)
+
+    async def health(request: Request) -> Response:
+        if await state.healthy():
+            return Response(json.dumps({"status": "ready"}), 200, media_type="application/json")
+        return error(NotReady("the models are loading, or the model server stopped answering"),
+                     {"Retry-After": "5"})
+
+    async def ping(request: Request) -> Response:
+        try:
+            assert state.client is not None
+            r = await state.client.get("/ping", timeout=5)
+        except (httpx.HTTPError, AssertionError):
+            return error(NotReady("the model server does not answer"))
+        return Response(r.content, r.status_code, media_type="application/json")
+
+    async def stats(request: Request) -> Response:
+        return Response(json.dumps({"ready": state.ready, "endpoints": state.shedder.stats()}),
+                        media_type="application/json")
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        message = (f"unknown route {request.url.path}; predictions go to {settings.predict_route}, "
+                   "/predictions/<model> or /wfpredict/fashion" if exc.status_code == 404
+                   else f"{request.method} is not allowed on {request.url.path}")
+        payload: dict[str, Any] = {"error": {"code": exc.status_code, "type": "HTTPError", "message": message}}
+        return Response(json.dumps(payload), exc.status_code, media_type="application/json")
+
+    @contextlib.asynccontextmanager
+    async def lifespan_with_client(app: Starlette) -> AsyncIterator[None]:
+        state.client = httpx.AsyncClient(
+            base_url=inference, timeout=httpx.Timeout(settings.upstream_timeout_s, connect=5.0), transport=transport,
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64))
+        try:
+            if lifespan is None:
+                yield
+            else:
+                async with lifespan(state):
+                    yield
+        finally:
+            state.ready = False
+            await state.client.aclose()
+
+    routes = [
+        Route(settings.health_route, health, methods=["GET"]),
+        Route(settings.predict_route, predict, methods=["POST"]),
+        Route("/ping", ping, methods=["GET"]),
+        Route("/frontdoor/stats", stats, methods=["GET"]),
+        Route("/predictions/{model}", passthrough, methods=["POST", "PUT"]),
+        Route("/predictions/{model}/{version}", passthrough, methods=["POST", "PUT"]),
+        Route("/wfpredict/{workflow}", passthrough, methods=["POST", "PUT"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan_with_client,
+                    exception_handlers={HTTPException: http_error})
+    app.state.frontdoor = state
+    return app
+

@@ -1,0 +1,56 @@
+"""The front door's settings, read once from the environment into a frozen object (nothing read at import)."""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from typing import Mapping
+
+from fashion.threads import available_cores
+
+SHARED_ENDPOINT_LIMIT = 1_572_864  # Vertex AI's public shared endpoints refuse larger requests
+# Served images per second per CPU core through the whole pipeline (BENCHMARKS.md: the workflow at 8 clients,
+# 5.2 img/s on 2 cores). Only the default in-flight bound comes from it; GPUs set FASHION_MAX_INFLIGHT.
+IMAGES_PER_CORE_S = 2.6
+
+
+@dataclasses.dataclass(frozen=True)
+class FrontDoorSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    predict_route: str = "/predict"  # Vertex AI's AIP_PREDICT_ROUTE
+    health_route: str = "/health"  # Vertex AI's AIP_HEALTH_ROUTE; readiness everywhere else too
+    predict_target: str = "/predictions/fashion"  # what the predict route calls (or /wfpredict/fashion)
+    storage_uri: str | None = None  # AIP_STORAGE_URI: where the archives come from (else the image's own)
+    max_request_bytes: int = 64 * 1024 * 1024  # TorchServe's max_request_size (config.properties)
+    predict_route_max_bytes: int = SHARED_ENDPOINT_LIMIT  # 0 = no extra limit (dedicated endpoints)
+    latency_budget_s: float = 5.0  # queueing a request may add at most this; past it, a fast 503
+    max_inflight: int = 16  # per endpoint (TorchServe model or workflow); see default_inflight()
+    upstream_timeout_s: float = 120.0
+    drain_s: float = 6.0  # on SIGTERM: how long in-flight requests may finish before TorchServe stops
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None,
+                 max_request_bytes: int | None = None) -> "FrontDoorSettings":
+        env = os.environ if env is None else env
+        budget = float(env.get("FASHION_LATENCY_BUDGET_S", cls.latency_budget_s))
+        inflight = env.get("FASHION_MAX_INFLIGHT", "")
+        return cls(
+            host=env.get("FASHION_HOST", "0.0.0.0" if "AIP_HTTP_PORT" in env else cls.host),
+            port=int(env.get("AIP_HTTP_PORT") or env.get("FASHION_PORT") or cls.port),
+            predict_route=env.get("AIP_PREDICT_ROUTE") or cls.predict_route,
+            health_route=env.get("AIP_HEALTH_ROUTE") or cls.health_route,
+            predict_target=env.get("FASHION_PREDICT_TARGET") or env.get("FASHION_VERTEX_TARGET") or cls.predict_target,
+            storage_uri=env.get("AIP_STORAGE_URI") or None,
+            max_request_bytes=max_request_bytes or cls.max_request_bytes,
+            predict_route_max_bytes=int(env.get("FASHION_PREDICT_MAX_BYTES",
+                                                env.get("FASHION_VERTEX_MAX_REQUEST_BYTES", SHARED_ENDPOINT_LIMIT))),
+            latency_budget_s=budget,
+            max_inflight=int(inflight) if inflight else default_inflight(budget, available_cores(env)),
+            upstream_timeout_s=float(env.get("FASHION_UPSTREAM_TIMEOUT_S", cls.upstream_timeout_s)),
+            drain_s=float(env.get("FASHION_DRAIN_S", cls.drain_s)))
+
+
+def default_inflight(budget_s: float, cores: int) -> int:
+    """Little's law: the requests an endpoint can hold and still answer within the budget (at least 2)."""
+    return max(2, math.floor(IMAGES_PER_CORE_S * cores * budget_s))
