@@ -60,7 +60,7 @@ def find_local(explicit: str | None, weights_dir: str | None, patterns: tuple[st
         if not path.is_file():
             raise FileNotFoundError(f"weights file {path} does not exist")
         return path
-    for folder in [Path(weights_dir)] * bool(weights_dir) + [SHIPPED_WEIGHTS]:
+    for folder in ([Path(weights_dir)] if weights_dir else []) + [SHIPPED_WEIGHTS]:
         if not folder.is_dir():
             continue
         for pattern in patterns:
