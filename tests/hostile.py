@@ -82,7 +82,7 @@ def _jpeg_segments(data: bytes) -> list[tuple[int, int, int]]:
     return out
 
 
-def _zero_tables(photo: bytes, marker: int, keep: int) -> bytes:
+def zero_tables(photo: bytes, marker: int, keep: int) -> bytes:
     """The photo with every table of one kind (0xDB quantisation, 0xC4 Huffman) zeroed after its first `keep`
     bytes: the file still parses, and the pixels are garbage."""
     out = bytearray(photo)
@@ -107,8 +107,8 @@ def build_corpus(photo: bytes, oversized_mb: int = 65) -> list[Case]:
     return [
         Case("truncated_jpeg", photo[: len(photo) // 3], JPEG, "refused"),
         Case("corrupted_jpeg", bytes(corrupt_jpeg), JPEG, "refused", 422),
-        Case("jpeg_zeroed_quantisation", _zero_tables(photo, 0xDB, 1), JPEG, "refused", 422),
-        Case("jpeg_zeroed_huffman_symbols", _zero_tables(photo, 0xC4, 17), JPEG, "refused", 422),
+        Case("jpeg_zeroed_quantisation", zero_tables(photo, 0xDB, 1), JPEG, "refused", 422),
+        Case("jpeg_zeroed_huffman_symbols", zero_tables(photo, 0xC4, 17), JPEG, "refused", 422),
         Case("jpeg_zeros_in_scan", photo[:5000] + bytes(3000) + photo[8000:], JPEG, "refused", 422),
         Case("photo_as_form_urlencoded", photo, "application/x-www-form-urlencoded", "accepted"),
         Case("photo_as_octet_stream", photo, "application/octet-stream", "accepted"),

@@ -85,3 +85,17 @@ def test_body_limit_matches_config_properties():
     assert int(config["max_request_size"]) == MAX_REQUEST_BYTES
     with pytest.raises(PayloadTooLarge):
         decode_request({"body": b"\xff" * (MAX_REQUEST_BYTES + 1)})
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+                                  b'{"instances":' + b"[" * 5000 + b"]" * 5000 + b"}"])
+def test_deeply_nested_json_is_a_400_not_a_recursion_error(body):
+    with pytest.raises(InvalidInput, match="nested too deeply"):
+        decode_request({"body": body})
+
+
+def test_json_with_a_utf8_bom_is_json_and_texts_must_be_strings():
+    request = decode_request({"body": b'\xef\xbb\xbf{"b64": "aGVsbG8="}'})
+    assert request.images == [b"hello"]
+    with pytest.raises(InvalidInput, match="list of strings"):
+        decode_request({"body": b'{"text": [["red dress"]]}'})

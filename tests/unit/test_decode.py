@@ -5,10 +5,11 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from fashion.decode import MAX_IMAGE_SIDE, decode_image
-from fashion.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
+from fashion.errors import InvalidInput, PayloadTooLarge, Unprocessable, UnsupportedMedia
+from tests.hostile import zero_tables
 
 
 def encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
@@ -54,10 +55,41 @@ def test_bad_bytes(data, error):
         decode_image(data)
 
 
-def test_truncated_jpeg_is_invalid_input():
+def test_truncated_jpeg_is_unprocessable():
     data = encode(Image.new("RGB", (200, 200), (10, 200, 30)), "JPEG")
-    with pytest.raises((InvalidInput, UnsupportedMedia)):
+    with pytest.raises(Unprocessable, match="Premature end"):
         decode_image(data[: len(data) // 2])
+
+
+def _photo() -> bytes:
+    rng = np.random.default_rng(0)
+    return encode(Image.fromarray(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)).resize((320, 240)), "JPEG")
+
+
+@pytest.mark.parametrize("corrupt,words", [
+    (lambda d: zero_tables(d, 0xDB, 1), "quantisation tables hold zeros"),
+    (lambda d: zero_tables(d, 0xC4, 17), "Corrupt JPEG data"),
+    (lambda d: d[:2000] + bytes(1500) + d[3500:], "Corrupt JPEG data"),
+])
+def test_jpeg_that_decodes_into_garbage_is_unprocessable(corrupt, words):
+    """Pillow decodes these without a word; libjpeg's warnings (or zero quantisers) make them a 422."""
+    good = _photo()
+    assert decode_image(good).size == (320, 240)
+    with pytest.raises(Unprocessable, match=words):
+        decode_image(corrupt(good))
+
+
+def test_jpeg_pixels_equal_pillows_and_follow_exif_orientation():
+    image = Image.fromarray(np.random.default_rng(1).integers(0, 255, (60, 80, 3), dtype=np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90
+    data = encode(image, "JPEG", exif=exif.tobytes())
+    ours = decode_image(data)
+    pillow = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
+    assert ours.size == (60, 80) and np.array_equal(np.asarray(ours), np.asarray(pillow))
+    grey = decode_image(encode(image.convert("L"), "JPEG"))
+    cmyk = decode_image(encode(image.convert("CMYK"), "JPEG"))
+    assert grey.mode == cmyk.mode == "RGB"
 
 
 def test_tiny_image_refused():
