@@ -9,7 +9,8 @@ behind three dear ones, so that count is a hint, not a verdict).
 Allocators keep growing for a while as new batch shapes arrive, then plateau; a leak keeps growing. So the
 verdict is on the second half: exit 1 when there is a 5xx, a stall, or a worker whose RSS grew by more than
 --rss-margin (default 5 %) over the second half of the run.
-Starts its own TorchServe on spare ports from model_store (or uses --inference/--management of a running one).
+Starts its own front door and TorchServe on spare ports from model_store (or uses --inference/--management of a
+running one); requests go through the front door.
 """
 from __future__ import annotations
 
@@ -28,9 +29,7 @@ from pathlib import Path
 import httpx
 
 from bench.load import worker_rss
-from fashion.samples import synthetic_jpeg
-from launcher import torchserve as ts
-from launcher.__main__ import MODELS
+from launcher.spawned import spawned_front_door
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = ROOT.parent / "shared" / "data" / "street_photos" / "photos"
@@ -113,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clients", type=int, default=8)
     p.add_argument("--rss-margin", type=float, default=0.05,
                    help="allowed RSS growth per worker over the second half (0.05 = 5 %%)")
-    p.add_argument("--inference", help="a running TorchServe (default: start one)")
+    p.add_argument("--inference", help="a running front door (default: start one)")
     p.add_argument("--management")
     args = p.parse_args(argv)
     kinds = bodies((PHOTOS / "0005.jpg").read_bytes(), (PHOTOS / "0100.jpg").read_bytes())
@@ -122,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             urls = {"inference": args.inference, "management": args.management}
         else:
             tmp = stack.enter_context(tempfile.TemporaryDirectory())
-            urls = stack.enter_context(ts.temporary_server(ROOT / "config.properties", ROOT / "model_store",
-                                                           Path(tmp), MODELS, synthetic_jpeg()))
+            served = stack.enter_context(spawned_front_door(Path(tmp)))  # the front door and its TorchServe
+            urls = {"inference": served["front"], "management": served["management"]}
         load(urls["inference"], kinds, args.clients, 20)  # warm-up: first-call optimisations, allocator pools
         rss, rows, seconds = [worker_rss(urls["management"])], [], args.minutes * 60
         for _ in range(args.samples):
