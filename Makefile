@@ -9,13 +9,14 @@ PY := $(VENV)/bin/python
 # ../shared/weights). Unset or missing: hub when online, else random weights, flagged everywhere.
 WEIGHTS_DIR ?= $(wildcard ../shared/weights)
 export WEIGHTS_DIR
-# Trained attribute model (make train-attributes writes it here); absent: zero-shot metadata from CLIP.
+# Attribute model: one you trained (make train-attributes writes it here) wins over the one this repository
+# ships in weights/attributes.pt (found by export's weight lookup); with neither, zero-shot metadata from CLIP.
 ATTRIBUTES_CHECKPOINT ?= $(wildcard build/train/attributes/attributes.pt)
 export ATTRIBUTES_CHECKPOINT
 PRODUCTS ?= ../shared/data/fashion_products
 
 .PHONY: setup archives serve stop test test-unit bench lint clean scale train-attributes evaluate-attributes colour-report \
-	image test-image
+	image test-image ship-attributes
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +26,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements.lock
 
 setup: $(VENV)/.installed
 
-model_store/fashion.war: $(VENV)/.installed $(ATTRIBUTES_CHECKPOINT) $(shell find fashion handlers export -name '*.py' -o -name '*.yaml' -o -name '*.json' 2>/dev/null)
+model_store/fashion.war: $(VENV)/.installed $(ATTRIBUTES_CHECKPOINT) $(wildcard weights/*.pt) $(shell find fashion handlers export -name '*.py' -o -name '*.yaml' -o -name '*.json' 2>/dev/null)
 	$(PY) -m export all --out build/export --store model_store
 
 archives: model_store/fashion.war
@@ -59,8 +60,14 @@ train-attributes: setup
 	$(PY) -m training train --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images \
 		--out build/train/attributes --report-dir reports $(TRAIN_ARGS)
 
+# Ship a trained attribute model: weights/attributes.pt (committed) and its sha256 (checked by the tests).
+ship-attributes:
+	cp build/train/attributes/attributes.pt weights/attributes.pt
+	cd weights && sha256sum attributes.pt > attributes.pt.sha256 && cat attributes.pt.sha256
+
 evaluate-attributes: setup
-	$(PY) -m training evaluate --checkpoint build/train/attributes/attributes.pt \
+	$(PY) -m training evaluate --checkpoint $(or $(ATTRIBUTES_CHECKPOINT),weights/attributes.pt) \
+		--split reports/attributes_split.csv \
 		--csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images
 
 colour-report: setup
@@ -71,7 +78,7 @@ colour-report: setup
 VARIANT ?= cpu
 IMAGE ?= fashion-serve:$(VARIANT)
 ENGINE ?= $(shell command -v podman || command -v docker)
-PULL := $(if $(findstring podman,$(ENGINE)),--pull=never,)
+PULL := $(if $(findstring podman,$(ENGINE)),--pull=never --format docker,)
 TORCH_INDEX_URL ?= $(shell curl -sf -o /dev/null --max-time 5 https://download.pytorch.org/whl/cpu/torch/ \
 	&& echo https://download.pytorch.org/whl/cpu)
 
