@@ -174,6 +174,6 @@ def test_settings_from_the_vertex_environment():
     s = FrontDoorSettings.from_env(env, max_request_bytes=123)
     assert (s.host, s.port, s.predict_route, s.health_route, s.storage_uri) == ("0.0.0.0", 9000, "/x:predict", "/hz",
                                                                              "/mnt/archives")
-    assert s.max_request_bytes == 123 and s.max_inflight == default_inflight(s.latency_budget_s, 2) == 26
+    assert s.max_request_bytes == 123 and s.max_inflight == default_inflight(s.latency_budget_s, 2) == 14
     local = FrontDoorSettings.from_env({"FASHION_MAX_INFLIGHT": "7", "FASHION_PREDICT_MAX_BYTES": "0"})
     assert (local.host, local.port, local.max_inflight, local.predict_route_max_bytes) == ("127.0.0.1", 8080, 7, 0)
