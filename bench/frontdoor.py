@@ -49,6 +49,46 @@ def describe(result: LoadResult) -> str:
             f"{sum(failed.values())} failed {failed}; {len(answered) / result.wall:.2f} answered/s")
 
 
+def hop(pairs: int = 300) -> None:
+    """The front door's own cost, without models: an instant stand-in upstream (a 40 KB JSON answer) on uvicorn,
+    a photo sent to it directly and through the front door, alternated."""
+    import threading
+
+    import uvicorn
+
+    from launcher import torchserve as ts
+    from launcher.frontdoor import build_app
+    from launcher.settings import FrontDoorSettings
+
+    answer = b'{"garments":[' + b"1," * 20000 + b"1]}"
+
+    async def upstream(scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": answer})
+
+    def serve(app, port: int) -> None:
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+        threading.Thread(target=server.run, daemon=True).start()
+
+    up, front = ts.free_port(), ts.free_port()
+    app = build_app(FrontDoorSettings(), f"http://127.0.0.1:{up}")
+    serve(upstream, up)
+    serve(app, front)
+    time.sleep(2)
+    app.state.frontdoor.ready = True
+    photo = pick_photos(DEFAULT_PHOTOS, 1)[0].read_bytes()
+    times = alternate({"stand-in directly": f"http://127.0.0.1:{up}/predictions/fashion",
+                       "through the front door": f"http://127.0.0.1:{front}/predictions/fashion"}, photo, pairs)
+    a, b = (statistics.median(t) for t in times.values())
+    print(f"hop against an instant upstream ({len(photo)} B photo, {len(answer)} B answer): direct {a * 1000:.2f} ms, "
+          f"through the front door {b * 1000:.2f} ms: {1000 * (b - a):+.2f} ms at p50")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.frontdoor", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -56,7 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--per-client", type=int, default=5)
     p.add_argument("--skip-overload", action="store_true")
     p.add_argument("--skip-cost", action="store_true", help="only the overload runs")
+    p.add_argument("--hop", action="store_true", help="only the hop against an instant stand-in upstream")
     args = p.parse_args(argv)
+    if args.hop:
+        hop()
+        return 0
     photos = [path.read_bytes() for path in pick_photos(DEFAULT_PHOTOS, 8)]
     with tempfile.TemporaryDirectory() as tmp, spawned_front_door(Path(tmp)) as urls:
         direct, front = urls["inference"], urls["front"]
