@@ -78,7 +78,7 @@ colour-report: setup
 VARIANT ?= cpu
 IMAGE ?= fashion-serve:$(VARIANT)
 ENGINE ?= $(shell command -v podman || command -v docker)
-PULL := $(if $(findstring podman,$(ENGINE)),--pull=never --format docker,)
+PULL := $(if $(findstring podman,$(ENGINE)),--pull=never,)
 TORCH_INDEX_URL ?= $(shell curl -sf -o /dev/null --max-time 5 https://download.pytorch.org/whl/cpu/torch/ \
 	&& echo https://download.pytorch.org/whl/cpu)
 
