@@ -82,6 +82,10 @@ PULL := $(if $(findstring podman,$(ENGINE)),--pull=never,)
 TORCH_INDEX_URL ?= $(shell curl -sf -o /dev/null --max-time 5 https://download.pytorch.org/whl/cpu/torch/ \
 	&& echo https://download.pytorch.org/whl/cpu)
 
+# The dependency stage is tagged ($(IMAGE)-deps) so that pruning the layers a build replaced keeps its cache.
+IMAGE_ARGS = $(PULL) --build-arg VARIANT=$(VARIANT) --build-arg TORCH_INDEX_URL=$(TORCH_INDEX_URL) \
+	--build-arg WEIGHTS=.image-weights
+
 image:
 	@test -n "$(ENGINE)" || { echo "no podman or docker: run ../shared/tools/container-engine.sh (as root)"; exit 2; }
 	rm -rf .image-weights && mkdir .image-weights && cp weights/* .image-weights/
@@ -89,11 +93,11 @@ image:
 	@echo "baking in: $$(ls .image-weights | grep -v README | tr '\n' ' ')(anything else is random; the export log says which)"
 	@echo "torch index: $(or $(TORCH_INDEX_URL),PyPI)"
 	old=$$($(ENGINE) image inspect -f '{{.Id}}' $(IMAGE) 2>/dev/null || true); \
-	$(ENGINE) build $(PULL) --build-arg VARIANT=$(VARIANT) --build-arg TORCH_INDEX_URL=$(TORCH_INDEX_URL) \
-		--build-arg WEIGHTS=.image-weights -t $(IMAGE) . && \
+	$(ENGINE) build $(IMAGE_ARGS) --target deps -t $(IMAGE)-deps . && \
+	$(ENGINE) build $(IMAGE_ARGS) -t $(IMAGE) . && \
 	new=$$($(ENGINE) image inspect -f '{{.Id}}' $(IMAGE)) && \
-	if [ -n "$$old" ] && [ "$$old" != "$$new" ]; then $(ENGINE) rmi "$$old" >/dev/null 2>&1 || true; fi; \
-	$(ENGINE) image prune -f >/dev/null; $(ENGINE) image ls $(IMAGE)
+	{ if [ -n "$$old" ] && [ "$$old" != "$$new" ]; then $(ENGINE) rmi "$$old" >/dev/null 2>&1 || true; fi; } && \
+	$(ENGINE) image prune -f >/dev/null && $(ENGINE) image ls $(IMAGE)
 
 # Starts the image as Vertex AI does (AIP_* routes, with and without AIP_STORAGE_URI, read-only root, non-root)
 test-image: setup
