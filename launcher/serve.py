@@ -131,11 +131,24 @@ def run(config: Path, store: Path, logs: Path, timeout: float = 900) -> int:
     base = ts.read_config(config)
     settings = FrontDoorSettings.from_env(max_request_bytes=int(base.get("max_request_size", "0").strip() or 0))
     workdir = Path(tempfile.mkdtemp(prefix="fashion-serve-"))
+    # TorchServe unpacks every archive under java.io.tmpdir/models (1.2 GB here) and never deletes it: give it
+    # this run's own directory (TMPDIR for the workers too), removed when the run ends, so restarts never fill
+    # the disk.
+    os.environ["TMPDIR"] = str(workdir)
+    try:
+        return _run(config, store, logs, timeout, settings, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(config: Path, store: Path, logs: Path, timeout: float, settings: FrontDoorSettings, workdir: Path) -> int:
     if settings.storage_uri:
         store = fetch_archives(settings.storage_uri, workdir / "model_store")
     store = store.resolve()
-    derived = ts.derive_config(config, workdir / "config.properties",
-                               {"model_store": str(store), "workflow_store": str(store)})
+    vmargs = ts.read_config(config).get("vmargs", "").strip()
+    derived = ts.derive_config(config, workdir / "config.properties", {
+        "model_store": str(store), "workflow_store": str(store),
+        "vmargs": f"{vmargs} -Djava.io.tmpdir={workdir}".strip()})  # where the JVM unpacks the archives
     supervisor = Supervisor(derived, store, logs.resolve(), workdir, timeout)
     if supervisor.inference.rsplit(":", 1)[-1] == str(settings.port):
         print(f"TorchServe's inference_address {supervisor.inference} takes the front door's port {settings.port}: "
