@@ -23,8 +23,7 @@ from launcher.settings import FrontDoorSettings
 MODELS = ts.SERVED_MODELS
 
 
-def _front_door() -> str:
-    settings = FrontDoorSettings.from_env()
+def _front_door(settings: FrontDoorSettings) -> str:
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     return f"http://{host}:{settings.port}"
 
@@ -38,8 +37,9 @@ def _healthy(url: str) -> bool:
 
 def start(args: argparse.Namespace) -> int:
     """`serve` in the background; returns once its health route answers 200 (or it died)."""
-    front = _front_door()
-    health = front + FrontDoorSettings.from_env().health_route
+    settings = FrontDoorSettings.from_env()
+    front = _front_door(settings)
+    health = front + settings.health_route
     if _healthy(health):
         print(f"already serving at {front}")
         return 0

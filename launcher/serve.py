@@ -136,16 +136,16 @@ def run(config: Path, store: Path, logs: Path, timeout: float = 900) -> int:
     # the disk.
     os.environ["TMPDIR"] = str(workdir)
     try:
-        return _run(config, store, logs, timeout, settings, workdir)
+        return _run(config, base.get("vmargs", "").strip(), store, logs, timeout, settings, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _run(config: Path, store: Path, logs: Path, timeout: float, settings: FrontDoorSettings, workdir: Path) -> int:
+def _run(config: Path, vmargs: str, store: Path, logs: Path, timeout: float, settings: FrontDoorSettings,
+         workdir: Path) -> int:
     if settings.storage_uri:
         store = fetch_archives(settings.storage_uri, workdir / "model_store")
     store = store.resolve()
-    vmargs = ts.read_config(config).get("vmargs", "").strip()
     derived = ts.derive_config(config, workdir / "config.properties", {
         "model_store": str(store), "workflow_store": str(store),
         "vmargs": f"{vmargs} -Djava.io.tmpdir={workdir}".strip()})  # where the JVM unpacks the archives
