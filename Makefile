@@ -13,10 +13,13 @@ export WEIGHTS_DIR
 # ships in weights/attributes.pt (found by export's weight lookup); with neither, zero-shot metadata from CLIP.
 ATTRIBUTES_CHECKPOINT ?= $(wildcard build/train/attributes/attributes.pt)
 export ATTRIBUTES_CHECKPOINT
+# Embedder: one you trained (make train-embedder) wins over the shipped weights/embedder.pt; with neither, random.
+EMBEDDER_CHECKPOINT ?= $(wildcard build/train/embedder/embedder.pt)
+export EMBEDDER_CHECKPOINT
 PRODUCTS ?= ../shared/data/fashion_products
 
 .PHONY: setup archives serve stop test test-unit bench lint clean scale train-attributes evaluate-attributes colour-report \
-	image test-image ship-attributes
+	image test-image ship-attributes train-embedder ship-embedder evaluate-embedder bench-embedder
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +29,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements.lock
 
 setup: $(VENV)/.installed
 
-model_store/fashion.war: $(VENV)/.installed $(ATTRIBUTES_CHECKPOINT) $(wildcard weights/*.pt) $(shell find fashion handlers export -name '*.py' -o -name '*.yaml' -o -name '*.json' 2>/dev/null)
+model_store/fashion.war: $(VENV)/.installed $(ATTRIBUTES_CHECKPOINT) $(EMBEDDER_CHECKPOINT) $(wildcard weights/*.pt) $(shell find fashion handlers export -name '*.py' -o -name '*.yaml' -o -name '*.json' 2>/dev/null)
 	$(PY) -m export all --out build/export --store model_store
 
 archives: model_store/fashion.war
@@ -69,6 +72,25 @@ evaluate-attributes: setup
 	$(PY) -m training evaluate --checkpoint $(or $(ATTRIBUTES_CHECKPOINT),weights/attributes.pt) \
 		--split reports/attributes_split.csv \
 		--csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images
+
+# Our own open_clip embedder on (image, caption) pairs from the catalogue: the image trunk from the trained
+# attribute model, locked; text tower + projection trained (about 15 min on 2 CPU cores); report in reports/.
+# TRAIN_ARGS="--init scratch" trains both towers from random weights; "--resume" continues a run.
+train-embedder: setup
+	$(PY) -m training embedder --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images \
+		--out build/train/embedder --report-dir reports $(TRAIN_ARGS)
+
+ship-embedder:
+	cp build/train/embedder/embedder.pt weights/embedder.pt
+	cd weights && sha256sum embedder.pt > embedder.pt.sha256 && cat embedder.pt.sha256
+
+evaluate-embedder: setup
+	$(PY) -m training evaluate-embedder --checkpoint $(or $(EMBEDDER_CHECKPOINT),weights/embedder.pt) \
+		--csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images
+
+# Our embedder against ViT-B-32 on the same backends and crops (BENCHMARKS.md, "The embedder").
+bench-embedder: setup
+	$(PY) -m bench.embedder_speed
 
 colour-report: setup
 	$(PY) -m bench.colour_agreement --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images --out reports

@@ -12,6 +12,7 @@ from PIL import Image
 from export._trace import quiet_onnx_logs
 from export.choice import MODELS, choose
 from fashion.backends import BACKENDS, PRECISIONS
+from fashion.embedder_model import ARCHITECTURE as DEFAULT_CLIP_MODEL
 
 log = logging.getLogger("export")
 DEFAULT_CHECK_IMAGES = (Path("../shared/data/street_photos/photos/0001.jpg"),)
@@ -43,9 +44,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="folder searched for local weights (env WEIGHTS_DIR)")
     p.add_argument("--segmenter-weights", help="a YOLO-seg .pt checkpoint")
     p.add_argument("--imgsz", type=int, help="segmenter input size (default: the checkpoint's training size)")
-    p.add_argument("--clip-model", default=os.environ.get("CLIP_MODEL", "ViT-B-32"))
-    p.add_argument("--clip-pretrained", default=os.environ.get("CLIP_PRETRAINED", "laion2b_s34b_b79k"))
-    p.add_argument("--clip-weights", help="a local open_clip checkpoint for --clip-model")
+    p.add_argument("--clip-model", default=os.environ.get("CLIP_MODEL", DEFAULT_CLIP_MODEL),
+                   help=f"open_clip architecture (env CLIP_MODEL; default {DEFAULT_CLIP_MODEL}, trained here and "
+                        "shipped in weights/embedder.pt); e.g. ViT-B-32 or hf-hub:Marqo/marqo-fashionSigLIP")
+    p.add_argument("--clip-pretrained", default=os.environ.get("CLIP_PRETRAINED"),
+                   help="open_clip pretrained tag for a hub model (ViT-B-32 defaults to laion2b_s34b_b79k)")
+    p.add_argument("--clip-weights", help="a local open_clip checkpoint for --clip-model (for our architecture: "
+                                          "default EMBEDDER_CHECKPOINT, then embedder*.pt in WEIGHTS_DIR, weights/)")
     p.add_argument("--no-text", action="store_true", help="skip the CLIP text tower")
     p.add_argument("--attributes-checkpoint", default=os.environ.get("ATTRIBUTES_CHECKPOINT") or None,
                    help="trained attribute model from `make train-attributes` (env ATTRIBUTES_CHECKPOINT)")

@@ -9,8 +9,9 @@ import os
 import socket
 from pathlib import Path
 
+from fashion.embedder_model import SHIPPED_WEIGHTS  # one place: the committed weights/ folder
+
 log = logging.getLogger("export")
-SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"  # committed, trained by this project
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from PIL import Image
 
 from export._trace import ExportCheckFailed, convert_check_save, write_manifest
 from export._weights import WeightsSource, find_local, hub_reachable, warn_random
+from fashion import embedder_model
 from fashion.backends import Runner
 from fashion.manifest import InputSpec, Manifest
 from fashion.embed import Embedder
@@ -19,7 +21,8 @@ from fashion.zeroshot import label_tables, save_tables
 
 log = logging.getLogger("export")
 
-DEFAULT_MODEL, DEFAULT_PRETRAINED = "ViT-B-32", "laion2b_s34b_b79k"
+DEFAULT_MODEL = embedder_model.ARCHITECTURE  # trained here (weights/embedder.pt); hub models are one flag away
+HUB_DEFAULT_TAGS = {"ViT-B-32": "laion2b_s34b_b79k"}  # --clip-model X without --clip-pretrained
 MIN_COSINE = 0.999
 ZEROSHOT_FILE = "embedder_zeroshot.pt"
 
@@ -48,6 +51,19 @@ class TextTower(torch.nn.Module):
 
 
 def resolve(model_name: str, pretrained: str | None, weights: str | None, weights_dir: str | None) -> WeightsSource:
+    """Our own architectures: EMBEDDER_CHECKPOINT, then embedder*.pt in WEIGHTS_DIR and weights/ (trained by
+    `make train-embedder`). Hub models: a local file named after them, else the hub when online. Else random."""
+    if embedder_model.is_ours(model_name):
+        local = find_local(weights or os.environ.get("EMBEDDER_CHECKPOINT") or None, weights_dir,
+                           (embedder_model.SHIPPED_PATTERN,))
+        if local is not None:
+            trained_as = torch.load(local, map_location="cpu", weights_only=True).get("architecture", model_name)
+            if trained_as != model_name:
+                raise ValueError(f"{local} holds a {trained_as} embedder, not {model_name}: pass --clip-model "
+                                 f"{trained_as} or another --clip-weights")
+            return WeightsSource("local", local.name, local)
+        warn_random("embedder", model_name)
+        return WeightsSource("random", model_name)
     local = find_local(weights, weights_dir, (f"{model_name}*.pt", f"{model_name}*.bin", "open_clip*.bin"))
     if local:
         return WeightsSource("local", local.name, local)
@@ -58,24 +74,22 @@ def resolve(model_name: str, pretrained: str | None, weights: str | None, weight
 
 
 def export(out_dir: Path, check_image: Image.Image, model_name: str = DEFAULT_MODEL,
-           pretrained: str | None = DEFAULT_PRETRAINED, weights: str | None = None,
+           pretrained: str | None = None, weights: str | None = None,
            weights_dir: str | None = None, text: bool = True, vocabulary: dict | None = None,
            backend: str = "torchscript", precision: str = "fp32") -> Manifest:
     """vocabulary ({"heads", "mapping"}, the attribute model's): zero-shot label tables are stored for it."""
-    import open_clip
-
+    pretrained = pretrained or HUB_DEFAULT_TAGS.get(model_name)
     source = resolve(model_name, pretrained, weights, weights_dir)
     if source.random and model_name.startswith("hf-hub:"):
         raise ValueError(f"{model_name} needs the hub; offline, pass --clip-model ViT-B-32 for a random model")
     torch.manual_seed(0)
     tag = str(source.path) if source.kind == "local" else (pretrained if source.kind == "hub" else None)
-    model, _, reference_preprocess = open_clip.create_model_and_transforms(model_name, pretrained=tag)
-    model.eval()
+    model, reference_preprocess = embedder_model.create(model_name, pretrained=tag)
     cfg = model.visual.preprocess_cfg
     if cfg.get("resize_mode", "shortest") != "shortest":
         raise ValueError(f"{model_name} uses resize_mode={cfg['resize_mode']!r}; only 'shortest' is supported")
     size = cfg["size"] if isinstance(cfg["size"], (tuple, list)) else (cfg["size"], cfg["size"])
-    embed_dim = int(model.visual.output_dim)
+    embed_dim = embedder_model.embedding_dim(model)
     manifest = Manifest(
         name="embedder", architecture=model_name.removeprefix("hf-hub:"), artifact="embedder.pt",
         input=InputSpec(size=tuple(size), resize="shortest_crop", interpolation=cfg["interpolation"],
@@ -84,7 +98,7 @@ def export(out_dir: Path, check_image: Image.Image, model_name: str = DEFAULT_MO
         settings={"embed_dim": embed_dim, "tokenizer": model_name,
                   "context_length": int(model.context_length),
                   "text_artifact": "embedder_text.pt" if text else None,
-                  "logit_scale": round(float(model.logit_scale.exp()), 4),
+                  "logit_scale": round(float(model.logit_scale.detach().exp()), 4),
                   "zeroshot_artifact": ZEROSHOT_FILE if text and vocabulary else None,
                   "backend": backend, "precision": precision}, parity={})
 
@@ -103,7 +117,7 @@ def export(out_dir: Path, check_image: Image.Image, model_name: str = DEFAULT_MO
                                            backend, precision)
     manifest = dataclasses.replace(manifest, artifact=artifact)
     if text:
-        tokenizer = open_clip.get_tokenizer(model_name)
+        tokenizer = embedder_model.tokenizer(model_name)
         tokens = tokenizer(["a photo of a red dress", "navy blue shirt"])
         tower = TextTower(model)
 

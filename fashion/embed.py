@@ -82,8 +82,9 @@ class Embedder:
 
     def tokenizer(self):
         if self._tokenizer is None:
-            import open_clip  # lazy: only text requests need it
-            self._tokenizer = open_clip.get_tokenizer(self.manifest.settings["tokenizer"])
+            from fashion import embedder_model  # lazy: only text requests need open_clip
+
+            self._tokenizer = embedder_model.tokenizer(self.manifest.settings["tokenizer"])
         return self._tokenizer
 
     @torch.inference_mode()

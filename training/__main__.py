@@ -1,4 +1,6 @@
-"""CLI: python -m training train|evaluate ...  (`make train-attributes`; see README "Attribute training")."""
+"""CLI: python -m training train|evaluate|embedder|evaluate-embedder ...
+
+`make train-attributes` / `make train-embedder`; see README "Training the attribute model" and "The embedder"."""
 from __future__ import annotations
 
 import argparse
@@ -87,6 +89,107 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0 if stored and not differences else 1
 
 
+def _tower_name(visual: torch.nn.Module) -> str:
+    trunk = getattr(visual, "trunk", visual)
+    return f"{type(trunk).__name__} ({getattr(trunk, 'pretrained_cfg', {}).get('architecture', '?')})"
+
+
+def _embedder_report(model, tokenizer, data, spec, summary: dict, cfg_csv, cfg_images, checkpoint: Path,
+                     attributes_ckpt: Path, seed: int) -> dict:
+    """Test figures of `model` and of random weights of its architecture, and the classifier beside zero-shot."""
+    from fashion import embedder_model
+    from training.embedder_eval import MIN_CATEGORY_ITEMS, classifier_accuracy, evaluate, strip_rows
+
+    heads = torch.load(attributes_ckpt, map_location="cpu", weights_only=True)["heads"]
+    test = data.rows("test")
+    records, pixels = [data.records[i] for i in test], data.pixels[torch.from_numpy(test)]
+    trained = evaluate(model, tokenizer, pixels, records, spec, heads)
+    torch.manual_seed(seed)
+    random_model, _ = embedder_model.create(summary["architecture"])
+    random = evaluate(random_model, tokenizer, pixels, records, spec, heads)
+    rows = {h: m["_rows"] for h, m in trained["zero_shot"].items()}
+    text = model.transformer
+    return {
+        "model": {"image_tower": _tower_name(model.visual),
+                  "text_tower": f"{len(text.resblocks)}-layer, {text.width}-wide transformer",
+                  "input_size": int(spec.size[0]), "embed_dim": embedder_model.embedding_dim(model),
+                  "parameters_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 2)},
+        "data": {"csv": str(cfg_csv), "images": str(cfg_images), "usable_rows": len(data.records),
+                 "split_rows": {p: int((data.parts == p).sum()) for p in ("train", "val", "test")},
+                 "split_source": data.split_source, "split_sha256": data.split_sha256,
+                 "skipped": data.problems.to_dict()},
+        "training": summary,
+        "protocol": {"min_category_items": MIN_CATEGORY_ITEMS, "attributes_checkpoint": str(attributes_ckpt)},
+        "test": {"trained": strip_rows(trained), "random": strip_rows(random),
+                 "classifier": classifier_accuracy(str(attributes_ckpt), pixels, records, rows)},
+        "reproduce": f"python -m training evaluate-embedder --checkpoint {checkpoint} --csv {cfg_csv} "
+                     f"--images {cfg_images}",
+    }
+
+
+def _embedder(args: argparse.Namespace) -> int:
+    from training import embedder_report
+    from training.contrastive import BEST, EmbedderConfig, attributes_checkpoint, input_spec, train
+    from fashion import embedder_model
+
+    cfg = EmbedderConfig(csv=args.csv, images=args.images, out=args.out, split=args.split, init=args.init,
+                         init_checkpoint=args.init_checkpoint,
+                         attributes_checkpoint=args.attributes_checkpoint, unlock_image=args.unlock_image,
+                         epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr,
+                         image_lr=args.image_lr, name_share=args.name_share, seed=args.seed, limit=args.limit,
+                         resume=args.resume, stop_after=args.stop_after)
+    model, data, summary = train(cfg)
+    if not summary.pop("finished"):
+        print(f"stopped after epoch {summary['epochs_run']} (--stop-after); continue with the same arguments "
+              f"and --resume. Best checkpoint so far: {cfg.out / BEST}")
+        return 0
+    spec = input_spec(model)
+    attributes = cfg.attributes_checkpoint or attributes_checkpoint(cfg)
+    report = _embedder_report(model, embedder_model.tokenizer(cfg.architecture), data, spec, summary, cfg.csv,
+                              cfg.images, cfg.out / BEST, attributes, cfg.seed)
+    ckpt = torch.load(cfg.out / BEST, map_location="cpu", weights_only=True)
+    torch.save(ckpt | {"report": report}, cfg.out / BEST)
+    js, md = embedder_report.write(report, args.report_dir or cfg.out, args.report_stem)
+    print(f"checkpoint: {cfg.out / BEST}\nreport: {md} and {js}")
+    return 0
+
+
+def _evaluate_embedder(args: argparse.Namespace) -> int:
+    """Recompute a shipped embedder's test figures from its checkpoint and the split, and compare."""
+    from fashion import embedder_model
+    from training.contrastive import EmbedderConfig, input_spec, prepare_data
+
+    ckpt = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
+    stored = ckpt.get("report")
+    if not stored:
+        print(f"{args.checkpoint} carries no report (train it with `python -m training embedder`)")
+        return 1
+    model, _ = embedder_model.create(ckpt["architecture"], pretrained=str(args.checkpoint))
+    spec = input_spec(model)
+    cfg = EmbedderConfig(csv=args.csv, images=args.images, out=args.checkpoint.parent / "evaluate",
+                         split=args.split, architecture=ckpt["architecture"])
+    data = prepare_data(cfg, spec)
+    attributes = Path(stored["protocol"]["attributes_checkpoint"])
+    if args.attributes_checkpoint:
+        attributes = args.attributes_checkpoint
+    report = _embedder_report(model, embedder_model.tokenizer(ckpt["architecture"]), data, spec,
+                              stored["training"], args.csv, args.images, args.checkpoint, attributes, 0)
+    differences = [(path, a, b) for path, a, b in _compare(stored["test"]["trained"], report["test"]["trained"])]
+    print(json.dumps({"test": report["test"]["trained"], "matches_report": not differences,
+                      "differences": differences}, indent=1))
+    return 0 if not differences else 1
+
+
+def _compare(a, b, path: str = ""):
+    """(path, stored, recomputed) for every number that differs by more than TOLERANCE."""
+    if isinstance(a, dict):
+        for k in a:
+            yield from _compare(a[k], b.get(k) if isinstance(b, dict) else None, f"{path}/{k}")
+    elif isinstance(a, (int, float)) and not isinstance(a, bool):
+        if not isinstance(b, (int, float)) or abs(a - b) > TOLERANCE:
+            yield path, a, b
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -112,10 +215,44 @@ def main(argv: list[str] | None = None) -> int:
     _data_args(e)
     e.add_argument("--checkpoint", type=Path, default=Path("build/train/attributes/attributes.pt"))
     e.add_argument("--split", type=Path, help="split.csv (default: beside the checkpoint)")
+    m = sub.add_parser("embedder", help="train the open_clip embedder contrastively on (image, caption) pairs")
+    _data_args(m)
+    m.add_argument("--out", type=Path, default=Path("build/train/embedder"),
+                   help="checkpoints (embedder.pt = best epoch, last.pt = resumable) and split.csv")
+    m.add_argument("--report-dir", type=Path, help="where embedder.md/.json go (default: --out)")
+    m.add_argument("--report-stem", default="embedder", help="report file names (embedder.md, .json)")
+    m.add_argument("--split", type=Path, default=Path("reports/attributes_split.csv"),
+                   help="id,split CSV to train/validate/test on (default: the attribute model's, so its held-out "
+                        "images stay held out); a missing file means a fresh 70/10/20 split by articleType")
+    m.add_argument("--init", choices=["attributes", "scratch", "checkpoint"], default="attributes",
+                   help="image trunk from the trained attribute model (locked unless --unlock-image), both "
+                        "towers from random weights, or both from --init-checkpoint")
+    m.add_argument("--init-checkpoint", type=Path, help="an embedder.pt to start from (--init checkpoint)")
+    m.add_argument("--attributes-checkpoint", type=Path,
+                   help="attribute model for --init attributes and the zero-shot comparison "
+                        "(default: ATTRIBUTES_CHECKPOINT, else weights/attributes.pt)")
+    m.add_argument("--unlock-image", action="store_true", help="also train the attribute-initialised trunk")
+    m.add_argument("--epochs", type=int, default=40)
+    m.add_argument("--patience", type=int, default=6, help="early stopping: epochs without a better val score")
+    m.add_argument("--batch-size", type=int, default=256)
+    m.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (one-cycle)")
+    m.add_argument("--image-lr", type=float, default=1e-4, help="peak learning rate of an unlocked trunk")
+    m.add_argument("--name-share", type=float, default=0.5, help="share of caption draws that are the product name")
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--limit", type=int, help="use only the first N usable rows (smoke tests)")
+    m.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
+    m.add_argument("--stop-after", type=int, help="run at most N epochs now (time-boxed runs; then --resume)")
+    v = sub.add_parser("evaluate-embedder", help="recompute an embedder checkpoint's test figures and compare")
+    _data_args(v)
+    v.add_argument("--checkpoint", type=Path, default=Path("weights/embedder.pt"))
+    v.add_argument("--split", type=Path, default=Path("reports/attributes_split.csv"))
+    v.add_argument("--attributes-checkpoint", type=Path, help="default: the one named in the checkpoint's report")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    log.setLevel(logging.INFO)  # ours; open_clip logs every step of model creation on the root logger
     torch.set_num_threads(int(os.environ.get("FASHION_TORCH_THREADS", os.cpu_count() or 1)))
-    return _train(args) if args.command == "train" else _evaluate(args)
+    commands = {"train": _train, "evaluate": _evaluate, "embedder": _embedder, "evaluate-embedder": _evaluate_embedder}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

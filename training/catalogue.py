@@ -34,6 +34,7 @@ class Record:
     labels: dict[str, str | None]  # head -> label, None where missing
     master: str | None
     sub: str | None
+    name: str | None = None  # productDisplayName, where the CSV has that column (the embedder's captions)
 
 
 @dataclasses.dataclass
@@ -90,5 +91,6 @@ def read_catalogue(csv_path: str | Path, images: str | Path, limit: int | None =
                 problems.add("no labels", rid)
                 continue
             seen.add(rid)
-            records.append(Record(rid, index[rid], labels, clean(row["masterCategory"]), clean(row["subCategory"])))
+            records.append(Record(rid, index[rid], labels, clean(row["masterCategory"]), clean(row["subCategory"]),
+                                  clean(row.get("productDisplayName"))))
     return records, problems

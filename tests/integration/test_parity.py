@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from fashion.decode import decode_image
 from fashion.embed import Embedder
 from fashion.manifest import load_artifact
 from fashion.segment import Segmenter
+from tests.conftest import ROOT
 
 CPU = torch.device("cpu")
 
@@ -80,15 +82,30 @@ def test_segmenter_agrees_with_ultralytics_predict(export_dir, street_photos):
     assert np.median(ious) >= 0.85, f"median IoU vs ultralytics {np.median(ious):.3f}"
 
 
-def test_embedder_matches_open_clip(export_dir, street_photos, product_photos):
-    import open_clip
+def _eager_embedder(manifest):
+    """open_clip's own model and transform for the exported embedder: the same seed for random weights, the
+    very file (matched by sha256) for local ones; None for hub weights (not reachable here)."""
+    from export._weights import sha256
+    from fashion import embedder_model
 
+    name = manifest.settings["tokenizer"]
+    if manifest.random_weights:
+        torch.manual_seed(0)  # export's random init is seeded the same way
+        return embedder_model.create(name)
+    candidates = [os.environ.get("EMBEDDER_CHECKPOINT"), ROOT / "weights" / "embedder.pt",
+                  *Path(os.environ.get("WEIGHTS_DIR") or ROOT / "weights").glob("*.pt")]
+    for path in (Path(c) for c in candidates if c):
+        if path.is_file() and sha256(path) == manifest.weights.get("sha256"):
+            return embedder_model.create(name, pretrained=str(path))
+    return None
+
+
+def test_embedder_matches_open_clip(export_dir, street_photos, product_photos):
     module, manifest = load_artifact(export_dir, "embedder", CPU)
-    if not manifest.random_weights:
-        pytest.skip("rebuilding a hub/local CLIP eager twin offline is not supported here")
-    torch.manual_seed(0)  # export's random init is seeded the same way
-    model, _, preprocess = open_clip.create_model_and_transforms(manifest.settings["tokenizer"], pretrained=None)
-    model.eval()
+    eager = _eager_embedder(manifest)
+    if eager is None:
+        pytest.skip(f"the exported weights ({manifest.weights['source']}) are not on this machine")
+    model, preprocess = eager
     ours = Embedder(module, manifest, CPU)
     for path in [*street_photos[:4], *product_photos[:4]]:
         image = decode_image(path.read_bytes())

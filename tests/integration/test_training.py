@@ -2,7 +2,6 @@
 an interrupted run resumed exactly, and the checkpoint exported into a served archive."""
 from __future__ import annotations
 
-import csv
 import json
 import zipfile
 from pathlib import Path
@@ -11,35 +10,11 @@ import pytest
 import torch
 
 from tests.conftest import PRODUCTS
+from tests.integration.conftest import ROWS
 from tests.unit.tiny_models import FakeContext
 from training.__main__ import main
 
-ROWS = 90
 TINY = ["--epochs", "2", "--input-size", "64", "--min-count", "4", "--batch-size", "32"]
-
-
-@pytest.fixture(scope="module")
-def catalogue(tmp_path_factory) -> tuple[Path, Path]:
-    """A styles.csv of ROWS real products plus three bad rows, and a folder linking to their real images
-    (never copied) plus one unreadable image."""
-    root = tmp_path_factory.mktemp("catalogue")
-    images = root / "images"
-    images.mkdir()
-    with open(PRODUCTS.parent / "styles.csv", newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        fields, rows = reader.fieldnames, [r for r in reader if (PRODUCTS / f"{r['id']}.jpg").is_file()][:ROWS]
-    for r in rows:
-        (images / f"{r['id']}.jpg").symlink_to(PRODUCTS / f"{r['id']}.jpg")
-    (images / "90000001.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated jpeg")
-    path = root / "styles.csv"
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        f.write(",".join(fields) + "\n")
-        w = csv.DictWriter(f, fields)
-        w.writerows(rows)
-        f.write("90000000,Men,Apparel\n")  # missing columns
-        w.writerow({**rows[0], "id": "90000002"})  # an id without an image
-        w.writerow({**rows[0], "id": "90000001"})  # an unreadable image
-    return path, images
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,89 @@
+"""The project's own open_clip architectures (fashion/clip_models/*.json), shared by training, export and serving.
+
+`register()` adds them to open_clip's model registry, so `open_clip.create_model_and_transforms(name)` and
+`open_clip.get_tokenizer(name)` treat them like any built-in model. Built-in open_clip configs carry no
+preprocessing (it comes with a pretrained tag); ours is in `clip_models/preprocess.json` and `create()` passes it.
+
+`fashion-tinyvit-5m`: a timm TinyViT-5M image tower at 112 px (the attribute model's backbone and input size)
+with a linear projection to 256 dims, and a 4-layer, 192-wide text transformer over open_clip's BPE tokens
+(context 32: the longest catalogue name is 30 tokens).
+"""
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+CONFIG_DIR = Path(__file__).with_name("clip_models")
+SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"  # committed, trained by this project
+ARCHITECTURE = "fashion-tinyvit-5m"  # the default embedder (weights/embedder.pt)
+SHIPPED_PATTERN = "embedder*.pt"  # what export's weight lookup looks for in WEIGHTS_DIR and weights/
+
+
+@functools.lru_cache(maxsize=1)
+def register() -> tuple[str, ...]:
+    """Add our configs to open_clip (once per process); returns their names."""
+    import open_clip
+
+    open_clip.add_model_config(CONFIG_DIR)
+    return tuple(p.stem for p in CONFIG_DIR.glob("*.json") if p.stem in open_clip.list_models())
+
+
+def is_ours(name: str) -> bool:
+    return (CONFIG_DIR / f"{name}.json").is_file()
+
+
+@functools.lru_cache(maxsize=None)
+def preprocess_for(name: str) -> dict[str, Any]:
+    """open_clip's image preprocessing overrides for one of our architectures ({} for any other model)."""
+    table = json.loads((CONFIG_DIR / "preprocess.json").read_text())
+    return dict(table.get(name, {}))
+
+
+def create(name: str = ARCHITECTURE, pretrained: str | None = None) -> tuple[torch.nn.Module, Any]:
+    """(model in eval mode, open_clip's eval transform) for any open_clip name; ours registered first."""
+    import open_clip
+
+    register()
+    pp = preprocess_for(name)
+    model, _, transform = open_clip.create_model_and_transforms(
+        name, pretrained=pretrained, image_mean=pp.get("mean"), image_std=pp.get("std"),
+        image_interpolation=pp.get("interpolation"), image_resize_mode=pp.get("resize_mode"))
+    return model.eval(), transform
+
+
+def embedding_dim(model: torch.nn.Module) -> int:
+    """The image embedding's size (timm towers have no `output_dim`: measured with one forward)."""
+    dim = getattr(model.visual, "output_dim", None)
+    if dim is None:
+        size = model.visual.preprocess_cfg["size"]
+        size = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
+        with torch.no_grad():
+            dim = model.encode_image(torch.zeros(1, 3, *size)).shape[-1]
+    return int(dim)
+
+
+def tokenizer(name: str):
+    import open_clip
+
+    register()
+    return open_clip.get_tokenizer(name)
+
+
+def image_trunk_from_attributes(model: torch.nn.Module, attributes_checkpoint: str | Path) -> str:
+    """Copy the attribute classifier's trained backbone (weights/attributes.pt) into a timm image tower.
+
+    Returns the backbone's architecture. Raises ValueError when the two towers differ.
+    """
+    ckpt = torch.load(attributes_checkpoint, map_location="cpu", weights_only=True)
+    trunk = getattr(model.visual, "trunk", None)
+    wanted = getattr(getattr(trunk, "pretrained_cfg", None), "get", lambda *_: None)("architecture")
+    if trunk is None or (wanted and wanted != ckpt["architecture"]):
+        raise ValueError(f"{attributes_checkpoint} holds a {ckpt['architecture']} backbone; this model's image "
+                         f"tower is {wanted or type(model.visual).__name__}")
+    backbone = {k.removeprefix("backbone."): v for k, v in ckpt["state_dict"].items() if k.startswith("backbone.")}
+    trunk.load_state_dict(backbone, strict=True)
+    return str(ckpt["architecture"])

@@ -1,0 +1,35 @@
+"""Captions for contrastive training, from a catalogue row: its productDisplayName and templated attribute phrases.
+
+Several per image; an epoch draws one of them per image. The phrases include the zero-shot prompts of
+`fashion.zeroshot` (so the text tower learns the sentences zero-shot metadata asks it about) and the bare
+attribute names (the category queries of the retrieval report: "Tshirts", "Navy Blue", "Casual").
+"""
+from __future__ import annotations
+
+from fashion.metadata import singular
+from fashion.zeroshot import prompts
+from training.catalogue import Record
+
+_GENDER = {"Men": "men", "Women": "women", "Boys": "boys", "Girls": "girls", "Unisex": "unisex"}
+
+
+def captions(record: Record) -> list[str]:
+    """Distinct captions for one catalogue row (never empty for a row with at least one label)."""
+    lab = record.labels
+    gender, colour, article = lab.get("gender"), lab.get("baseColour"), lab.get("articleType")
+    season, usage = lab.get("season"), lab.get("usage")
+    thing = singular(article).lower() if article else None
+    out = [record.name] if record.name else []
+    words = " ".join(w for w in (gender and _GENDER.get(gender, gender.lower()), colour and colour.lower(),
+                                 article and article.lower()) if w)
+    if words:
+        out.append(words)
+    if thing and colour:
+        out.append(f"a {colour.lower()} {thing}" + (f" for {_GENDER.get(gender, gender.lower())}" if gender else ""))
+    if thing and (usage or season):
+        out.append(" ".join(w for w in (usage and usage.lower(), thing, season and f"for {season.lower()}") if w))
+    for head in ("gender", "articleType", "baseColour", "season", "usage"):
+        if lab.get(head):
+            out.append(lab[head])
+            out.extend(prompts(head, lab[head]))
+    return list(dict.fromkeys(c for c in out if c))

@@ -1,0 +1,364 @@
+"""Contrastive training of an open_clip embedder on catalogue (image, caption) pairs.
+
+Two ways to start, measured against each other in reports/embedder.md:
+- `init="attributes"` (default): the image trunk is the trained attribute classifier's backbone
+  (weights/attributes.pt) and stays LOCKED (locked-image tuning): its features are computed once (each image and
+  its mirror image) and the image projection, the text tower and the temperature are trained against them;
+- `init="scratch"`: both towers from random weights, the image side with flip + mild crop augmentation;
+- `init="checkpoint"`: both towers from an embedder checkpoint (`init_checkpoint`, e.g. a locked-image run).
+`unlock_image` trains a pretrained trunk too (at `image_lr`, its BatchNorm statistics kept).
+
+Loss: CLIP's symmetric InfoNCE with several positives: captions that are the same text (many products are
+"men black tshirts") count as matches of each other's images, not as negatives. Early stopping on the
+validation split's retrieval score (see `retrieval_score`), best epoch saved as `embedder.pt` (weights in fp16:
+under 50 MB, loaded by open_clip like any checkpoint), `last.pt` to resume.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from fashion import embedder_model
+from fashion.embedder_model import SHIPPED_WEIGHTS
+from fashion.manifest import InputSpec
+from fashion.preprocess import normalize
+from training.captions import captions
+from training.catalogue import Problems, Record, read_catalogue
+from training.dataset import Augment, batches, cache_pixels
+from training.embedder_eval import embed_texts, retrieval
+from training.split import read_split, stratified_split, write_split
+
+log = logging.getLogger("training")
+BEST, LAST, SPLIT, FEATURES = "embedder.pt", "last.pt", "split.csv", "trunk_features.pt"
+DEFAULT_SPLIT = Path("reports/attributes_split.csv")  # the attribute model's: its held-out images stay held out
+
+
+@dataclasses.dataclass
+class EmbedderConfig:
+    csv: Path
+    images: Path
+    out: Path = Path("build/train/embedder")
+    split: Path | None = DEFAULT_SPLIT  # None or missing: a fresh 70/10/20 split by articleType
+    architecture: str = embedder_model.ARCHITECTURE
+    init: str = "attributes"  # "attributes" | "scratch" | "checkpoint"
+    attributes_checkpoint: Path | None = None  # default: ATTRIBUTES_CHECKPOINT, else weights/attributes.pt
+    init_checkpoint: Path | None = None  # init="checkpoint": an embedder.pt to start from
+    unlock_image: bool = False
+    epochs: int = 40
+    patience: int = 6
+    batch_size: int = 256
+    lr: float = 1e-3
+    image_lr: float = 1e-4
+    weight_decay: float = 0.1
+    name_share: float = 0.5  # how often an epoch's caption is the productDisplayName (else a templated phrase)
+    seed: int = 0
+    limit: int | None = None
+    resume: bool = False
+    stop_after: int | None = None
+
+    @property
+    def locked(self) -> bool:
+        return self.init in ("attributes", "checkpoint") and not self.unlock_image
+
+    @property
+    def pretrained_trunk(self) -> bool:
+        return self.init in ("attributes", "checkpoint")
+
+
+@dataclasses.dataclass
+class Data:
+    records: list[Record]
+    pixels: torch.Tensor  # uint8 (N, 3, S, S), the serving transform
+    parts: np.ndarray
+    captions: list[list[str]]  # per record
+    texts: list[str]  # every distinct caption
+    text_index: dict[str, int]
+    problems: Problems
+    split_sha256: str
+    split_source: str
+
+    def rows(self, part: str) -> np.ndarray:
+        return np.flatnonzero(self.parts == part)
+
+
+def input_spec(model: torch.nn.Module) -> InputSpec:
+    cfg = model.visual.preprocess_cfg
+    size = cfg["size"] if isinstance(cfg["size"], (tuple, list)) else (cfg["size"], cfg["size"])
+    return InputSpec(tuple(size), "shortest_crop", cfg["interpolation"], tuple(cfg["mean"]), tuple(cfg["std"]))
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def attributes_checkpoint(cfg: EmbedderConfig) -> Path:
+
+    path = cfg.attributes_checkpoint or Path(os.environ.get("ATTRIBUTES_CHECKPOINT")
+                                             or SHIPPED_WEIGHTS / "attributes.pt")
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"--init attributes needs a trained attribute model; {path} does not exist "
+                                "(make train-attributes, or --init scratch)")
+    return Path(path)
+
+
+def prepare_data(cfg: EmbedderConfig, spec: InputSpec) -> Data:
+    records, problems = read_catalogue(cfg.csv, cfg.images, cfg.limit)
+    if cfg.split is not None and Path(cfg.split).is_file():
+        split, source = read_split(Path(cfg.split)), str(cfg.split)
+        outside = [r for r in records if r.id not in split]
+        for r in outside:
+            problems.add("not in the split file", r.id)
+        records = [r for r in records if r.id in split]
+    else:
+        split, source = None, "new: 70/10/20 stratified by articleType"
+    records, pixels = cache_pixels(records, spec, problems, workers=max(1, os.cpu_count() or 1))
+    if len(records) < 10:
+        raise ValueError(f"only {len(records)} usable rows in {cfg.csv}: too few to train")
+    if split is not None:
+        parts = np.array([split[r.id] for r in records], dtype=object)
+    else:
+        articles = [r.labels["articleType"] or "" for r in records]
+        codes = {a: i for i, a in enumerate(sorted(set(articles)))}
+        parts = stratified_split([codes[a] for a in articles], cfg.seed)
+    sha = write_split(cfg.out / SPLIT, [r.id for r in records], parts)
+    per_record = [captions(r) for r in records]
+    texts = sorted({c for cs in per_record for c in cs})
+    log.info("catalogue: %d images (%s), %d distinct captions; split %s",
+             len(records), {p: int((parts == p).sum()) for p in ("train", "val", "test")}, len(texts), source)
+    return Data(records, pixels, parts, per_record, texts, {t: i for i, t in enumerate(texts)}, problems, sha,
+                source)
+
+
+def draw_captions(data: Data, rows: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
+    """One caption index per row: the product name with probability `share` (where it has one), else a phrase."""
+    out = np.empty(len(rows), dtype=np.int64)
+    for n, i in enumerate(rows):
+        options, name = data.captions[i], data.records[i].name
+        if name and rng.random() < share:
+            out[n] = data.text_index[name]
+        else:
+            rest = [c for c in options if c != name] or options
+            out[n] = data.text_index[rest[int(rng.integers(len(rest)))]]
+    return out
+
+
+def multi_positive_loss(image: torch.Tensor, text: torch.Tensor, caption_ids: torch.Tensor,
+                        logit_scale: torch.Tensor) -> torch.Tensor:
+    """Symmetric InfoNCE where every pair whose captions are the same text is a positive."""
+    logits = logit_scale.exp().clamp(max=100) * image @ text.T
+    same = (caption_ids[:, None] == caption_ids[None, :]).float()
+    target = same / same.sum(dim=1, keepdim=True)
+    return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+
+
+class Towers:
+    """The model plus, when the image trunk is locked, its cached features (plain and mirrored)."""
+
+    def __init__(self, model: torch.nn.Module, data: Data, spec: InputSpec, locked: bool,
+                 cache: Path | None = None, cache_key: str = "") -> None:
+        self.model, self.spec, self.locked, self.data = model, spec, locked, data
+        self.features: tuple[torch.Tensor, torch.Tensor] | None = None
+        if not locked:
+            return
+        key = f"{cache_key}:{data.split_sha256}:{spec}"
+        if cache is not None and cache.is_file():
+            saved = torch.load(cache, map_location="cpu", weights_only=True)
+            if saved["key"] == key:
+                self.features = (saved["plain"], saved["mirrored"])
+                log.info("trunk features from %s", cache)
+                return
+        self.features = (self._trunk(data.pixels), self._trunk(data.pixels.flip(-1)))
+        if cache is not None:
+            torch.save({"key": key, "plain": self.features[0], "mirrored": self.features[1]}, cache)
+
+    @torch.no_grad()
+    def _trunk(self, pixels: torch.Tensor, batch: int = 128) -> torch.Tensor:
+        trunk = self.model.visual.trunk.eval()
+        return torch.cat([trunk(normalize(pixels[i:i + batch], self.spec)) for i in range(0, len(pixels), batch)])
+
+    def train_images(self, rows: np.ndarray, augment: Augment, flips: np.ndarray) -> torch.Tensor:
+        if self.locked:
+            plain, mirrored = self.features
+            idx = torch.from_numpy(rows)
+            feats = torch.where(torch.from_numpy(flips)[:, None], mirrored[idx], plain[idx])
+            return F.normalize(self.model.visual.head(feats), dim=-1)
+        pixels = augment(self.data.pixels[torch.from_numpy(rows)])
+        return F.normalize(self.model.encode_image(normalize(pixels, self.spec)), dim=-1)
+
+    @torch.no_grad()
+    def images(self, rows: np.ndarray, batch: int = 256) -> np.ndarray:
+        """Eval-mode image embeddings (no augmentation) for rows."""
+        self.model.eval()
+        out = []
+        for i in range(0, len(rows), batch):
+            idx = torch.from_numpy(rows[i:i + batch])
+            if self.locked:
+                out.append(F.normalize(self.model.visual.head(self.features[0][idx]), dim=-1))
+            else:
+                out.append(F.normalize(self.model.encode_image(normalize(self.data.pixels[idx], self.spec)), dim=-1))
+        return torch.cat(out).numpy()
+
+
+def retrieval_score(figures: dict[str, Any]) -> float:
+    """Early stopping: mean of name text->image R@10, articleType category P@1 and image->image P@10."""
+    return float(np.mean([figures["text_to_image"].get("R@10") or 0.0, figures["category_articleType"]["P@1"] or 0.0,
+                          figures["image_to_image_P@10"]["articleType"] or 0.0]))
+
+
+def half_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Floating weights in fp16 (the shipped file stays under 50 MB); integer buffers as they are."""
+    return {k: (v.detach().half() if v.is_floating_point() else v.detach()).clone()
+            for k, v in model.state_dict().items()}
+
+
+def new_model(cfg: EmbedderConfig) -> tuple[torch.nn.Module, str | None]:
+    torch.manual_seed(cfg.seed)
+    model, _ = embedder_model.create(cfg.architecture)
+    source = None
+    if cfg.init == "attributes":
+        ckpt = attributes_checkpoint(cfg)
+        embedder_model.image_trunk_from_attributes(model, ckpt)
+        source = str(ckpt)
+    elif cfg.init == "checkpoint":
+        if cfg.init_checkpoint is None or not Path(cfg.init_checkpoint).is_file():
+            raise FileNotFoundError(f"--init checkpoint needs --init-checkpoint, an embedder.pt; got "
+                                    f"{cfg.init_checkpoint}")
+        from open_clip import load_checkpoint
+
+        load_checkpoint(model, str(cfg.init_checkpoint))
+        source = str(cfg.init_checkpoint)
+    elif cfg.init != "scratch":
+        raise ValueError(f"init must be 'attributes', 'scratch' or 'checkpoint', not {cfg.init!r}")
+    if cfg.locked:
+        for p in model.visual.trunk.parameters():
+            p.requires_grad_(False)
+    return model, source
+
+
+def _param_groups(model: torch.nn.Module, cfg: EmbedderConfig) -> list[dict[str, Any]]:
+    """Decay on matrices only; the image trunk at image_lr when it trains from the attribute backbone."""
+    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        slow = cfg.pretrained_trunk and name.startswith("visual.trunk.")
+        groups.setdefault((slow, p.ndim >= 2 and "logit_scale" not in name), []).append(p)
+    return [{"params": ps, "lr": cfg.image_lr if slow else cfg.lr, "weight_decay": cfg.weight_decay if decay else 0.0}
+            for (slow, decay), ps in groups.items()]
+
+
+def train(cfg: EmbedderConfig) -> tuple[torch.nn.Module, Data, dict[str, Any]]:
+    """Train with early stopping on validation retrieval; returns the best epoch's model, the data, the summary."""
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    model, init_source = new_model(cfg)
+    spec = input_spec(model)
+    data = prepare_data(cfg, spec)
+    tokenizer = embedder_model.tokenizer(cfg.architecture)
+    tokens = torch.cat([tokenizer(data.texts[i:i + 2048]) for i in range(0, len(data.texts), 2048)])
+    t0 = time.time()
+    towers = Towers(model, data, spec, cfg.locked, cfg.out / FEATURES,
+                    sha256(Path(init_source)) if init_source else "")
+    feature_seconds = round(time.time() - t0, 1)
+    train_rows, val_rows = data.rows("train"), data.rows("val")
+    optimizer = torch.optim.AdamW(_param_groups(model, cfg), lr=cfg.lr)
+    steps = math.ceil(len(train_rows) / cfg.batch_size)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=[g["lr"] for g in optimizer.param_groups], total_steps=cfg.epochs * steps + 1,
+        pct_start=0.1)
+    state: dict[str, Any] = {"epoch": 0, "best_score": -math.inf, "best_epoch": 0, "bad_epochs": 0,
+                             "history": [], "seconds": 0.0}
+    generator = torch.Generator().manual_seed(cfg.seed)
+    last = cfg.out / LAST
+    if cfg.resume and last.is_file():
+        saved = torch.load(last, map_location="cpu", weights_only=False)  # our own file, written below
+        if saved["split_sha256"] != data.split_sha256 or saved["init"] != cfg.init:
+            raise ValueError(f"{last} was trained on another split or init; start afresh without --resume")
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        generator.set_state(saved["generator"])
+        torch.set_rng_state(saved["torch_rng"])
+        state = saved["state"]
+        log.info("resuming after epoch %d (best %.4f at epoch %d)", state["epoch"], state["best_score"],
+                 state["best_epoch"])
+    elif cfg.resume:
+        log.warning("--resume: no %s yet, starting afresh", last)
+    augment = Augment(spec.size)
+    ran = 0
+    while state["epoch"] < cfg.epochs and state["bad_epochs"] < cfg.patience:
+        if cfg.stop_after is not None and ran >= cfg.stop_after:
+            return model, data, {"finished": False, "epochs_run": state["epoch"]}
+        ran += 1
+        epoch, started = state["epoch"] + 1, time.time()
+        rng = np.random.default_rng([cfg.seed, epoch])  # the epoch's captions and mirrors, the same on resume
+        model.train()
+        if cfg.pretrained_trunk:
+            model.visual.trunk.eval()  # locked, or fine-tuned with its BatchNorm statistics kept
+        bar = tqdm(list(batches(len(train_rows), cfg.batch_size, True, generator)), desc=f"epoch {epoch}/{cfg.epochs}",
+                   unit="batch", leave=True, mininterval=5)
+        running = 0.0
+        for n, idx in enumerate(bar, start=1):
+            rows = train_rows[idx.numpy()]
+            ids = draw_captions(data, rows, cfg.name_share, rng)
+            image = towers.train_images(rows, augment, rng.random(len(rows)) < 0.5)
+            text = F.normalize(model.encode_text(tokens[torch.from_numpy(ids)]), dim=-1)
+            loss = multi_positive_loss(image, text, torch.from_numpy(ids), model.logit_scale)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            with torch.no_grad():
+                model.logit_scale.clamp_(0, math.log(100))
+            running += loss.item()
+            bar.set_postfix(loss=f"{running / n:.3f}", scale=f"{model.logit_scale.exp().item():.1f}")
+        figures = retrieval(towers.images(val_rows), [data.records[i] for i in val_rows],
+                            lambda texts: embed_texts(model, tokenizer, texts))
+        score = retrieval_score(figures)
+        state["epoch"], state["seconds"] = epoch, state["seconds"] + time.time() - started
+        state["history"].append({"epoch": epoch, "train_loss": round(running / max(1, len(bar)), 4),
+                                 "val_score": round(score, 4),
+                                 "val_R@10": round(figures["text_to_image"].get("R@10", 0.0), 4),
+                                 "val_category_P@1": figures["category_articleType"]["P@1"],
+                                 "val_image_P@10": round(figures["image_to_image_P@10"]["articleType"], 4),
+                                 "seconds": round(time.time() - started, 1)})
+        if score > state["best_score"]:
+            state.update(best_score=score, best_epoch=epoch, bad_epochs=0)
+            torch.save(checkpoint(model, cfg, data, init_source, {}), cfg.out / BEST)
+        else:
+            state["bad_epochs"] += 1
+        log.info("epoch %d: train loss %.4f, val score %.4f (R@10 %s, category P@1 %s, image P@10 %s)%s",
+                 epoch, state["history"][-1]["train_loss"], score, state["history"][-1]["val_R@10"],
+                 state["history"][-1]["val_category_P@1"], state["history"][-1]["val_image_P@10"],
+                 " (best)" if state["best_epoch"] == epoch else f" (no gain {state['bad_epochs']}/{cfg.patience})")
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
+                    "torch_rng": torch.get_rng_state(), "state": state, "init": cfg.init,
+                    "split_sha256": data.split_sha256}, last)
+    best = embedder_model.create(cfg.architecture, pretrained=str(cfg.out / BEST))[0]  # as export will load it
+    summary = {"finished": True, "architecture": cfg.architecture, "init": cfg.init, "init_from": init_source,
+               "image_trunk": "locked" if cfg.locked else "trained", "max_epochs": cfg.epochs,
+               "epochs_run": state["epoch"], "patience": cfg.patience, "best_epoch": state["best_epoch"],
+               "best_val_score": round(state["best_score"], 4), "batch_size": cfg.batch_size, "lr": cfg.lr,
+               "image_lr": cfg.image_lr if cfg.unlock_image else None, "weight_decay": cfg.weight_decay,
+               "name_share": cfg.name_share, "feature_cache_seconds": feature_seconds,
+               "minutes": round((state["seconds"] + feature_seconds) / 60, 1), "device": "cpu",
+               "threads": torch.get_num_threads(), "history": state["history"]}
+    return best, data, summary
+
+
+def checkpoint(model: torch.nn.Module, cfg: EmbedderConfig, data: Data, init_source: str | None,
+               extra: dict[str, Any]) -> dict[str, Any]:
+    """What open_clip loads (`state_dict`) plus plain provenance; weights_only-safe."""
+    return {"state_dict": half_state(model), "architecture": cfg.architecture, "init": cfg.init,
+            "init_from": init_source, "split_sha256": data.split_sha256, **extra}
