@@ -17,24 +17,25 @@ from PIL import Image
 
 
 class NaivePipeline:
-    def __init__(self, weights_dir: str | None, attributes_checkpoint: str | None, clip_model: str = "ViT-B-32",
+    def __init__(self, weights_dir: str | None, attributes_checkpoint: str | None, clip_model: str | None = None,
                  imgsz: int = 320) -> None:
         os.environ.setdefault("YOLO_AUTOINSTALL", "false")
         os.environ.setdefault("YOLO_OFFLINE", "true")
-        import open_clip
         import timm.data
         from ultralytics import YOLO
 
-        from export import attributes, segmenter
+        from export import attributes, embedder, segmenter
         from export._weights import find_local
+        from fashion import embedder_model
 
         source = segmenter.resolve(None, weights_dir)
         if source.path is None:
             raise SystemExit("the naive baseline needs local YOLO-seg weights (WEIGHTS_DIR)")
         self.yolo, self.imgsz = YOLO(str(source.path)), imgsz
-        torch.manual_seed(0)
-        self.clip, _, self.clip_preprocess = open_clip.create_model_and_transforms(clip_model)
-        self.clip.eval()
+        clip_model = clip_model or embedder.DEFAULT_MODEL
+        clip = embedder.resolve(clip_model, embedder.HUB_DEFAULT_TAGS.get(clip_model), None, weights_dir)
+        torch.manual_seed(0)  # the same weights as the archive: its file, or the same seeded random init
+        self.clip, self.clip_preprocess = embedder_model.create(clip_model, str(clip.path) if clip.path else None)
         local = find_local(attributes_checkpoint, weights_dir, ("attributes*.pt",))
         self.classifier, labels, _ = attributes.load_model(local, attributes.DEFAULT_ARCH)
         self.classifier.eval()

@@ -24,6 +24,7 @@ log = logging.getLogger("export")
 DEFAULT_MODEL = embedder_model.ARCHITECTURE  # trained here (weights/embedder.pt); hub models are one flag away
 HUB_DEFAULT_TAGS = {"ViT-B-32": "laion2b_s34b_b79k"}  # --clip-model X without --clip-pretrained
 MIN_COSINE = 0.999
+RESIZE_MODES = {"shortest": "shortest_crop", "squash": "squash"}  # open_clip's resize_mode -> our InputSpec.resize
 ZEROSHOT_FILE = "embedder_zeroshot.pt"
 
 
@@ -50,6 +51,13 @@ class TextTower(torch.nn.Module):
         return self.clip.encode_text(tokens)
 
 
+def architecture_name(model_name: str) -> str:
+    """What the `models` entry calls it: the hub id, a local folder's name, or the open_clip name."""
+    if model_name.startswith("local-dir:"):
+        return Path(model_name.removeprefix("local-dir:")).name
+    return model_name.removeprefix("hf-hub:")
+
+
 def resolve(model_name: str, pretrained: str | None, weights: str | None, weights_dir: str | None) -> WeightsSource:
     """Our own architectures: EMBEDDER_CHECKPOINT, then embedder*.pt in WEIGHTS_DIR and weights/ (trained by
     `make train-embedder`). Hub models: a local file named after them, else the hub when online. Else random."""
@@ -64,6 +72,13 @@ def resolve(model_name: str, pretrained: str | None, weights: str | None, weight
             return WeightsSource("local", local.name, local)
         warn_random("embedder", model_name)
         return WeightsSource("random", model_name)
+    if model_name.startswith("local-dir:"):  # a downloaded hub snapshot: open_clip_config.json (+ weights)
+        folder = Path(model_name.removeprefix("local-dir:"))
+        found = [p for ext in ("*.safetensors", "*.bin", "*.pth") for p in sorted(folder.glob(ext))]
+        if found:
+            return WeightsSource("local", f"{folder.name}/{found[0].name}", found[0])
+        warn_random("embedder", model_name)
+        return WeightsSource("random", folder.name)
     local = find_local(weights, weights_dir, (f"{model_name}*.pt", f"{model_name}*.bin", "open_clip*.bin"))
     if local:
         return WeightsSource("local", local.name, local)
@@ -81,18 +96,22 @@ def export(out_dir: Path, check_image: Image.Image, model_name: str = DEFAULT_MO
     pretrained = pretrained or HUB_DEFAULT_TAGS.get(model_name)
     source = resolve(model_name, pretrained, weights, weights_dir)
     if source.random and model_name.startswith("hf-hub:"):
-        raise ValueError(f"{model_name} needs the hub; offline, pass --clip-model ViT-B-32 for a random model")
+        raise ValueError(f"{model_name} needs the hub, which is unreachable: download it elsewhere and pass "
+                         f"--clip-model local-dir:FOLDER (its open_clip_config.json and weights), or use the default")
     torch.manual_seed(0)
     tag = str(source.path) if source.kind == "local" else (pretrained if source.kind == "hub" else None)
+    if model_name.startswith("local-dir:"):
+        tag = None  # open_clip reads the folder's own weights
     model, reference_preprocess = embedder_model.create(model_name, pretrained=tag)
     cfg = model.visual.preprocess_cfg
-    if cfg.get("resize_mode", "shortest") != "shortest":
-        raise ValueError(f"{model_name} uses resize_mode={cfg['resize_mode']!r}; only 'shortest' is supported")
+    resize = RESIZE_MODES.get(cfg.get("resize_mode", "shortest"))
+    if resize is None:
+        raise ValueError(f"{model_name} uses resize_mode={cfg['resize_mode']!r}; supported: {sorted(RESIZE_MODES)}")
     size = cfg["size"] if isinstance(cfg["size"], (tuple, list)) else (cfg["size"], cfg["size"])
     embed_dim = embedder_model.embedding_dim(model)
     manifest = Manifest(
-        name="embedder", architecture=model_name.removeprefix("hf-hub:"), artifact="embedder.pt",
-        input=InputSpec(size=tuple(size), resize="shortest_crop", interpolation=cfg["interpolation"],
+        name="embedder", architecture=architecture_name(model_name), artifact="embedder.pt",
+        input=InputSpec(size=tuple(size), resize=resize, interpolation=cfg["interpolation"],
                         mean=tuple(cfg["mean"]), std=tuple(cfg["std"])),
         weights=source.describe(), labels={},
         settings={"embed_dim": embed_dim, "tokenizer": model_name,

@@ -17,7 +17,7 @@ MANIFEST_SUFFIX = ".json"
 @dataclasses.dataclass(frozen=True)
 class InputSpec:
     size: tuple[int, int]  # (height, width) of the model input
-    resize: str  # "letterbox" (YOLO) or "shortest_crop" (resize the short side, centre crop)
+    resize: str  # "letterbox" (YOLO), "shortest_crop" (short side, centre crop) or "squash" (to size, SigLIP)
     interpolation: str  # "bilinear" or "bicubic"
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)

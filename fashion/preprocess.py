@@ -42,8 +42,11 @@ def letterbox(image: Image.Image, spec: InputSpec) -> tuple[torch.Tensor, Letter
 
 
 def resize_crop_pixels(image: Image.Image, spec: InputSpec) -> torch.Tensor:
-    """Resize the short side to size / crop_pct and centre crop: uint8 (3, H, W), not yet normalised."""
+    """Resize the short side to size / crop_pct and centre crop (or, for "squash", straight to the input size,
+    aspect ratio not kept): uint8 (3, H, W), not yet normalised."""
     out_h, out_w = spec.size
+    if spec.resize == "squash":
+        return TF.pil_to_tensor(TF.resize(image, [out_h, out_w], interpolation=_PIL_MODES[spec.interpolation]))
     short = math.floor(min(out_h, out_w) / spec.crop_pct)
     x = TF.resize(image, short, interpolation=_PIL_MODES[spec.interpolation])
     return TF.pil_to_tensor(TF.center_crop(x, [out_h, out_w]))

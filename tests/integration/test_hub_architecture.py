@@ -1,0 +1,51 @@
+"""A hub embedder of another architecture (Marqo-FashionSigLIP's: a 768-d ViT-B-16-SigLIP with SigLIP's
+squash preprocessing) through the same code as ours: export with random weights of that architecture, the
+parity check against open_clip's own transform, the archive, the handler serving it, the response contract."""
+from __future__ import annotations
+
+import json
+import zipfile
+
+import jsonschema
+import numpy as np
+import torch
+
+from tests.conftest import PRODUCTS, ROOT
+from tests.unit.tiny_models import FakeContext
+
+MARQO = ROOT / "tests" / "fixtures" / "marqo-fashionSigLIP"
+
+
+def test_marqo_fashion_siglip_architecture_exports_and_serves(tmp_path, response_schema):
+    from export import embedder
+    from export.archive import _model_files, build_mar
+    from fashion import embedder_model
+    from fashion.decode import decode_image
+    from handlers.embedder_handler import EmbedderHandler
+
+    name = f"local-dir:{MARQO}"
+    photo = sorted(PRODUCTS.glob("*.jpg"))[3]
+    image = decode_image(photo.read_bytes())
+    manifest = embedder.export(tmp_path / "export", image, name, text=False, backend="torchscript")
+    assert manifest.architecture == "marqo-fashionSigLIP" and manifest.random_weights
+    assert manifest.settings["embed_dim"] == 768 and manifest.input.size == (224, 224)
+    assert manifest.input.resize == "squash" and manifest.input.mean == (0.5, 0.5, 0.5)
+    assert manifest.parity["cosine_vs_open_clip"] >= 0.999 and manifest.settings["text_artifact"] is None
+
+    mar = build_mar("embedder", _model_files(tmp_path / "export", "embedder"), tmp_path / "store", tmp_path / "build")
+    zipfile.ZipFile(mar).extractall(tmp_path / "unpacked")
+    handler, context = EmbedderHandler(), FakeContext(tmp_path / "unpacked", "embedder")
+    handler.initialize(context)
+    body = json.loads(handler.handle([{"body": photo.read_bytes()}], context)[0])
+    sections = {k: response_schema["properties"][k] for k in ("image", "embedding", "models")}  # the embedder's part
+    sections["models"] = {**sections["models"], "minItems": 1}  # one model answers here, not three
+    jsonschema.validate(body, {**response_schema, "required": ["embedding", "models"], "properties": sections})
+    assert body["models"] == [{"name": "embedder", "architecture": "marqo-fashionSigLIP",
+                               "weights": "random:marqo-fashionSigLIP", "random_weights": True}]
+    torch.manual_seed(0)  # export's seeded random init, rebuilt eagerly with open_clip's own transform
+    model, preprocess = embedder_model.create(name)
+    with torch.no_grad():
+        eager = torch.nn.functional.normalize(model.encode_image(preprocess(image)[None]), dim=-1)[0].numpy()
+    assert float(np.array(body["embedding"]) @ eager) >= 0.999
+    refused = json.loads(handler.handle([{"body": {"text": ["red dress"]}}], context)[0])
+    assert refused["error"]["code"] == 400 and "text tower" in refused["error"]["message"]
