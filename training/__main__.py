@@ -119,7 +119,9 @@ def _embedder_report(model, tokenizer, data, spec, summary: dict, cfg_csv, cfg_i
                  "split_source": data.split_source, "split_sha256": data.split_sha256,
                  "skipped": data.problems.to_dict()},
         "training": summary,
-        "protocol": {"min_category_items": MIN_CATEGORY_ITEMS, "attributes_checkpoint": str(attributes_ckpt)},
+        "protocol": {"min_category_items": MIN_CATEGORY_ITEMS,
+                     "attributes_checkpoint": os.path.relpath(attributes_ckpt)
+                     if Path(attributes_ckpt).resolve().is_relative_to(Path.cwd()) else str(attributes_ckpt)},
         "test": {"trained": strip_rows(trained), "random": strip_rows(random),
                  "classifier": classifier_accuracy(str(attributes_ckpt), pixels, records, rows)},
         "reproduce": f"python -m training evaluate-embedder --checkpoint {checkpoint} --csv {cfg_csv} "
@@ -157,7 +159,7 @@ def _embedder(args: argparse.Namespace) -> int:
 def _evaluate_embedder(args: argparse.Namespace) -> int:
     """Recompute a shipped embedder's test figures from its checkpoint and the split, and compare."""
     from fashion import embedder_model
-    from training.contrastive import EmbedderConfig, input_spec, prepare_data
+    from training.contrastive import EmbedderConfig, attributes_checkpoint, input_spec, prepare_data
 
     ckpt = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
     stored = ckpt.get("report")
@@ -169,15 +171,30 @@ def _evaluate_embedder(args: argparse.Namespace) -> int:
     cfg = EmbedderConfig(csv=args.csv, images=args.images, out=args.checkpoint.parent / "evaluate",
                          split=args.split, architecture=ckpt["architecture"])
     data = prepare_data(cfg, spec)
-    attributes = Path(stored["protocol"]["attributes_checkpoint"])
-    if args.attributes_checkpoint:
-        attributes = args.attributes_checkpoint
+    attributes = args.attributes_checkpoint or Path(stored["protocol"]["attributes_checkpoint"])
+    if not attributes.is_file():  # a report written on another machine: the shipped attribute model
+        attributes = attributes_checkpoint(cfg)
     report = _embedder_report(model, embedder_model.tokenizer(ckpt["architecture"]), data, spec,
                               stored["training"], args.csv, args.images, args.checkpoint, attributes, 0)
     differences = [(path, a, b) for path, a, b in _compare(stored["test"]["trained"], report["test"]["trained"])]
     print(json.dumps({"test": report["test"]["trained"], "matches_report": not differences,
                       "differences": differences}, indent=1))
     return 0 if not differences else 1
+
+
+def _embedder_compare(args: argparse.Namespace) -> int:
+    """Add a table of other runs' held-out figures to a report (how the shipped run compares with the others)."""
+    from training import embedder_report
+
+    target = json.loads(args.report.read_text())
+    runs = {}
+    for spec in args.runs:
+        name, _, path = spec.partition("=")
+        runs[name] = json.loads(Path(path).read_text())
+    target["comparison"] = embedder_report.comparison(runs, args.note or "")
+    js, md = embedder_report.write(target, args.report.parent, args.report.stem)
+    print(f"report: {md} and {js}")
+    return 0
 
 
 def _compare(a, b, path: str = ""):
@@ -247,11 +264,16 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--checkpoint", type=Path, default=Path("weights/embedder.pt"))
     v.add_argument("--split", type=Path, default=Path("reports/attributes_split.csv"))
     v.add_argument("--attributes-checkpoint", type=Path, help="default: the one named in the checkpoint's report")
+    c = sub.add_parser("compare-embedders", help="add other runs' held-out figures to an embedder report")
+    c.add_argument("--report", type=Path, default=Path("reports/embedder.json"))
+    c.add_argument("runs", nargs="+", metavar="NAME=REPORT.json", help="each run's own embedder.json")
+    c.add_argument("--note", help="a sentence under the table")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     log.setLevel(logging.INFO)  # ours; open_clip logs every step of model creation on the root logger
     torch.set_num_threads(int(os.environ.get("FASHION_TORCH_THREADS", os.cpu_count() or 1)))
-    commands = {"train": _train, "evaluate": _evaluate, "embedder": _embedder, "evaluate-embedder": _evaluate_embedder}
+    commands = {"train": _train, "evaluate": _evaluate, "embedder": _embedder, "evaluate-embedder": _evaluate_embedder,
+                "compare-embedders": _embedder_compare}
     return commands[args.command](args)
 
 

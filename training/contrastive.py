@@ -223,6 +223,12 @@ def half_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
             for k, v in model.state_dict().items()}
 
 
+def _shown(path: Path) -> str:
+    """A path as the report shows it: relative to the working directory when inside it, with its sha256."""
+    shown = os.path.relpath(path) if Path(path).resolve().is_relative_to(Path.cwd()) else str(path)
+    return f"{shown} (sha256 {sha256(Path(path))[:16]})"
+
+
 def new_model(cfg: EmbedderConfig) -> tuple[torch.nn.Module, str | None]:
     torch.manual_seed(cfg.seed)
     model, _ = embedder_model.create(cfg.architecture)
@@ -230,7 +236,7 @@ def new_model(cfg: EmbedderConfig) -> tuple[torch.nn.Module, str | None]:
     if cfg.init == "attributes":
         ckpt = attributes_checkpoint(cfg)
         embedder_model.image_trunk_from_attributes(model, ckpt)
-        source = str(ckpt)
+        source = _shown(ckpt)
     elif cfg.init == "checkpoint":
         if cfg.init_checkpoint is None or not Path(cfg.init_checkpoint).is_file():
             raise FileNotFoundError(f"--init checkpoint needs --init-checkpoint, an embedder.pt; got "
@@ -238,7 +244,7 @@ def new_model(cfg: EmbedderConfig) -> tuple[torch.nn.Module, str | None]:
         from open_clip import load_checkpoint
 
         load_checkpoint(model, str(cfg.init_checkpoint))
-        source = str(cfg.init_checkpoint)
+        source = _shown(Path(cfg.init_checkpoint))
     elif cfg.init != "scratch":
         raise ValueError(f"init must be 'attributes', 'scratch' or 'checkpoint', not {cfg.init!r}")
     if cfg.locked:
@@ -268,8 +274,7 @@ def train(cfg: EmbedderConfig) -> tuple[torch.nn.Module, Data, dict[str, Any]]:
     tokenizer = embedder_model.tokenizer(cfg.architecture)
     tokens = torch.cat([tokenizer(data.texts[i:i + 2048]) for i in range(0, len(data.texts), 2048)])
     t0 = time.time()
-    towers = Towers(model, data, spec, cfg.locked, cfg.out / FEATURES,
-                    sha256(Path(init_source)) if init_source else "")
+    towers = Towers(model, data, spec, cfg.locked, cfg.out / FEATURES, init_source or "")
     feature_seconds = round(time.time() - t0, 1)
     train_rows, val_rows = data.rows("train"), data.rows("val")
     optimizer = torch.optim.AdamW(_param_groups(model, cfg), lr=cfg.lr)
@@ -304,8 +309,10 @@ def train(cfg: EmbedderConfig) -> tuple[torch.nn.Module, Data, dict[str, Any]]:
         epoch, started = state["epoch"] + 1, time.time()
         rng = np.random.default_rng([cfg.seed, epoch])  # the epoch's captions and mirrors, the same on resume
         model.train()
-        if cfg.pretrained_trunk:
-            model.visual.trunk.eval()  # locked, or fine-tuned with its BatchNorm statistics kept
+        if cfg.pretrained_trunk:  # locked, or fine-tuned with its BatchNorm statistics kept (BN layers only: in
+            for m in model.visual.trunk.modules():  # eval mode TinyViT caches its attention biases, graph and all)
+                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                    m.eval()
         bar = tqdm(list(batches(len(train_rows), cfg.batch_size, True, generator)), desc=f"epoch {epoch}/{cfg.epochs}",
                    unit="batch", leave=True, mininterval=5)
         running = 0.0

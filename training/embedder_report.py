@@ -16,6 +16,29 @@ def write(report: dict[str, Any], directory: Path, stem: str = STEM) -> tuple[Pa
     return js, md
 
 
+COMPARED = (("text -> image R@10", ("text_to_image", "R@10")),
+            ("articleType -> product P@1", ("category_articleType", "P@1")),
+            ("image -> image P@10", ("image_to_image_P@10", "articleType")),
+            ("zero-shot articleType", ("zero_shot", "articleType", "accuracy")),
+            ("zero-shot gender", ("zero_shot", "gender", "accuracy")))
+
+
+def _get(d: dict[str, Any], path: tuple[str, ...]) -> Any:
+    for k in path:
+        d = d.get(k, {}) if isinstance(d, dict) else {}
+    return d if isinstance(d, (int, float)) else None
+
+
+def comparison(runs: dict[str, dict[str, Any]], note: str = "") -> dict[str, Any]:
+    """A table of several runs' held-out figures (name -> its report), for the shipped report."""
+    rows = []
+    for name, rep in runs.items():
+        t = rep["training"]
+        rows.append({"name": name, "init": t["init"], "image_trunk": t["image_trunk"], "epochs": t["epochs_run"],
+                     "minutes": t["minutes"], "values": [_get(rep["test"]["trained"], p) for _, p in COMPARED]})
+    return {"columns": [c for c, _ in COMPARED], "runs": rows, "note": note}
+
+
 def _fmt(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, float) else ("-" if v is None else str(v))
 
@@ -89,7 +112,7 @@ def markdown(rep: dict[str, Any]) -> str:
                   "|---|---:|---:|" + "---:|" * len(rep["comparison"]["columns"])]
         for run in rep["comparison"]["runs"]:
             lines.append(f"| {run['name']} | {run['epochs']} | {run['minutes']} | "
-                         + " | ".join(f"{v:.4f}" for v in run["values"]) + " |")
+                         + " | ".join(_fmt(v) for v in run["values"]) + " |")
         lines += ["", rep["comparison"].get("note", ""), ""]
     lines += ["Per-epoch validation history: `embedder.json` (training.history). Reproduce the test figures with "
               f"`{rep['reproduce']}`.", ""]
