@@ -197,6 +197,24 @@ def _embedder_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _segmenter_data(args: argparse.Namespace) -> int:
+    """Convert a dataset to YOLO-seg through groups.yaml and write the data report."""
+    from training.segmentation import data_report
+    from training.segmentation.dataset import build
+    from training.segmentation.grouping import load
+
+    grouping = load()
+    data, stats, dropped = build(args.source, args.root, args.out, args.split, grouping, args.min_area,
+                                 args.coco_json)
+    print(f"dataset: {data} ({dict(stats.split)}; {sum(stats.instances.values())} instances)")
+    if args.report_dir:
+        report = data_report.figures(stats, dropped, grouping, args.source, args.min_area)
+        png = data_report.heat_maps(stats, grouping, args.report_dir / "segmenter_heatmaps.png")
+        js, md = data_report.write(report, args.report_dir, png.name)
+        print(f"report: {md}, {js}, {png}")
+    return 0
+
+
 def _compare(a, b, path: str = ""):
     """(path, stored, recomputed) for every number that differs by more than TOLERANCE."""
     if isinstance(a, dict):
@@ -268,12 +286,21 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--report", type=Path, default=Path("reports/embedder.json"))
     c.add_argument("runs", nargs="+", metavar="NAME=REPORT.json", help="each run's own embedder.json")
     c.add_argument("--note", help="a sentence under the table")
+    s = sub.add_parser("segmenter-data", help="convert a dataset to YOLO-seg (groups.yaml) and report on it")
+    s.add_argument("--source", choices=["ccp", "cihp", "coco"], default="ccp")
+    s.add_argument("--root", type=Path, default=Path("../shared/data/street_photos"))
+    s.add_argument("--coco-json", type=Path, help="--source coco: the annotation file (default ROOT/sample.json)")
+    s.add_argument("--out", type=Path, default=Path("build/segmenter/data"))
+    s.add_argument("--split", type=Path, default=Path("reports/segmenter_split.csv"),
+                   help="the fixed train/val split (written on first use, then read)")
+    s.add_argument("--min-area", type=int, default=64, help="regions under this many pixels are dropped")
+    s.add_argument("--report-dir", type=Path, help="write segmenter_data.md/.json and the heat maps here")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     log.setLevel(logging.INFO)  # ours; open_clip logs every step of model creation on the root logger
     torch.set_num_threads(int(os.environ.get("FASHION_TORCH_THREADS", os.cpu_count() or 1)))
     commands = {"train": _train, "evaluate": _evaluate, "embedder": _embedder, "evaluate-embedder": _evaluate_embedder,
-                "compare-embedders": _embedder_compare}
+                "compare-embedders": _embedder_compare, "segmenter-data": _segmenter_data}
     return commands[args.command](args)
 
 

@@ -1,0 +1,1 @@
+"""Segmenter data: datasets converted to YOLO-seg instances through one grouping table (groups.yaml)."""

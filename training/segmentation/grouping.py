@@ -1,0 +1,60 @@
+"""The grouping table (groups.yaml): fine dataset classes -> served garment groups -> coarse body groups."""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from pathlib import Path
+
+import yaml
+
+TABLE = Path(__file__).with_name("groups.yaml")
+
+
+@dataclasses.dataclass(frozen=True)
+class Grouping:
+    groups: tuple[str, ...]  # served classes, in class-index order
+    coarse: dict[str, tuple[str, ...]]  # coarse group -> its served groups
+    sources: dict[str, dict[str, str]]  # source -> fine class name -> served group
+    cihp_labels: tuple[str, ...]
+
+    def group_of(self, source: str, fine: str) -> str | None:
+        """The served group of a fine class, or None (background for the segmenter)."""
+        if source not in self.sources:
+            raise KeyError(f"no source {source!r} in {TABLE.name}; known: {sorted(self.sources)}")
+        return self.sources[source].get(fine)
+
+    def index_table(self, source: str, fine_names: list[str]) -> list[int]:
+        """Per fine label index: its served class index, or -1 for background."""
+        out = []
+        for name in fine_names:
+            group = self.group_of(source, name)
+            out.append(self.groups.index(group) if group else -1)
+        return out
+
+    def coarse_of(self, group: str) -> str:
+        for name, members in self.coarse.items():
+            if group in members:
+                return name
+        raise KeyError(f"served group {group!r} is in no coarse group of {TABLE.name}")
+
+
+@functools.lru_cache(maxsize=4)
+def load(path: Path = TABLE) -> Grouping:
+    raw = yaml.safe_load(path.read_text())
+    groups = tuple(raw["groups"])
+    sources: dict[str, dict[str, str]] = {}
+    for source, table in raw["sources"].items():
+        fine: dict[str, str] = {}
+        for group, names in table.items():
+            if group not in groups:
+                raise ValueError(f"{path.name}: {source} maps to {group!r}, not a served group {groups}")
+            for name in names:
+                if name in fine:
+                    raise ValueError(f"{path.name}: {source} class {name!r} is in two groups")
+                fine[name] = group
+        sources[source] = fine
+    coarse = {name: tuple(members) for name, members in raw["coarse"].items()}
+    covered = [g for members in coarse.values() for g in members]
+    if sorted(covered) != sorted(groups):
+        raise ValueError(f"{path.name}: every served group must be in exactly one coarse group")
+    return Grouping(groups, coarse, sources, tuple(raw["cihp_labels"]))
