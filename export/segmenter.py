@@ -59,6 +59,14 @@ def load_eager(source: WeightsSource) -> tuple[torch.nn.Module, list[str], str, 
     return model, names, arch, imgsz
 
 
+def coarse_labels(names: list[str]) -> dict:
+    """Each class's coarse body group (fashion/garment_groups.yaml) and the groups' order, for "groups": "coarse"."""
+    from fashion.garment_groups import load
+
+    table = load()
+    return {"coarse": {n: table.coarse_of_class(n) for n in names}, "coarse_groups": list(table.coarse)}
+
+
 def export(out_dir: Path, check_image: Image.Image, weights: str | None = None, weights_dir: str | None = None,
            imgsz: int | None = None, min_score: float = 0.25, backend: str = "torchscript",
            precision: str = "fp32") -> Manifest:
@@ -71,7 +79,7 @@ def export(out_dir: Path, check_image: Image.Image, weights: str | None = None, 
     manifest = Manifest(
         name="segmenter", architecture=arch, artifact="segmenter.pt",
         input=InputSpec(size=(size, size), resize="letterbox", interpolation="bilinear", pad_value=114),
-        weights=source.describe(), labels={"classes": names},
+        weights=source.describe(), labels={"classes": names, **coarse_labels(names)},
         settings={"num_masks": num_masks, "min_score": min_score, "iou": 0.7, "stride": 32,
                   "backend": backend, "precision": precision}, parity={})
     check_score = 0.0 if source.random else min_score  # random heads score low: still compare their masks

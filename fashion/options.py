@@ -8,6 +8,7 @@ from fashion.errors import InvalidInput
 
 SECTIONS = ("garments", "embedding", "metadata")
 MASK_FORMATS = ("rle", "polygon", "none")
+GROUPINGS = ("fine", "coarse")  # garments as the segmenter's classes, or merged per body group
 MAX_LABELS, MAX_LABEL_CHARS = 64, 80
 
 
@@ -19,6 +20,7 @@ class Options:
     mask_format: str = "rle"
     include: tuple[str, ...] = SECTIONS
     labels: tuple[str, ...] = ()  # a user vocabulary: scores per garment and for the whole image ("tags")
+    groups: str = "fine"  # "coarse": upper body / lower body / full body / footwear / accessories, masks merged
 
     def wants(self, section: str) -> bool:
         return section in self.include
@@ -74,6 +76,11 @@ def parse_options(raw: Mapping[str, Any] | None, max_garments_limit: int = 100) 
         if not isinstance(include, (list, tuple)) or any(s not in SECTIONS for s in include):
             raise InvalidInput(f"option 'include' must list sections from {list(SECTIONS)}, got {include!r}")
         kwargs["include"] = tuple(s for s in SECTIONS if s in include)
+    if "groups" in raw:
+        groups = str(raw["groups"]).lower()
+        if groups not in GROUPINGS:
+            raise InvalidInput(f"option 'groups' must be one of {list(GROUPINGS)}, got {raw['groups']!r}")
+        kwargs["groups"] = groups
     if raw.get("labels") not in (None, "", []):
         kwargs["labels"] = _labels(raw["labels"])
     return Options(**kwargs)

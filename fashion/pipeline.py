@@ -84,6 +84,12 @@ def segment(seg: Segmenter, envs: list[Envelope]) -> None:
         for (env, it), p, proto, frame, im in zip(chunk, preds, protos, frames, images):
             it.garments = seg.postprocess(p[None], proto[None], [frame], [im.size],
                                           env.options.min_score, env.options.max_garments)[0]
+            if env.options.groups == "coarse":
+                try:
+                    it.garments = seg.merge_coarse(it.garments)
+                except RequestError as exc:
+                    it.error, it.garments = exc.to_dict(), None
+                    continue
             if it.garments:
                 pixels = np.asarray(im)
                 for g in it.garments:

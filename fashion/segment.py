@@ -11,6 +11,7 @@ import torchvision
 from PIL import Image
 
 from fashion.backends import Runner
+from fashion.errors import InvalidInput
 from fashion.manifest import Manifest
 from fashion.masks import decode_rle, encode_rle
 from fashion.preprocess import Letterbox, letterbox
@@ -60,6 +61,31 @@ class Segmenter:
         self.num_masks = int(manifest.settings.get("num_masks", 32))
         self.min_score = float(manifest.settings.get("min_score", 0.25))
         self.iou = float(manifest.settings.get("iou", 0.7))
+        self.coarse: dict[str, str | None] = manifest.labels.get("coarse") or {}
+        self.coarse_groups: list[str] = manifest.labels.get("coarse_groups") or []
+
+    def merge_coarse(self, garments: list[Garment]) -> list[Garment]:
+        """One garment per coarse body group: masks united, box around them, the best member's score. A class
+        the grouping table does not know stays as it is."""
+        if not self.coarse_groups:
+            raise InvalidInput("option 'groups': 'coarse' needs a segmenter archive exported with the grouping "
+                               "table (fashion/garment_groups.yaml); re-export it with `make archives`")
+        merged: dict[str, list[Garment]] = {}
+        kept = []
+        for g in garments:
+            group = self.coarse.get(g.label)
+            (merged.setdefault(group, []) if group else kept).append(g)
+        out = []
+        for group in self.coarse_groups:
+            members = merged.get(group)
+            if not members:
+                continue
+            mask = np.logical_or.reduce([m.mask for m in members])
+            ys, xs = np.nonzero(mask)
+            box = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
+            out.append(Garment(group, self.coarse_groups.index(group), max(m.score for m in members), box,
+                               _mask=mask))
+        return sorted(out + kept, key=lambda g: -g.score)
 
     def preprocess(self, images: list[Image.Image]) -> tuple[torch.Tensor, list[Letterbox]]:
         tensors, frames = zip(*(letterbox(im, self.manifest.input) for im in images))

@@ -201,7 +201,7 @@ def _segmenter_data(args: argparse.Namespace) -> int:
     """Convert a dataset to YOLO-seg through groups.yaml and write the data report."""
     from training.segmentation import data_report
     from training.segmentation.dataset import build
-    from training.segmentation.grouping import load
+    from fashion.garment_groups import load
 
     grouping = load()
     data, stats, dropped = build(args.source, args.root, args.out, args.split, grouping, args.min_area,

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from training.segmentation.grouping import load
+from fashion.garment_groups import load
 from training.segmentation.instances import Dropped, from_coco, from_label_map, polygon, yolo_line
 
 
@@ -71,3 +71,31 @@ def _uncompressed(mask: np.ndarray) -> list[int]:
             value, n = v, 1
     runs.append(n)
     return runs
+
+
+def test_merge_coarse_unites_masks_per_body_group():
+    from fashion.manifest import InputSpec, Manifest
+    from fashion.options import parse_options
+    from fashion.segment import Garment, Segmenter
+    from export.segmenter import coarse_labels
+
+    names = ["top", "outerwear", "pants", "footwear", "mystery"]
+    manifest = Manifest("segmenter", "x", "s.pt", InputSpec((64, 64), "letterbox", "bilinear"), {},
+                        {"classes": names, **coarse_labels(names)}, {}, {})
+    seg = Segmenter(None, manifest, None)
+
+    def garment(label: str, score: float, rows: slice, cols: slice) -> Garment:
+        mask = np.zeros((20, 20), dtype=bool)
+        mask[rows, cols] = True
+        return Garment(label, names.index(label), score, (0, 0, 1, 1), _mask=mask)
+
+    got = seg.merge_coarse([garment("top", 0.5, slice(2, 8), slice(2, 8)),
+                            garment("outerwear", 0.7, slice(2, 10), slice(10, 14)),
+                            garment("footwear", 0.6, slice(18, 20), slice(0, 3)),
+                            garment("mystery", 0.4, slice(0, 1), slice(0, 1))])
+    assert [(g.label, g.score) for g in got] == [("upper body", 0.7), ("footwear", 0.6), ("mystery", 0.4)]
+    upper = got[0]
+    assert upper.mask.sum() == 36 + 32 and upper.box == (2.0, 2.0, 14.0, 10.0)
+    assert parse_options({"groups": "COARSE"}).groups == "coarse" and parse_options({}).groups == "fine"
+    with pytest.raises(Exception, match="groups"):
+        parse_options({"groups": "medium"})

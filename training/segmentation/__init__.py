@@ -1,1 +1,1 @@
-"""Segmenter data: datasets converted to YOLO-seg instances through one grouping table (groups.yaml)."""
+"""Segmenter data: datasets converted to YOLO-seg instances through one grouping table (garment_groups.yaml)."""

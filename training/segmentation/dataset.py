@@ -2,7 +2,7 @@
 
 Sources: `ccp` (Clothing Co-Parsing: photos/, labels/*.png, label_list.json), `cihp` (CIHP/LIP: images/,
 labels/*.png with class indices), `coco` (Fashionpedia/DeepFashion2 style: a COCO JSON + an image folder,
-`--coco-json`). The fine classes go through groups.yaml. The validation split is fixed: read from the split
+`--coco-json`). The fine classes go through garment_groups.yaml. The validation split is fixed: read from the split
 file when it exists (the repository's reports/segmenter_split.csv), else drawn once (seed 0) and written there.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 import yaml
 from PIL import Image
 
-from training.segmentation.grouping import Grouping
+from fashion.garment_groups import Grouping
 from training.segmentation.instances import DEFAULT_MIN_AREA, Dropped, Instance, from_coco, from_label_map, yolo_line
 
 VAL_FRACTION = 0.1

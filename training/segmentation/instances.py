@@ -1,6 +1,6 @@
 """Garment instances from any annotation, as masks first and YOLO-seg polygons last.
 
-- Per-pixel label maps (Clothing Co-Parsing, CIHP): each fine class is mapped to its served group (groups.yaml);
+- Per-pixel label maps (Clothing Co-Parsing, CIHP): each fine class is mapped to its served group (garment_groups.yaml);
   an instance is a connected region of one group (8-connectivity), so two shoes are two instances and a blouse
   under a vest stays one "top". Regions under `min_area` pixels are dropped (label noise along edges, a few
   stray pixels); they are counted, never silently lost.

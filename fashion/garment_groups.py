@@ -1,4 +1,8 @@
-"""The grouping table (groups.yaml): fine dataset classes -> served garment groups -> coarse body groups."""
+"""The grouping table (garment_groups.yaml): fine dataset classes -> served garment groups -> coarse body groups.
+
+Training converts datasets through it (training/segmentation); export stamps each served class's coarse group on
+the segmenter archive, and `"groups": "coarse"` answers merged masks per coarse group (fashion/segment.py).
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -7,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-TABLE = Path(__file__).with_name("groups.yaml")
+TABLE = Path(__file__).with_name("garment_groups.yaml")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +40,16 @@ class Grouping:
             if group in members:
                 return name
         raise KeyError(f"served group {group!r} is in no coarse group of {TABLE.name}")
+
+    def coarse_of_class(self, name: str) -> str | None:
+        """A segmenter class's coarse group: our served groups directly, a dataset's own class names (a hub
+        model trained on DeepFashion2, say) through their group; None when the table does not know it."""
+        if name in self.groups:
+            return self.coarse_of(name)
+        for table in self.sources.values():
+            if name in table:
+                return self.coarse_of(table[name])
+        return None
 
 
 @functools.lru_cache(maxsize=4)
