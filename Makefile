@@ -19,7 +19,8 @@ export EMBEDDER_CHECKPOINT
 PRODUCTS ?= ../shared/data/fashion_products
 
 .PHONY: setup archives serve stop test test-unit bench lint clean scale train-attributes evaluate-attributes colour-report \
-	image test-image ship-attributes train-embedder ship-embedder evaluate-embedder bench-embedder
+	image test-image ship-attributes train-embedder ship-embedder evaluate-embedder bench-embedder \
+	train-segmenter save-segmenter-checkpoint evaluate-segmenter
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -91,6 +92,20 @@ evaluate-embedder: setup
 # Our embedder against ViT-B-32 on the same backends and crops (BENCHMARKS.md, "The embedder").
 bench-embedder: setup
 	$(PY) -m bench.embedder_speed
+
+# The segmenter from one config (ultralytics; configs/segmenter.yaml); TRAIN_ARGS="--resume" continues a run
+# (the build folder's, else the committed checkpoints/segmenter/last.pt).
+train-segmenter: setup
+	$(PY) -m training segmenter --config configs/segmenter.yaml $(TRAIN_ARGS)
+
+save-segmenter-checkpoint:
+	mkdir -p checkpoints/segmenter && cp build/train/segmenter/run/weights/last.pt checkpoints/segmenter/last.pt
+	ls -l checkpoints/segmenter/last.pt
+
+# Box and mask mAP per class on the fixed validation split: SEGMENTER=path (default: the shared baseline weights)
+SEGMENTER ?= $(firstword $(wildcard $(WEIGHTS_DIR)/*-seg*.pt))
+evaluate-segmenter: setup
+	$(PY) -m training evaluate-segmenter --weights $(SEGMENTER) --out build/train/segmenter/evaluation.json
 
 colour-report: setup
 	$(PY) -m bench.colour_agreement --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images --out reports

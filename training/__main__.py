@@ -215,6 +215,30 @@ def _segmenter_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _segmenter(args: argparse.Namespace) -> int:
+    from training.segmentation.train import SegmenterConfig, train
+
+    best = train(SegmenterConfig.read(args.config), resume=args.resume)
+    print(f"best checkpoint: {best}; evaluate it with python -m training evaluate-segmenter --weights {best}")
+    return 0
+
+
+def _evaluate_segmenter(args: argparse.Namespace) -> int:
+    from training.segmentation.train import SegmenterConfig, evaluate, prepare
+
+    cfg = SegmenterConfig.read(args.config)
+    data = prepare(cfg, args.data_dir)
+    figures = evaluate(args.weights, data, args.imgsz or cfg.imgsz)
+    print(json.dumps(figures, indent=1))
+    if args.out:
+        from training.segmentation.train import markdown
+
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(figures, indent=1) + "\n")
+        args.out.with_suffix(".md").write_text(markdown(figures, args.title))
+    return 0
+
+
 def _compare(a, b, path: str = ""):
     """(path, stored, recomputed) for every number that differs by more than TOLERANCE."""
     if isinstance(a, dict):
@@ -295,12 +319,23 @@ def main(argv: list[str] | None = None) -> int:
                    help="the fixed train/val split (written on first use, then read)")
     s.add_argument("--min-area", type=int, default=64, help="regions under this many pixels are dropped")
     s.add_argument("--report-dir", type=Path, help="write segmenter_data.md/.json and the heat maps here")
+    g = sub.add_parser("segmenter", help="train the YOLO-seg segmenter from one config (ultralytics)")
+    g.add_argument("--config", type=Path, default=Path("configs/segmenter.yaml"))
+    g.add_argument("--resume", action="store_true", help="continue build/train/segmenter/run/weights/last.pt")
+    q = sub.add_parser("evaluate-segmenter", help="box and mask mAP per class on the fixed validation split")
+    q.add_argument("--weights", type=Path, required=True)
+    q.add_argument("--config", type=Path, default=Path("configs/segmenter.yaml"))
+    q.add_argument("--imgsz", type=int, help="default: the config's")
+    q.add_argument("--data-dir", type=Path, default=Path("build/train/segmenter/eval-data"))
+    q.add_argument("--out", type=Path, help="write the figures here (.json, and .md beside it)")
+    q.add_argument("--title", default="Segmenter evaluation")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     log.setLevel(logging.INFO)  # ours; open_clip logs every step of model creation on the root logger
     torch.set_num_threads(int(os.environ.get("FASHION_TORCH_THREADS", os.cpu_count() or 1)))
     commands = {"train": _train, "evaluate": _evaluate, "embedder": _embedder, "evaluate-embedder": _evaluate_embedder,
-                "compare-embedders": _embedder_compare, "segmenter-data": _segmenter_data}
+                "compare-embedders": _embedder_compare, "segmenter-data": _segmenter_data,
+                "segmenter": _segmenter, "evaluate-segmenter": _evaluate_segmenter}
     return commands[args.command](args)
 
 

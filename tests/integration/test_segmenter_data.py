@@ -6,7 +6,7 @@ import shutil
 
 import yaml
 
-from tests.conftest import SHARED
+from tests.conftest import ROOT, SHARED
 from training.__main__ import main
 
 DATA = SHARED / "data"
@@ -50,3 +50,20 @@ def test_cihp_and_fashionpedia_convert_through_the_same_table(tmp_path):
                  str(coco), "--split", str(tmp_path / "coco.csv")]) == 0
     lines = [line for p in (coco / "labels").rglob("*.txt") for line in p.read_text().splitlines()]
     assert len(lines) >= 2 and all(len(line.split()) >= 7 for line in lines)
+
+
+def test_a_tiny_segmenter_trains_from_the_config_and_evaluates_per_class(tmp_path):
+    from training.segmentation.train import SegmenterConfig, evaluate, prepare, train
+
+    root = _subset(tmp_path, 16)
+    config = tmp_path / "segmenter.yaml"
+    raw = yaml.safe_load((ROOT / "configs" / "segmenter.yaml").read_text())
+    raw.update(imgsz=64, epochs=1, batch=8, data={**raw["data"], "root": str(root), "split": str(tmp_path / "s.csv")})
+    config.write_text(yaml.safe_dump(raw))
+    cfg = SegmenterConfig.read(config)
+    best = train(cfg, run_dir=tmp_path / "run")
+    assert best.is_file() and (tmp_path / "run" / "run" / "weights" / "last.pt").is_file()
+    figures = evaluate(best, prepare(cfg, tmp_path / "eval"), cfg.imgsz)
+    assert set(figures) >= {"mask_map50", "mask_map50_95", "box_map50", "box_map50_95", "per_class"}
+    assert 0 <= figures["mask_map50"] <= 1 and set(figures["per_class"]) <= set(yaml.safe_load(
+        (tmp_path / "eval" / "data.yaml").read_text())["names"].values())

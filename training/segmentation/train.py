@@ -1,0 +1,108 @@
+"""Train and evaluate the segmenter with ultralytics from one config (configs/segmenter.yaml).
+
+Training converts the data first (training/segmentation/dataset.py, the fixed split), then runs ultralytics'
+trainer; `last.pt` is written every epoch, so a killed or time-boxed run continues with --resume (ultralytics
+restores the epoch, the optimiser and the EMA). `make save-segmenter-checkpoint` commits a run in progress
+(checkpoints/segmenter/last.pt, a few MB); --resume in a fresh checkout starts from it.
+Evaluation is ultralytics' validator on the fixed validation split: box and mask mAP50 and mAP50-95, overall
+and per class, the same code for any checkpoint (the baseline weights are run through it first).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fashion.garment_groups import load
+
+RUN_DIR = Path("build/train/segmenter")
+SAVED = Path("checkpoints/segmenter/last.pt")  # a run in progress, committed so the next session resumes it
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmenterConfig:
+    model: str
+    imgsz: int
+    epochs: int
+    batch: int
+    patience: int
+    seed: int
+    groups: Path
+    data: dict[str, Any]
+    augment: dict[str, Any]
+
+    @classmethod
+    def read(cls, path: Path) -> "SegmenterConfig":
+        raw = yaml.safe_load(Path(path).read_text())
+        unknown = set(raw) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
+        return cls(**{**raw, "groups": Path(raw["groups"])})
+
+
+def prepare(cfg: SegmenterConfig, out: Path = RUN_DIR / "data") -> Path:
+    """The YOLO-seg dataset for this config; returns its data.yaml."""
+    from training.segmentation.dataset import build
+
+    d = cfg.data
+    data, _, _ = build(d["source"], Path(d["root"]), out, Path(d["split"]), load(cfg.groups),
+                       int(d.get("min_area", 64)), Path(d["coco_json"]) if d.get("coco_json") else None, cfg.seed)
+    return data
+
+
+def train(cfg: SegmenterConfig, resume: bool = False, run_dir: Path = RUN_DIR) -> Path:
+    """Train (or resume) and return the best checkpoint."""
+    os.environ.setdefault("YOLO_OFFLINE", "true")
+    from ultralytics import YOLO
+
+    last = run_dir / "run" / "weights" / "last.pt"
+    if resume and not last.is_file() and SAVED.is_file():  # a fresh checkout: the committed run in progress
+        prepare(cfg, run_dir / "data")
+        last.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(SAVED, last)
+    if resume and last.is_file():
+        YOLO(str(last)).train(resume=True)
+    else:
+        data = prepare(cfg, run_dir / "data")
+        YOLO(cfg.model).train(data=str(data), imgsz=cfg.imgsz, epochs=cfg.epochs, batch=cfg.batch,
+                              patience=cfg.patience, seed=cfg.seed, deterministic=True, device="cpu",
+                              workers=2, project=str(run_dir.resolve()), name="run", exist_ok=True,
+                              pretrained=False, amp=False, plots=False, verbose=False, **cfg.augment)
+    return run_dir / "run" / "weights" / "best.pt"
+
+
+def markdown(figures: dict[str, Any], title: str) -> str:
+    lines = [f"# {title}", "", f"`{figures['weights']}` at {figures['imgsz']} px on the fixed validation split "
+             "(`reports/segmenter_split.csv`), ultralytics' validator (`python -m training evaluate-segmenter`).", "",
+             f"Overall: mask mAP50 **{figures['mask_map50']:.4f}**, mask mAP50-95 {figures['mask_map50_95']:.4f}, box "
+             f"mAP50 {figures['box_map50']:.4f}, box mAP50-95 {figures['box_map50_95']:.4f}.", "",
+             "| class | mask mAP50 | mask mAP50-95 | box mAP50 | box mAP50-95 |", "|---|---:|---:|---:|---:|"]
+    for name, m in figures["per_class"].items():
+        lines.append(f"| {name} | {m['mask_map50']:.4f} | {m['mask_map50_95']:.4f} | {m['box_map50']:.4f} | "
+                     f"{m['box_map50_95']:.4f} |")
+    return "\n".join(lines + [""])
+
+
+def evaluate(weights: Path, data: Path, imgsz: int) -> dict[str, Any]:
+    """Box and mask mAP50 / mAP50-95, overall and per class, on the data's validation split."""
+    os.environ.setdefault("YOLO_OFFLINE", "true")
+    from ultralytics import YOLO
+
+    model = YOLO(str(weights))
+    metrics = model.val(data=str(data), imgsz=imgsz, batch=8, device="cpu", plots=False, verbose=False,
+                        split="val", workers=0)
+    names = metrics.names
+    per_class = {}
+    for i, c in enumerate(metrics.ap_class_index):
+        per_class[names[int(c)]] = {"box_map50": round(float(metrics.box.ap50[i]), 4),
+                                    "box_map50_95": round(float(metrics.box.ap[i]), 4),
+                                    "mask_map50": round(float(metrics.seg.ap50[i]), 4),
+                                    "mask_map50_95": round(float(metrics.seg.ap[i]), 4)}
+    return {"weights": str(weights), "imgsz": imgsz, "data": str(data),
+            "box_map50": round(float(metrics.box.map50), 4), "box_map50_95": round(float(metrics.box.map), 4),
+            "mask_map50": round(float(metrics.seg.map50), 4), "mask_map50_95": round(float(metrics.seg.map), 4),
+            "per_class": per_class}
