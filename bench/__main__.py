@@ -18,8 +18,8 @@ import torch
 
 from bench.backends import median_ms
 from bench.photos import DEFAULT_PHOTOS, load_photos, machine_line, pick_photos
-from bench.served import archive_sizes, archive_shares, measure as measure_served
-from export.choice import CHOICE_FILE, MODELS, update_choice
+from bench.served import archive_sizes, measure as measure_served
+from export.choice import CHOICE_FILE, MODELS
 from fashion.envelope import Envelope
 from fashion.pipeline import Pipeline, finish, prepare
 from fashion.response import dumps
@@ -87,14 +87,6 @@ def naive(photos: list[Path], runs: int, weights_dir: str | None, checkpoint: st
             "photo_latency": median_ms(lambda: pipe(photos[0]), runs)}
 
 
-def record_work_share(raw: dict, choice_file: Path) -> dict[str, float]:
-    """Each model's part of the limit on this photo, into export/backends.json: the next export stamps it on
-    the archives, and workflow nodes size their thread pools by it (fashion.threads)."""
-    shares = {m: round(raw[m]["photo"] / raw["limit"], 3) for m in MODELS}
-    update_choice({"work_share": shares}, choice_file)
-    return shares
-
-
 def served_env(store: Path) -> dict[str, str]:
     """The thread settings the launcher gives TorchServe's workers (launcher/torchserve.py start)."""
     from launcher.torchserve import node_workers
@@ -107,7 +99,7 @@ def report(args, raw, local, naive_figs, served, extra, sizes, encode, manifests
     most = max(args.clients)
     lines = [
         f"Machine: {machine_line()}",
-        f"Served workers: {describe_threads(served_env(args.store), shares=archive_shares(args.store))}",
+        f"Served workers: {describe_threads(served_env(args.store))}",
         "Backends (from the archives' manifests): "
         + ", ".join(f"{m} {v['backend']} {v['precision']}" for m, v in manifests.items()),
         f"Photo for latency: {args.photo.name} ({raw['garments']} garments); throughput: {BATCH} photos from "
@@ -195,7 +187,6 @@ def main(argv: list[str] | None = None) -> int:
     manifests = {m: {"backend": getattr(pipeline, m).manifest.backend,
                      "precision": getattr(pipeline, m).manifest.precision} for m in MODELS}
     raw = raw_forwards(pipeline, photo, images, args.runs)
-    record_work_share(raw, args.choice_file)
     local = in_process(pipeline, photo, bodies, args.runs)
     encode = encode_cost(pipeline, photo, args.runs)
     del pipeline

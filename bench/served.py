@@ -8,15 +8,12 @@ server turns the model API on for that), and the workflow from a
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import json
 import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
-import zipfile
 
 import yaml
 
@@ -54,18 +51,6 @@ def batching_store(store: Path, work: Path, batch_size: int) -> Path:
     spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
     build_war(work, spec_path)
     return work
-
-
-def archive_shares(store: Path) -> dict[str, float]:
-    """The work_share each node archive carries (what its workers size their threads by)."""
-    out = {}
-    for name in PER_MODEL:
-        with contextlib.suppress(OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError):
-            with zipfile.ZipFile(store / f"{name}.mar") as z:
-                share = json.loads(z.read(f"{name}.json"))["settings"].get("work_share")
-            if share is not None:
-                out[name] = float(share)
-    return out
 
 
 def archive_sizes(store: Path) -> dict[str, float]:

@@ -8,7 +8,6 @@ checked against the eager model before the export counts.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import logging
 import tempfile
 import time
@@ -18,7 +17,6 @@ from typing import Any, Callable
 
 import torch
 
-from export.choice import work_shares
 from fashion.backends import BACKENDS, SUFFIX, Runner, load_runner
 from fashion.manifest import Manifest
 from fashion.pipeline import FORWARD_CHUNK
@@ -120,11 +118,6 @@ def quiet_onnx_logs() -> None:
 
 
 def write_manifest(manifest: Manifest, out_dir: Path) -> Path:
-    """Save the manifest, with the model's measured share of the pipeline's work when there is one
-    (export/backends.json; workflow nodes size their thread pools by it, fashion.threads)."""
-    share = work_shares().get(manifest.name)
-    if share is not None:
-        manifest = dataclasses.replace(manifest, settings={**manifest.settings, "work_share": share})
     path = manifest.save(out_dir)
     log.info("%s: %s weights (%s), backend %s", manifest.name, "RANDOM" if manifest.random_weights else "trained",
              manifest.weights.get("source"), manifest.backend)

@@ -32,13 +32,6 @@ def update_choice(entries: dict, path: Path = CHOICE_FILE) -> None:
     path.write_text(json.dumps(choice, indent=1) + "\n")
 
 
-def work_shares(choice: dict | None = None) -> dict[str, float]:
-    """Each model's part of the pipeline's forward time on a street photo (`python -m bench` writes it);
-    workflow nodes size their thread pools by it (fashion.threads)."""
-    choice = load_choice() if choice is None else choice
-    return {m: float(v) for m, v in choice.get("work_share", {}).items() if m in MODELS}
-
-
 def parse_flags(flags: list[str]) -> dict[str, str]:
     """["onnxruntime", "embedder=openvino"] -> {"*": "onnxruntime", "embedder": "openvino"}."""
     out = {}

@@ -6,11 +6,12 @@ count inside a limited container. Each TorchServe worker is its own process with
 (torch/OpenMP, ONNX Runtime, OpenVINO):
 - a model served alone (the ensemble, a per-model endpoint): `cores // workers`, its workers
   (FASHION_MODEL_WORKERS: config.properties' default_workers_per_model) splitting the cores;
-- a workflow node: `cores x share // workers`, where `share` is the node's part of the pipeline's work (its
-  archive's `work_share`, measured by `python -m bench` on a street photo: the embedder ~0.92) and `workers`
-  its worker count (FASHION_NODE_WORKERS, read by the launcher from the .war). The nodes of the chain work
-  at the same time under load, and this splits the cores by how much each needs; an even split starved
-  the embedder (BENCHMARKS.md: 3.42 vs 5.19 img/s at 8 clients on 2 cores). Without a share: as a model.
+- a workflow node: the same, `cores // workers` with its worker count (FASHION_NODE_WORKERS, read by the
+  launcher from the .war): every node may use every core. Idle pools sleep (below), so a node waiting for its
+  parent costs nothing, and the node that has work uses all the cores. Measured side by side on 2 cores with
+  the catalogue-trained embedder (BENCHMARKS.md): 2/2/2 threads 149 ms at 1 client and 9.42 img/s at 8,
+  against 215 ms and 6.88 img/s when the cores were split by each node's share of the work (1/1/1), and an
+  even split of the cores lost to the share split with ViT-B-32 (3.42 vs 5.19 img/s).
 At least 1 thread each; FASHION_TORCH_THREADS overrides it all. Idle pools sleep instead of spinning (the
 launcher sets OMP_WAIT_POLICY=PASSIVE; ONNX Runtime's spinning is off). Serving the workflow and the ensemble
 under full load at the same time makes them compete: set FASHION_TORCH_THREADS then (README, "Performance").
@@ -47,24 +48,18 @@ def threads_per_worker(cores: int, workers: int) -> int:
     return max(1, cores // max(1, workers))
 
 
-def worker_threads(in_workflow: bool, env: Mapping[str, str] | None = None, cores: int | None = None,
-                   share: float | None = None) -> int:
+def worker_threads(in_workflow: bool, env: Mapping[str, str] | None = None, cores: int | None = None) -> int:
     env = os.environ if env is None else env
     if env.get("FASHION_TORCH_THREADS"):
         return max(1, int(env["FASHION_TORCH_THREADS"]))
     workers = int(env.get("FASHION_NODE_WORKERS" if in_workflow else "FASHION_MODEL_WORKERS") or "1")
-    cores = cores or available_cores(env)
-    if in_workflow and share is not None and 0 < share <= 1:
-        return max(1, round(cores * share) // max(1, workers))
-    return threads_per_worker(cores, workers)
+    return threads_per_worker(cores or available_cores(env), workers)
 
 
-def describe(env: Mapping[str, str] | None = None, cores: int | None = None,
-             shares: Mapping[str, float] | None = None) -> str:
+def describe(env: Mapping[str, str] | None = None, cores: int | None = None) -> str:
     env = os.environ if env is None else env
     cores = cores or available_cores(env)
-    nodes = ", ".join(f"{n} {worker_threads(True, env, cores, s)}" for n, s in (shares or {}).items())
-    return (f"{cores} cores; workflow nodes' workers: {nodes or worker_threads(True, env, cores)} threads; a model's "
+    return (f"{cores} cores; workflow nodes' workers: {worker_threads(True, env, cores)} threads; a model's "
             f"{worker_threads(False, env, cores)} (FASHION_NODE_WORKERS={env.get('FASHION_NODE_WORKERS', 'unset')}, "
             f"FASHION_TORCH_THREADS={env.get('FASHION_TORCH_THREADS', 'unset')}), "
             f"OMP_WAIT_POLICY={env.get('OMP_WAIT_POLICY', 'PASSIVE')}")

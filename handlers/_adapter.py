@@ -9,14 +9,12 @@ from __future__ import annotations
 import logging
 import os
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
 from fashion.envelope import Envelope, is_envelope, pack, unpack
 from fashion.errors import error_dict
-from fashion.manifest import MANIFEST_SUFFIX, Manifest
 from fashion.pipeline import finish, prepare
 from fashion.response import dumps
 from fashion.samples import synthetic_jpeg
@@ -42,18 +40,9 @@ def device_for(context: Any) -> torch.device:
     return torch.device("cpu")
 
 
-def work_share(directory: str, name: str) -> float | None:
-    """This model's part of the pipeline's work, from its manifest (None: not measured, or the ensemble)."""
-    path = Path(directory or ".") / f"{name}{MANIFEST_SUFFIX}"
-    if not path.is_file():
-        return None
-    share = Manifest.load(path).settings.get("work_share")
-    return float(share) if share is not None else None
-
-
-def set_threads(in_workflow: bool, share: float | None = None) -> int:
+def set_threads(in_workflow: bool) -> int:
     """Torch threads for this worker (fashion.threads); the ONNX Runtime and OpenVINO runners take the same."""
-    threads = worker_threads(in_workflow, share=share)
+    threads = worker_threads(in_workflow)
     torch.set_num_threads(threads)
     return threads
 
@@ -100,7 +89,7 @@ class StageHandler:
 
     def initialize(self, context: Any) -> None:
         self.in_workflow = is_workflow_node(context)
-        threads = set_threads(self.in_workflow, work_share(model_dir(context), self.name))
+        threads = set_threads(self.in_workflow)
         start = time.perf_counter()
         self.load(model_dir(context), device_for(context))
         self.warm_up()

@@ -107,7 +107,7 @@ def markdown(rep: dict[str, Any]) -> str:
               "left out for both. The training captions include these prompts for the training images, so this "
               "measures the served mechanism on unseen images, not zero-shot transfer to unseen labels.", ""]
     if rep.get("comparison"):
-        lines += ["## Initialisation: locked attribute backbone vs both towers from scratch", "",
+        lines += ["## Initialisations compared (held-out test split)", "",
                   "| run | epochs | minutes | " + " | ".join(rep["comparison"]["columns"]) + " |",
                   "|---|---:|---:|" + "---:|" * len(rep["comparison"]["columns"])]
         for run in rep["comparison"]["runs"]:

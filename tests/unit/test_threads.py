@@ -53,34 +53,7 @@ def test_cores_from_the_pod_request_win_over_the_host():
     assert available_cores({}) >= 1
 
 
-@pytest.mark.parametrize("cores, share, workers, want", [(2, 0.92, 1, 2), (2, 0.05, 1, 1), (16, 0.92, 1, 15),
-                                                         (16, 0.92, 2, 7), (16, 0.03, 1, 1), (64, 0.05, 1, 3)])
-def test_workflow_nodes_split_the_cores_by_their_share_of_the_work(cores, share, workers, want):
-    assert worker_threads(True, {"FASHION_NODE_WORKERS": str(workers)}, cores=cores, share=share) == want
-
-
-def test_a_share_does_not_apply_to_a_model_alone_nor_over_an_override():
-    assert worker_threads(False, {}, cores=16, share=0.05) == 16
-    assert worker_threads(True, {"FASHION_TORCH_THREADS": "4"}, cores=16, share=0.05) == 4
-    assert worker_threads(True, {}, cores=16, share=None) == 16
-
-
-def test_handler_reads_the_share_from_its_manifest(tmp_path):
-    import json
-
-    from handlers._adapter import work_share
-
-    manifest = {"name": "embedder", "architecture": "x", "artifact": "embedder.xml",
-                "input": {"size": [32, 32], "resize": "shortest_crop", "interpolation": "bicubic"},
-                "weights": {}, "labels": {}, "settings": {"work_share": 0.9}, "parity": {}}
-    (tmp_path / "embedder.json").write_text(json.dumps(manifest))
-    assert work_share(str(tmp_path), "embedder") == 0.9
-    assert work_share(str(tmp_path), "fashion") is None
-
-
-def test_committed_shares_cover_the_three_models_and_sum_to_one():
-    from export.choice import work_shares
-
-    shares = work_shares()
-    assert set(shares) == {"segmenter", "embedder", "attributes"}
-    assert abs(sum(shares.values()) - 1) < 0.01
+@pytest.mark.parametrize("cores, workers, want", [(2, 1, 2), (16, 1, 16), (16, 2, 8), (3, 2, 1)])
+def test_workflow_nodes_take_the_cores_like_a_model(cores, workers, want):
+    assert worker_threads(True, {"FASHION_NODE_WORKERS": str(workers)}, cores=cores) == want
+    assert worker_threads(True, {"FASHION_TORCH_THREADS": "4"}, cores=cores) == 4
