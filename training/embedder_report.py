@@ -1,19 +1,16 @@
 """The embedder's report: JSON (checked by `evaluate-embedder`) and markdown, trained beside random weights."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
+
+from training.report import write_report
 
 STEM = "embedder"
 
 
 def write(report: dict[str, Any], directory: Path, stem: str = STEM) -> tuple[Path, Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    js, md = directory / f"{stem}.json", directory / f"{stem}.md"
-    js.write_text(json.dumps(report, indent=1) + "\n")
-    md.write_text(markdown(report))
-    return js, md
+    return write_report(report, directory, stem, markdown)
 
 
 COMPARED = (("text -> image R@10", ("text_to_image", "R@10")),

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 
-def write_report(report: dict[str, Any], directory: Path, stem: str = "attributes") -> tuple[Path, Path]:
+def write_report(report: dict[str, Any], directory: Path, stem: str = "attributes",
+                 render: Callable[[dict[str, Any]], str] | None = None) -> tuple[Path, Path]:
+    """`stem`.json and `stem`.md in `directory`; `render` makes the markdown (default: the attribute report's)."""
     directory.mkdir(parents=True, exist_ok=True)
     js, md = directory / f"{stem}.json", directory / f"{stem}.md"
     js.write_text(json.dumps(report, indent=1) + "\n")
-    md.write_text(markdown(report))
+    md.write_text((render or markdown)(report))
     return js, md
 
 
