@@ -1,4 +1,5 @@
 """python -m client URL photo.jpg [...]: send photos to a deployed endpoint; print the JSON answer.
+python -m client overlay photo.jpg [--url URL | --response answer.json]: a PNG of the garments on the photo.
 
 URL: a Vertex AI endpoint's predict URL
 (https://REGION-aiplatform.googleapis.com/v1/projects/PROJECT/locations/REGION/endpoints/ENDPOINT_ID:predict)
@@ -33,7 +34,27 @@ def _token(url: str, explicit: str | None) -> str | None:
                           text=True).stdout.strip()
 
 
+def _overlay(argv: list[str]) -> int:
+    from client.overlay import overlay
+
+    p = argparse.ArgumentParser(prog="python -m client overlay",
+                                description="draw each garment's mask, box, label and colour on the photo (PNG)")
+    p.add_argument("photo", type=Path)
+    p.add_argument("--url", default="http://127.0.0.1:8080/predictions/fashion", help="the endpoint to ask")
+    p.add_argument("--response", type=Path, help="a saved JSON answer for this photo instead of asking")
+    p.add_argument("--out", type=Path, help="default: PHOTO.overlay.png beside the photo")
+    p.add_argument("--timeout", type=float, default=120)
+    args = p.parse_args(argv)
+    out = overlay(args.photo, args.out or args.photo.with_suffix(".overlay.png"), args.url, args.response,
+                  args.timeout)
+    print(out)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["overlay"]:
+        return _overlay(argv[1:])
     p = argparse.ArgumentParser(prog="python -m client", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("url")
