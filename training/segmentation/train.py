@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +53,19 @@ def prepare(cfg: SegmenterConfig, out: Path = RUN_DIR / "data") -> Path:
     return data
 
 
+def restore(cfg: SegmenterConfig, run_dir: Path, last: Path) -> None:
+    """The committed checkpoint as this checkout's run: data converted again (the same fixed split), and the
+    run's folders pointed here (ultralytics keeps absolute paths in its checkpoints)."""
+    import torch
+
+    data = prepare(cfg, run_dir / "data")
+    ckpt = torch.load(SAVED, map_location="cpu", weights_only=False)  # our own file (ultralytics' format)
+    ckpt["train_args"].update(data=str(data), project=str(run_dir.resolve()), name="run",
+                              save_dir=str((run_dir / "run").resolve()))
+    last.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ckpt, last)
+
+
 def train(cfg: SegmenterConfig, resume: bool = False, run_dir: Path = RUN_DIR) -> Path:
     """Train (or resume) and return the best checkpoint."""
     os.environ.setdefault("YOLO_OFFLINE", "true")
@@ -61,9 +73,7 @@ def train(cfg: SegmenterConfig, resume: bool = False, run_dir: Path = RUN_DIR) -
 
     last = run_dir / "run" / "weights" / "last.pt"
     if resume and not last.is_file() and SAVED.is_file():  # a fresh checkout: the committed run in progress
-        prepare(cfg, run_dir / "data")
-        last.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(SAVED, last)
+        restore(cfg, run_dir, last)
     if resume and last.is_file():
         YOLO(str(last)).train(resume=True)
     else:
