@@ -168,7 +168,7 @@ def _evaluate_embedder(args: argparse.Namespace) -> int:
         return 1
     model, _ = embedder_model.create(ckpt["architecture"], pretrained=str(args.checkpoint))
     spec = input_spec(model)
-    cfg = EmbedderConfig(csv=args.csv, images=args.images, out=args.checkpoint.parent / "evaluate",
+    cfg = EmbedderConfig(csv=args.csv, images=args.images, out=Path("build/train/embedder-evaluate"),
                          split=args.split, architecture=ckpt["architecture"])
     data = prepare_data(cfg, spec)
     attributes = args.attributes_checkpoint or Path(stored["protocol"]["attributes_checkpoint"])
