@@ -100,7 +100,8 @@ train-segmenter: setup
 
 save-segmenter-checkpoint:
 	mkdir -p checkpoints/segmenter && cp build/train/segmenter/run/weights/last.pt checkpoints/segmenter/last.pt
-	ls -l checkpoints/segmenter/last.pt
+	cp build/train/segmenter/run/results.csv checkpoints/segmenter/results.csv
+	ls -l checkpoints/segmenter/
 
 # Box and mask mAP per class on the fixed validation split: SEGMENTER=path (default: the shared baseline weights)
 SEGMENTER ?= $(firstword $(wildcard $(WEIGHTS_DIR)/*-seg*.pt))

@@ -64,6 +64,8 @@ def restore(cfg: SegmenterConfig, run_dir: Path, last: Path) -> None:
                               save_dir=str((run_dir / "run").resolve()))
     last.parent.mkdir(parents=True, exist_ok=True)
     torch.save(ckpt, last)
+    if SAVED.with_name("results.csv").is_file():  # the epochs so far, which ultralytics appends to
+        (run_dir / "run" / "results.csv").write_bytes(SAVED.with_name("results.csv").read_bytes())
 
 
 def train(cfg: SegmenterConfig, resume: bool = False, run_dir: Path = RUN_DIR) -> Path:
