@@ -1,6 +1,7 @@
-"""CLI: python -m training train|evaluate|embedder|evaluate-embedder ...
+"""CLI: python -m training COMMAND: the attribute model (train, evaluate), the embedder (embedder,
+evaluate-embedder, compare-embedders) and the segmenter (segmenter-data, segmenter, evaluate-segmenter).
 
-`make train-attributes` / `make train-embedder`; see README "Training the attribute model" and "The embedder"."""
+`make train-attributes`, `make train-embedder`, `make train-segmenter`; see the README's training sections."""
 from __future__ import annotations
 
 import argparse
