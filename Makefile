@@ -20,7 +20,7 @@ PRODUCTS ?= ../shared/data/fashion_products
 
 .PHONY: setup archives serve stop test test-unit bench lint clean scale train-attributes evaluate-attributes colour-report \
 	image test-image ship-attributes train-embedder ship-embedder evaluate-embedder bench-embedder \
-	train-segmenter save-segmenter-checkpoint evaluate-segmenter
+	train-segmenter evaluate-segmenter
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -94,14 +94,9 @@ bench-embedder: setup
 	$(PY) -m bench.embedder_speed
 
 # The segmenter from one config (ultralytics; configs/segmenter.yaml); TRAIN_ARGS="--resume" continues a run
-# (the build folder's, else the committed checkpoints/segmenter/last.pt).
+# (build/train/segmenter/run/weights/last.pt; a build output, never committed).
 train-segmenter: setup
 	$(PY) -m training segmenter --config configs/segmenter.yaml $(TRAIN_ARGS)
-
-save-segmenter-checkpoint:
-	mkdir -p checkpoints/segmenter && cp build/train/segmenter/run/weights/last.pt checkpoints/segmenter/last.pt
-	cp build/train/segmenter/run/results.csv checkpoints/segmenter/results.csv
-	ls -l checkpoints/segmenter/
 
 # Box and mask mAP per class on the fixed validation split: SEGMENTER=path (default: the shared baseline weights)
 SEGMENTER ?= $(firstword $(wildcard $(WEIGHTS_DIR)/*-seg*.pt))

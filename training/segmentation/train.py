@@ -2,8 +2,8 @@
 
 Training converts the data first (training/segmentation/dataset.py, the fixed split), then runs ultralytics'
 trainer; `last.pt` is written every epoch, so a killed or time-boxed run continues with --resume (ultralytics
-restores the epoch, the optimiser and the EMA). `make save-segmenter-checkpoint` commits a run in progress
-(checkpoints/segmenter/last.pt, a few MB); --resume in a fresh checkout starts from it.
+restores the epoch, the optimiser and the EMA). A run in progress is a build output (build/train/segmenter):
+it is never committed; only trained weights are, in weights/.
 Evaluation is ultralytics' validator on the fixed validation split: box and mask mAP50 and mAP50-95, overall
 and per class, the same code for any checkpoint (the baseline weights are run through it first).
 """
@@ -19,7 +19,6 @@ import yaml
 from fashion.garment_groups import load
 
 RUN_DIR = Path("build/train/segmenter")
-SAVED = Path("checkpoints/segmenter/last.pt")  # a run in progress, committed so the next session resumes it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,29 +52,12 @@ def prepare(cfg: SegmenterConfig, out: Path = RUN_DIR / "data") -> Path:
     return data
 
 
-def restore(cfg: SegmenterConfig, run_dir: Path, last: Path) -> None:
-    """The committed checkpoint as this checkout's run: data converted again (the same fixed split), and the
-    run's folders pointed here (ultralytics keeps absolute paths in its checkpoints)."""
-    import torch
-
-    data = prepare(cfg, run_dir / "data")
-    ckpt = torch.load(SAVED, map_location="cpu", weights_only=False)  # our own file (ultralytics' format)
-    ckpt["train_args"].update(data=str(data), project=str(run_dir.resolve()), name="run",
-                              save_dir=str((run_dir / "run").resolve()))
-    last.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(ckpt, last)
-    if SAVED.with_name("results.csv").is_file():  # the epochs so far, which ultralytics appends to
-        (run_dir / "run" / "results.csv").write_bytes(SAVED.with_name("results.csv").read_bytes())
-
-
 def train(cfg: SegmenterConfig, resume: bool = False, run_dir: Path = RUN_DIR) -> Path:
     """Train (or resume) and return the best checkpoint."""
     os.environ.setdefault("YOLO_OFFLINE", "true")
     from ultralytics import YOLO
 
     last = run_dir / "run" / "weights" / "last.pt"
-    if resume and not last.is_file() and SAVED.is_file():  # a fresh checkout: the committed run in progress
-        restore(cfg, run_dir, last)
     if resume and last.is_file():
         YOLO(str(last)).train(resume=True)
     else:
