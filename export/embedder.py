@@ -15,7 +15,7 @@ from export._trace import ExportCheckFailed, convert_check_save, write_manifest
 from export._weights import WeightsSource, find_local, hub_reachable, warn_random
 from fashion import embedder_model
 from fashion.backends import Runner
-from fashion.manifest import InputSpec, Manifest
+from fashion.manifest import Manifest
 from fashion.embed import Embedder
 from fashion.zeroshot import label_tables, save_tables
 
@@ -24,7 +24,6 @@ log = logging.getLogger("export")
 DEFAULT_MODEL = embedder_model.ARCHITECTURE  # trained here (weights/embedder.pt); hub models are one flag away
 HUB_DEFAULT_TAGS = {"ViT-B-32": "laion2b_s34b_b79k"}  # --clip-model X without --clip-pretrained
 MIN_COSINE = 0.999
-RESIZE_MODES = {"shortest": "shortest_crop", "squash": "squash"}  # open_clip's resize_mode -> our InputSpec.resize
 ZEROSHOT_FILE = "embedder_zeroshot.pt"
 
 
@@ -103,16 +102,10 @@ def export(out_dir: Path, check_image: Image.Image, model_name: str = DEFAULT_MO
     if model_name.startswith("local-dir:"):
         tag = None  # open_clip reads the folder's own weights
     model, reference_preprocess = embedder_model.create(model_name, pretrained=tag)
-    cfg = model.visual.preprocess_cfg
-    resize = RESIZE_MODES.get(cfg.get("resize_mode", "shortest"))
-    if resize is None:
-        raise ValueError(f"{model_name} uses resize_mode={cfg['resize_mode']!r}; supported: {sorted(RESIZE_MODES)}")
-    size = cfg["size"] if isinstance(cfg["size"], (tuple, list)) else (cfg["size"], cfg["size"])
+    spec = embedder_model.input_spec(model)
     embed_dim = embedder_model.embedding_dim(model)
     manifest = Manifest(
-        name="embedder", architecture=architecture_name(model_name), artifact="embedder.pt",
-        input=InputSpec(size=tuple(size), resize=resize, interpolation=cfg["interpolation"],
-                        mean=tuple(cfg["mean"]), std=tuple(cfg["std"])),
+        name="embedder", architecture=architecture_name(model_name), artifact="embedder.pt", input=spec,
         weights=source.describe(), labels={},
         settings={"embed_dim": embed_dim, "tokenizer": model_name,
                   "context_length": int(model.context_length),
@@ -131,7 +124,7 @@ def export(out_dir: Path, check_image: Image.Image, model_name: str = DEFAULT_MO
             raise ExportCheckFailed(f"embedder: cosine to open_clip's eager embedding {cosine:.5f} < {MIN_COSINE}")
         return {"cosine_vs_open_clip": round(cosine, 6)}
 
-    example = torch.zeros(2, 3, *size)
+    example = torch.zeros(2, 3, *spec.size)
     artifact, figures = convert_check_save(model.visual, example, out_dir, "embedder", check_image_tower,
                                            backend, precision)
     manifest = dataclasses.replace(manifest, artifact=artifact)

@@ -17,10 +17,13 @@ from typing import Any
 
 import torch
 
+from fashion.manifest import InputSpec
+
 CONFIG_DIR = Path(__file__).with_name("clip_models")
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"  # committed, trained by this project
 ARCHITECTURE = "fashion-tinyvit-5m"  # the default embedder (weights/embedder.pt)
 SHIPPED_PATTERN = "embedder*.pt"  # what export's weight lookup looks for in WEIGHTS_DIR and weights/
+RESIZE_MODES = {"shortest": "shortest_crop", "squash": "squash"}  # open_clip's resize_mode -> InputSpec.resize
 
 
 @functools.lru_cache(maxsize=1)
@@ -55,14 +58,22 @@ def create(name: str = ARCHITECTURE, pretrained: str | None = None) -> tuple[tor
     return model.eval(), transform
 
 
+def input_spec(model: torch.nn.Module) -> InputSpec:
+    """The model's own eval transform (open_clip's preprocess_cfg) as the InputSpec training and serving use."""
+    cfg = model.visual.preprocess_cfg
+    resize = RESIZE_MODES.get(cfg.get("resize_mode", "shortest"))
+    if resize is None:
+        raise ValueError(f"resize_mode={cfg['resize_mode']!r} is not supported; supported: {sorted(RESIZE_MODES)}")
+    size = tuple(cfg["size"]) if isinstance(cfg["size"], (tuple, list)) else (cfg["size"], cfg["size"])
+    return InputSpec(size, resize, cfg["interpolation"], tuple(cfg["mean"]), tuple(cfg["std"]))
+
+
 def embedding_dim(model: torch.nn.Module) -> int:
     """The image embedding's size (timm towers have no `output_dim`: measured with one forward)."""
     dim = getattr(model.visual, "output_dim", None)
     if dim is None:
-        size = model.visual.preprocess_cfg["size"]
-        size = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
         with torch.no_grad():
-            dim = model.encode_image(torch.zeros(1, 3, *size)).shape[-1]
+            dim = model.encode_image(torch.zeros(1, 3, *input_spec(model).size)).shape[-1]
     return int(dim)
 
 
@@ -79,8 +90,8 @@ def image_trunk_from_attributes(model: torch.nn.Module, attributes_checkpoint: s
     Returns the backbone's architecture. Raises ValueError when the two towers differ.
     """
     ckpt = torch.load(attributes_checkpoint, map_location="cpu", weights_only=True)
-    trunk = getattr(model.visual, "trunk", None)
-    wanted = getattr(getattr(trunk, "pretrained_cfg", None), "get", lambda *_: None)("architecture")
+    trunk = getattr(model.visual, "trunk", None)  # open_clip's timm tower
+    wanted = trunk.pretrained_cfg.get("architecture") if trunk is not None else None
     if trunk is None or (wanted and wanted != ckpt["architecture"]):
         raise ValueError(f"{attributes_checkpoint} holds a {ckpt['architecture']} backbone; this model's image "
                          f"tower is {wanted or type(model.visual).__name__}")

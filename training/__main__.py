@@ -132,8 +132,9 @@ def _embedder_report(model, tokenizer, data, spec, summary: dict, cfg_csv, cfg_i
 
 def _embedder(args: argparse.Namespace) -> int:
     from training import embedder_report
-    from training.contrastive import BEST, EmbedderConfig, attributes_checkpoint, input_spec, train
     from fashion import embedder_model
+    from fashion.embedder_model import input_spec
+    from training.contrastive import BEST, EmbedderConfig, attributes_checkpoint, train
 
     cfg = EmbedderConfig(csv=args.csv, images=args.images, out=args.out, split=args.split, init=args.init,
                          init_checkpoint=args.init_checkpoint,
@@ -160,7 +161,8 @@ def _embedder(args: argparse.Namespace) -> int:
 def _evaluate_embedder(args: argparse.Namespace) -> int:
     """Recompute a shipped embedder's test figures from its checkpoint and the split, and compare."""
     from fashion import embedder_model
-    from training.contrastive import EmbedderConfig, attributes_checkpoint, input_spec, prepare_data
+    from fashion.embedder_model import input_spec
+    from training.contrastive import EmbedderConfig, attributes_checkpoint, prepare_data
 
     ckpt = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
     stored = ckpt.get("report")
@@ -177,7 +179,8 @@ def _evaluate_embedder(args: argparse.Namespace) -> int:
         attributes = attributes_checkpoint(cfg)
     report = _embedder_report(model, embedder_model.tokenizer(ckpt["architecture"]), data, spec,
                               stored["training"], args.csv, args.images, args.checkpoint, attributes, 0)
-    differences = [(path, a, b) for path, a, b in _compare(stored["test"]["trained"], report["test"]["trained"])]
+    # every test figure: the trained model's, the random baseline's and the classifier's it was compared with
+    differences = list(_compare(stored["test"], report["test"]))
     print(json.dumps({"test": report["test"]["trained"], "matches_report": not differences,
                       "differences": differences}, indent=1))
     return 0 if not differences else 1

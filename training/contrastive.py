@@ -16,7 +16,6 @@ under 50 MB, loaded by open_clip like any checkpoint), `last.pt` to resume.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import math
 import os
@@ -30,13 +29,14 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from fashion import embedder_model
-from fashion.embedder_model import SHIPPED_WEIGHTS
+from export._weights import sha256
+from fashion.embedder_model import SHIPPED_WEIGHTS, input_spec
 from fashion.manifest import InputSpec
 from fashion.preprocess import normalize
 from training.captions import captions
 from training.catalogue import Problems, Record, read_catalogue
 from training.dataset import Augment, batches, cache_pixels
-from training.embedder_eval import embed_texts, retrieval
+from training.embedder_eval import embed_texts, image_embeddings, retrieval
 from training.split import read_split, stratified_split, write_split
 
 log = logging.getLogger("training")
@@ -90,16 +90,6 @@ class Data:
 
     def rows(self, part: str) -> np.ndarray:
         return np.flatnonzero(self.parts == part)
-
-
-def input_spec(model: torch.nn.Module) -> InputSpec:
-    cfg = model.visual.preprocess_cfg
-    size = cfg["size"] if isinstance(cfg["size"], (tuple, list)) else (cfg["size"], cfg["size"])
-    return InputSpec(tuple(size), "shortest_crop", cfg["interpolation"], tuple(cfg["mean"]), tuple(cfg["std"]))
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def attributes_checkpoint(cfg: EmbedderConfig) -> Path:
@@ -197,17 +187,12 @@ class Towers:
         return F.normalize(self.model.encode_image(normalize(pixels, self.spec)), dim=-1)
 
     @torch.no_grad()
-    def images(self, rows: np.ndarray, batch: int = 256) -> np.ndarray:
-        """Eval-mode image embeddings (no augmentation) for rows."""
+    def images(self, rows: np.ndarray) -> np.ndarray:
+        """Eval-mode image embeddings (no augmentation) for rows: from the cached features when locked."""
         self.model.eval()
-        out = []
-        for i in range(0, len(rows), batch):
-            idx = torch.from_numpy(rows[i:i + batch])
-            if self.locked:
-                out.append(F.normalize(self.model.visual.head(self.features[0][idx]), dim=-1))
-            else:
-                out.append(F.normalize(self.model.encode_image(normalize(self.data.pixels[idx], self.spec)), dim=-1))
-        return torch.cat(out).numpy()
+        if not self.locked:
+            return image_embeddings(self.model, self.data.pixels[torch.from_numpy(rows)], self.spec)
+        return F.normalize(self.model.visual.head(self.features[0][torch.from_numpy(rows)]), dim=-1).numpy()
 
 
 def retrieval_score(figures: dict[str, Any]) -> float:
