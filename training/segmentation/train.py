@@ -59,6 +59,7 @@ def train(cfg: SegmenterConfig, resume: bool = False, run_dir: Path = RUN_DIR) -
 
     last = run_dir / "run" / "weights" / "last.pt"
     if resume and last.is_file():
+        _set_epochs(last, cfg.epochs)
         YOLO(str(last)).train(resume=True)
     else:
         data = prepare(cfg, run_dir / "data")
@@ -67,6 +68,21 @@ def train(cfg: SegmenterConfig, resume: bool = False, run_dir: Path = RUN_DIR) -
                               workers=2, project=str(run_dir.resolve()), name="run", exist_ok=True,
                               pretrained=False, amp=False, plots=False, verbose=False, **cfg.augment)
     return run_dir / "run" / "weights" / "best.pt"
+
+
+def _set_epochs(last: Path, epochs: int) -> None:
+    """Make a resumed run end at the config's epochs (ultralytics resumes with the checkpoint's own arguments;
+    its learning-rate schedule is rebuilt for the new length from the epoch it resumes at)."""
+    import torch
+
+    ckpt = torch.load(last, map_location="cpu", weights_only=False)
+    done = int(ckpt.get("epoch", -1)) + 1
+    if epochs <= done:
+        raise ValueError(f"{last}: {done} epochs already done; the config asks for {epochs}")
+    if ckpt["train_args"].get("epochs") != epochs:
+        print(f"resume: {ckpt['train_args'].get('epochs')} -> {epochs} epochs (config), from epoch {done + 1}")
+        ckpt["train_args"]["epochs"] = epochs
+        torch.save(ckpt, last)
 
 
 def markdown(figures: dict[str, Any], title: str) -> str:
