@@ -12,26 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import httpx
 
+from client.auth import access_token
 from client.payload import vertex_body
-
-
-def _token(url: str, explicit: str | None) -> str | None:
-    token = explicit or os.environ.get("GOOGLE_ACCESS_TOKEN")
-    if token or "googleapis.com" not in url:
-        return token
-    gcloud = shutil.which("gcloud")
-    if gcloud is None:
-        raise SystemExit("a googleapis.com URL needs a token: pass --token or install the gcloud CLI")
-    return subprocess.run([gcloud, "auth", "print-access-token"], check=True, capture_output=True,
-                          text=True).stdout.strip()
 
 
 def _overlay(argv: list[str]) -> int:
@@ -66,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     body = vertex_body([i.read_bytes() for i in args.images], json.loads(args.parameters), args.max_bytes)
     headers = {"Content-Type": "application/json"}
-    token = _token(args.url, args.token)
+    token = access_token(args.url, args.token)
     if token:
         headers["Authorization"] = f"Bearer {token}"
     r = httpx.post(args.url, content=body, headers=headers, timeout=args.timeout)

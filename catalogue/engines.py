@@ -1,0 +1,111 @@
+"""predict: who answers the catalogue's images. A running endpoint over HTTP (the front door, TorchServe or a
+Vertex AI endpoint), or the pipeline in this process (--local). Both take Vertex-shaped request bodies and give
+one response object or one {"error": {...}} per image; a server that cannot answer now raises Unavailable."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from client.auth import access_token
+from client.payload import vertex_body
+
+TRANSIENT = frozenset({429, 502, 503, 504})  # retried with backoff; anything else is the image's answer
+
+
+class Unavailable(Exception):
+    """The server cannot answer now (overloaded, restarting, unreachable); retry after `retry_after` s."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Engine(Protocol):
+    def answer(self, images: list[bytes], parameters: dict[str, Any]) -> list[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+def _predictions(payload: Any, count: int) -> list[dict[str, Any]]:
+    """The per-image objects of a 200 answer (Vertex {"predictions": [...]}, a list, or one object)."""
+    items = payload.get("predictions") if isinstance(payload, dict) and "predictions" in payload else payload
+    items = items if isinstance(items, list) else [items]
+    if len(items) != count:
+        raise ValueError(f"the server answered {len(items)} results for {count} images")
+    return items
+
+
+def _error(status: int, body: bytes) -> dict[str, Any]:
+    try:
+        err = httpx.Response(status, content=body).json()["error"]
+        if isinstance(err, dict):
+            return {"error": {"code": int(err.get("code", status)), "type": err.get("type"),
+                              "message": err.get("message", "")}}
+    except (ValueError, KeyError, TypeError):
+        pass
+    return {"error": {"code": status, "type": "HTTPError", "message": body[:300].decode("utf-8", "replace")}}
+
+
+class RemoteEngine:
+    """POSTs {"instances": [{"b64": ...}, ...], "parameters": ...} to `url` (one pooled client, thread-safe)."""
+
+    def __init__(self, url: str, timeout_s: float = 120.0, max_bytes: int = 1_500_000,
+                 token: str | None = None) -> None:
+        self.url, self.max_bytes = url, max_bytes
+        headers = {"Content-Type": "application/json"}
+        token = access_token(url, token)
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.http = httpx.Client(timeout=httpx.Timeout(timeout_s, connect=10.0), headers=headers,
+                                 limits=httpx.Limits(max_connections=64, max_keepalive_connections=64))
+
+    def answer(self, images: list[bytes], parameters: dict[str, Any]) -> list[dict[str, Any]]:
+        try:
+            body = vertex_body(images, parameters, self.max_bytes)
+        except ValueError as exc:  # even shrunk, the images do not fit one request
+            if len(images) > 1:
+                return [r for im in images for r in self.answer([im], parameters)]
+            return [{"error": {"code": 413, "type": "PayloadTooLarge", "message": str(exc)}}]
+        except OSError as exc:  # a file Pillow cannot open while shrinking it
+            if len(images) > 1:
+                return [r for im in images for r in self.answer([im], parameters)]
+            return [{"error": {"code": 415, "type": "UnsupportedMediaType", "message": str(exc)}}]
+        try:
+            r = self.http.post(self.url, content=body)
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"{self.url} did not answer ({type(exc).__name__}: {exc})") from None
+        if r.status_code in TRANSIENT:
+            after = r.headers.get("retry-after", "")
+            raise Unavailable(f"{self.url} answered {r.status_code}", float(after) if after.isdigit() else None)
+        if r.status_code == 200:
+            return _predictions(r.json(), len(images))
+        if len(images) > 1:  # a refusal of the whole request: ask image by image, so only the bad one is refused
+            return [res for im in images for res in self.answer([im], parameters)]
+        return [_error(r.status_code, r.content)]
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class LocalEngine:
+    """The three models in this process (fashion.pipeline.Pipeline over an export folder); same bodies."""
+
+    def __init__(self, model_dir: Path) -> None:
+        from fashion.pipeline import Pipeline
+
+        if not (Path(model_dir) / "segmenter.json").is_file():
+            raise SystemExit(f"{model_dir} holds no exported models; run `make archives` (it writes build/export)")
+        self.pipeline = Pipeline.load(model_dir)
+
+    def answer(self, images: list[bytes], parameters: dict[str, Any]) -> list[dict[str, Any]]:
+        payload, status = self.pipeline([{"body": vertex_body(images, parameters, 0)}])[0]
+        if status != 200:
+            if len(images) > 1:
+                return [res for im in images for res in self.answer([im], parameters)]
+            return [payload if "error" in payload else _error(status, b"")]
+        return _predictions(payload, len(images))
+
+    def close(self) -> None:
+        pass

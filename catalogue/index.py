@@ -1,0 +1,178 @@
+"""The similarity index of an enriched catalogue: whole-image and garment embeddings in faiss.
+
+Two indexes in one folder (images.faiss, garments.faiss) with their entries (entries-*.parquet: product id,
+garment number, label, box and the product's catalogue fields) and index.json (kind, count, embedder). Vectors
+are L2-normalised, so inner product = cosine. Up to EXACT_MAX vectors an index is exact (IndexFlatIP); past it,
+HNSW (IndexHNSWFlat, M=HNSW_M), which answers in well under a millisecond at 1M vectors with recall@10 >= 0.95
+at EF_SEARCH (bench.index_search measures both). Adding rows to an existing index skips ids it already holds;
+an exact index that grows past EXACT_MAX is rebuilt as HNSW from its own vectors.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+import faiss
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+EXACT_MAX = 50_000
+HNSW_M, EF_CONSTRUCTION, EF_SEARCH = 32, 80, 128
+SCOPES = ("images", "garments")
+ENTRY_FIELDS = ("id", "garment", "label", "box", "articleType", "baseColour", "productDisplayName")
+
+
+class IndexRefused(ValueError):
+    """An index that cannot take these rows or answer this query (another embedder, another dimension)."""
+
+
+def normalised(vectors: np.ndarray) -> np.ndarray:
+    v = np.ascontiguousarray(vectors, dtype=np.float32)
+    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+
+def new_index(dim: int, count: int) -> faiss.Index:
+    """Exact up to EXACT_MAX vectors, else HNSW."""
+    if count <= EXACT_MAX:
+        return faiss.IndexFlatIP(dim)
+    index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = EF_CONSTRUCTION
+    index.hnsw.efSearch = EF_SEARCH
+    return index
+
+
+def kind(index: faiss.Index) -> str:
+    return "hnsw" if isinstance(index, faiss.IndexHNSW) else "exact"
+
+
+def vectors_of(rows: Iterable[dict[str, Any]]) -> dict[str, tuple[list[np.ndarray], list[dict[str, Any]]]]:
+    """The answered rows' vectors and entries, per scope."""
+    out: dict[str, tuple[list[np.ndarray], list[dict[str, Any]]]] = {s: ([], []) for s in SCOPES}
+    for row in rows:
+        if row.get("status") != "ok" or row.get("embedding") is None:
+            continue
+        product = {f: row.get(f) for f in ("articleType", "baseColour", "productDisplayName")}
+        out["images"][0].append(np.asarray(row["embedding"], np.float32))
+        out["images"][1].append({"id": row["id"], "garment": -1, "label": None, "box": None, **product})
+        for n, g in enumerate(row.get("garments") or []):
+            if g.get("embedding") is not None:
+                out["garments"][0].append(np.asarray(g["embedding"], np.float32))
+                out["garments"][1].append({"id": row["id"], "garment": n, "label": g["label"],
+                                           "box": [float(x) for x in g["box"]], **product})
+    return out
+
+
+@dataclasses.dataclass
+class Part:
+    """One scope's index and its entries (entry i = vector i)."""
+    index: faiss.Index
+    entries: list[dict[str, Any]]
+
+    def add(self, vectors: np.ndarray, entries: list[dict[str, Any]]) -> None:
+        if not len(entries):
+            return
+        total = self.index.ntotal + len(entries)
+        if isinstance(self.index, faiss.IndexFlat) and total > EXACT_MAX:  # grown past exact: rebuild as HNSW
+            old = self.index.reconstruct_n(0, self.index.ntotal) if self.index.ntotal else None
+            self.index = new_index(vectors.shape[1], total)
+            if old is not None:
+                self.index.add(old)
+        self.index.add(normalised(vectors))
+        self.entries.extend(entries)
+
+
+class CatalogueIndex:
+    def __init__(self, folder: Path, dim: int, embedder: str | None, parts: dict[str, Part]) -> None:
+        self.folder, self.dim, self.embedder, self.parts = Path(folder), dim, embedder, parts
+
+    @property
+    def ids(self) -> set[str]:
+        return {e["id"] for e in self.parts["images"].entries}
+
+    @classmethod
+    def open(cls, folder: Path) -> "CatalogueIndex":
+        folder = Path(folder)
+        info_path = folder / "index.json"
+        if not info_path.is_file():
+            raise FileNotFoundError(f"{folder} is not a catalogue index (no index.json); build one with "
+                                    "python -m catalogue index DEST --out FOLDER")
+        info = json.loads(info_path.read_text())
+        parts = {}
+        for scope in SCOPES:
+            entries = pq.read_table(folder / f"entries-{scope}.parquet").to_pylist()
+            parts[scope] = Part(faiss.read_index(str(folder / f"{scope}.faiss")), entries)
+            if isinstance(parts[scope].index, faiss.IndexHNSW):
+                parts[scope].index.hnsw.efSearch = EF_SEARCH
+        return cls(folder, int(info["dim"]), info.get("embedder"), parts)
+
+    @classmethod
+    def open_or_create(cls, folder: Path, dim: int, embedder: str | None, expected: int = 0) -> "CatalogueIndex":
+        if (Path(folder) / "index.json").is_file():
+            return cls.open(folder)
+        return cls(folder, dim, embedder, {s: Part(new_index(dim, expected), []) for s in SCOPES})
+
+    def add_rows(self, rows: list[dict[str, Any]]) -> dict[str, int]:
+        """Add the rows whose id the index does not hold yet; returns vectors added per scope."""
+        have = self.ids
+        fresh = [r for r in rows if r.get("id") not in have and r.get("status") == "ok"]
+        makers = {r.get("embedder") for r in fresh} - {None}
+        if self.embedder is None and len(makers) == 1:
+            self.embedder = next(iter(makers))
+        if makers - {self.embedder}:
+            raise IndexRefused(f"these rows were embedded by {sorted(makers)}, the index by {self.embedder!r}; "
+                              "vectors of different embedders cannot be compared: build a new index")
+        added = {}
+        for scope, (vecs, entries) in vectors_of(fresh).items():
+            if vecs and len(vecs[0]) != self.dim:
+                raise IndexRefused(f"vectors of dimension {len(vecs[0])}; the index holds {self.dim}")
+            self.parts[scope].add(np.stack(vecs) if vecs else np.zeros((0, self.dim), np.float32), entries)
+            added[scope] = len(entries)
+        return added
+
+    def save(self) -> Path:
+        """Written to temporary names, then renamed: a reader never sees half an index."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for scope, part in self.parts.items():
+            faiss.write_index(part.index, str(self.folder / f"{scope}.faiss.tmp"))
+            table = pa.Table.from_pylist(part.entries, schema=pa.schema([
+                ("id", pa.string()), ("garment", pa.int32()), ("label", pa.string()), ("box", pa.list_(pa.float32())),
+                ("articleType", pa.string()), ("baseColour", pa.string()), ("productDisplayName", pa.string())]))
+            pq.write_table(table, self.folder / f"entries-{scope}.parquet.tmp")
+        for scope in SCOPES:
+            os.replace(self.folder / f"{scope}.faiss.tmp", self.folder / f"{scope}.faiss")
+            os.replace(self.folder / f"entries-{scope}.parquet.tmp", self.folder / f"entries-{scope}.parquet")
+        (self.folder / "index.json").write_text(json.dumps(self.info(), indent=1))
+        return self.folder
+
+    def info(self) -> dict[str, Any]:
+        return {"dim": self.dim, "embedder": self.embedder, "products": len(self.parts["images"].entries),
+                **{scope: {"count": p.index.ntotal, "kind": kind(p.index)} for scope, p in self.parts.items()}}
+
+    def search(self, vector: np.ndarray, k: int = 10, scope: str = "images",
+               exclude: str | None = None) -> list[dict[str, Any]]:
+        """The k best products for one query vector: each product once, with its best-matching entry."""
+        if scope not in (*SCOPES, "all"):
+            raise IndexRefused(f"scope must be one of {[*SCOPES, 'all']}, got {scope!r}")
+        if len(vector) != self.dim:
+            raise IndexRefused(f"the query has dimension {len(vector)}; the index holds {self.dim}")
+        query = normalised(np.asarray(vector, np.float32)[None])
+        best: dict[str, dict[str, Any]] = {}
+        for s in SCOPES if scope == "all" else (scope,):
+            part = self.parts[s]
+            if not part.index.ntotal:
+                continue
+            want = min(part.index.ntotal, k * (4 if s == "garments" else 1) + (8 if exclude else 0))
+            scores, idx = part.index.search(query, want)
+            for score, i in zip(scores[0], idx[0]):
+                if i < 0:
+                    continue
+                entry = part.entries[int(i)]
+                if entry["id"] == exclude:
+                    continue
+                if entry["id"] not in best or score > best[entry["id"]]["score"]:
+                    best[entry["id"]] = {**entry, "score": round(float(score), 4), "scope": s}
+        return sorted(best.values(), key=lambda h: -h["score"])[:k]
