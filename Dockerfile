@@ -75,6 +75,7 @@ COPY fashion ./fashion
 COPY handlers ./handlers
 COPY launcher ./launcher
 COPY client ./client
+COPY catalogue ./catalogue
 COPY config.properties ./
 COPY --from=archives /app/model_store ./model_store
 USER 10001

@@ -137,7 +137,7 @@ test-image: setup
 	FASHION_IMAGE=$(IMAGE) CONTAINER_ENGINE=$(ENGINE) $(PY) -m pytest tests/image
 
 lint: setup
-	$(VENV)/bin/ruff check fashion handlers export launcher bench training client tests
+	$(VENV)/bin/ruff check fashion handlers export launcher bench training client catalogue tests
 	$(VENV)/bin/hadolint Dockerfile
 
 clean:

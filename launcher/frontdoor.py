@@ -11,6 +11,8 @@ Vertex AI predict and health routes, and readiness, and fixes what TorchServe's 
 - at most `max_inflight` requests per endpoint are in flight; past that a fast 503 with Retry-After
   (launcher.shedding);
 - one pooled keep-alive client to TorchServe; its failures become 503/504 JSON errors, never a 500 of ours.
+It also serves the catalogue search (POST /search, launcher.search_route) and the web page at / (static files
+in launcher/web: drop a photo, see its garments, metadata, colours and the most similar catalogue products).
 Management and metrics stay TorchServe's own, on loopback.
 """
 from __future__ import annotations
@@ -18,21 +20,25 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
 import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from starlette.responses import FileResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from fashion.errors import InvalidInput, NotReady, PayloadTooLarge, RequestError
+from launcher.search_route import SearchService
 from launcher.settings import FrontDoorSettings
 from launcher.shedding import Shedder
 
 HEALTH_CACHE_S = 5.0
 UPSTREAM_HEADERS = ("content-type", "x-request-id")
+WEB = Path(__file__).with_name("web")
 
 
 class GatewayTimeout(RequestError):
@@ -104,9 +110,11 @@ async def read_body(request: Request, limit: int, why: str) -> bytes:
 
 def build_app(settings: FrontDoorSettings, inference: str,
               lifespan: Callable[[State], contextlib.AbstractAsyncContextManager[None]] | None = None,
-              transport: httpx.AsyncBaseTransport | None = None) -> Starlette:
+              transport: httpx.AsyncBaseTransport | None = None,
+              search: SearchService | None = None) -> Starlette:
     """The ASGI app forwarding to TorchServe's inference API at `inference` (http://127.0.0.1:PORT)."""
     state = State(settings, inference)
+    search = search or SearchService(None)
     general_limit = (f"the limit is {settings.max_request_bytes} bytes (TorchServe's max_request_size); "
                      "send fewer or smaller images per request")
     predict_limit = (f"Vertex AI shared endpoints accept at most {settings.predict_route_max_bytes} bytes. Resize "
@@ -168,10 +176,36 @@ def build_app(settings: FrontDoorSettings, inference: str,
         return Response(json.dumps({"ready": state.ready, "endpoints": state.shedder.stats()}),
                         media_type="application/json")
 
+    async def search_route(request: Request) -> Response:
+        if not state.ready:
+            return error(NotReady("the models are loading; retry shortly"), {"Retry-After": "5"})
+        slot = state.shedder["/search"]
+        if not slot.try_acquire():
+            return error(NotReady(f"/search is at its limit of {slot.limit} requests in flight; retry after "
+                                  f"{slot.retry_after()} s"), {"Retry-After": str(slot.retry_after())})
+        start, answered = time.monotonic(), False
+        try:
+            body = await read_body(request, settings.max_request_bytes, general_limit)
+            assert state.client is not None
+            payload = await search.search(state.client, request, body)
+            answered = True
+        except RequestError as exc:
+            return error(exc)
+        except httpx.TimeoutException:
+            return error(GatewayTimeout(f"the model server did not answer within {settings.upstream_timeout_s:.0f} s"))
+        except httpx.HTTPError as exc:
+            return error(NotReady(f"the model server did not answer ({type(exc).__name__})"), {"Retry-After": "5"})
+        finally:
+            slot.release(time.monotonic() - start if answered else None)
+        return Response(json.dumps(payload), 200, media_type="application/json")
+
+    async def page(request: Request) -> Response:
+        return FileResponse(WEB / "index.html", media_type="text/html")
+
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         message = (f"unknown route {request.url.path}; predictions go to {settings.predict_route}, "
-                   "/predictions/<model> or /wfpredict/fashion" if exc.status_code == 404
+                   "/predictions/<model>, /wfpredict/fashion or /search" if exc.status_code == 404
                    else f"{request.method} is not allowed on {request.url.path}")
         payload: dict[str, Any] = {"error": {"code": exc.status_code, "type": "HTTPError", "message": message}}
         return Response(json.dumps(payload), exc.status_code, media_type="application/json")
@@ -199,6 +233,9 @@ def build_app(settings: FrontDoorSettings, inference: str,
         Route("/predictions/{model}", passthrough, methods=["POST", "PUT"]),
         Route("/predictions/{model}/{version}", passthrough, methods=["POST", "PUT"]),
         Route("/wfpredict/{workflow}", passthrough, methods=["POST", "PUT"]),
+        Route("/search", search_route, methods=["POST"]),
+        Route("/", page, methods=["GET"]),
+        Mount("/web", StaticFiles(directory=WEB), name="web"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan_with_client,
                     exception_handlers={HTTPException: http_error})

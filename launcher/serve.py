@@ -29,6 +29,7 @@ import uvicorn
 from fashion.samples import synthetic_jpeg
 from launcher import torchserve as ts
 from launcher.frontdoor import State, build_app
+from launcher.search_route import SearchService, index_folder
 from launcher.settings import FrontDoorSettings
 
 PROBED = ("/predictions/fashion", "/wfpredict/fashion")
@@ -155,7 +156,10 @@ def _run(config: Path, vmargs: str, store: Path, logs: Path, timeout: float, set
               "give one of them another port", file=sys.stderr)
         return 2
     server: uvicorn.Server | None = None
-    app = build_app(settings, supervisor.inference, lifespan=lambda state: supervisor.lifespan(state, server))
+    search = SearchService(index_folder(settings.index_dir, settings.storage_uri))
+    print(f"search: {search.info() or search.reason}", flush=True)
+    app = build_app(settings, supervisor.inference, lifespan=lambda state: supervisor.lifespan(state, server),
+                    search=search)
     server = uvicorn.Server(uvicorn.Config(
         app, host=settings.host, port=settings.port, lifespan="on", log_level="warning", access_log=False,
         timeout_graceful_shutdown=settings.drain_s, timeout_keep_alive=30))

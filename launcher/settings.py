@@ -23,6 +23,7 @@ class FrontDoorSettings:
     health_route: str = "/health"  # Vertex AI's AIP_HEALTH_ROUTE; readiness everywhere else too
     predict_target: str = "/predictions/fashion"  # what the predict route calls (or /wfpredict/fashion)
     storage_uri: str | None = None  # AIP_STORAGE_URI: where the archives come from (else the image's own)
+    index_dir: str | None = None  # FASHION_INDEX: the catalogue index /search answers from (else AIP_STORAGE_URI/index)
     max_request_bytes: int = 64 * 1024 * 1024  # TorchServe's max_request_size (config.properties)
     predict_route_max_bytes: int = SHARED_ENDPOINT_LIMIT  # 0 = no extra limit (dedicated endpoints)
     latency_budget_s: float = 5.0  # queueing a request may add at most this; past it, a fast 503
@@ -43,6 +44,7 @@ class FrontDoorSettings:
             health_route=env.get("AIP_HEALTH_ROUTE") or cls.health_route,
             predict_target=env.get("FASHION_PREDICT_TARGET") or env.get("FASHION_VERTEX_TARGET") or cls.predict_target,
             storage_uri=env.get("AIP_STORAGE_URI") or None,
+            index_dir=env.get("FASHION_INDEX") or None,
             max_request_bytes=max_request_bytes or cls.max_request_bytes,
             predict_route_max_bytes=int(env.get("FASHION_PREDICT_MAX_BYTES",
                                                 env.get("FASHION_VERTEX_MAX_REQUEST_BYTES", SHARED_ENDPOINT_LIMIT))),

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from launcher.spawned import spawned_front_door
-from tests.conftest import STORE, STREET
+from tests.conftest import EXPORT_DIR, PRODUCTS, STORE, STREET
 
 IMAGE_HOST = "127.0.0.2"
 PREDICT_ROUTE, HEALTH_ROUTE = "/v1/endpoints/fashion/deployedModels/m1:predict", "/v1/health"
@@ -85,12 +85,36 @@ def image_host() -> str:
     srv.shutdown()
 
 
+INDEXED_PRODUCTS = 24
+
+
 @pytest.fixture(scope="session")
-def server(tmp_path_factory, image_host) -> Server:
+def catalogue_index(tmp_path_factory) -> Path:
+    """A small catalogue index (product photos enriched in-process with the exported models) for /search."""
+    from catalogue.engines import LocalEngine
+    from catalogue.enrich import Job
+    from catalogue.index import CatalogueIndex
+    from catalogue.rows import embedding_dim
+    from catalogue.sources import Record
+    from catalogue.store import Journal
+
+    photos = sorted(PRODUCTS.glob("*.jpg"))[::100][:INDEXED_PRODUCTS]
+    folder = tmp_path_factory.mktemp("catalogue")
+    journal = Journal(folder / "enriched.parquet")
+    Job(LocalEngine(EXPORT_DIR), journal, {}, batch=8, concurrency=1).run([Record(p.stem, str(p)) for p in photos])
+    journal.finish()
+    rows = journal.previous + journal.rows
+    index = CatalogueIndex.open_or_create(folder / "index", embedding_dim(rows), None)
+    index.add_rows(rows)
+    return index.save()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory, image_host, catalogue_index) -> Server:
     if not (STORE / "fashion.war").is_file():
         pytest.fail("model_store has no archives: run `make archives` (make test does)")
     url_env = {"FASHION_URL_INPUT": "on", "FASHION_URL_ALLOW_NETWORKS": f"{IMAGE_HOST}/32",
-               "FASHION_URL_PORTS": f"80,443,{image_host.rsplit(':', 1)[1]}"}
+               "FASHION_URL_PORTS": f"80,443,{image_host.rsplit(':', 1)[1]}", "FASHION_INDEX": str(catalogue_index)}
     with front_door(tmp_path_factory.mktemp("frontdoor"), url_env) as urls:
         srv = Server(urls["front"], urls["management"], urls["metrics"], urls["logs"], image_host,
                      urls["inference"], urls["front"] + HEALTH_ROUTE, urls["front"] + PREDICT_ROUTE)

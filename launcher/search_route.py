@@ -1,0 +1,168 @@
+"""POST /search on the front door: the catalogue index next to the predictions.
+
+Why a front-door route and not a TorchServe archive: the index is one structure per container (a TorchServe
+model would hold a copy per worker), a query takes about a millisecond and needs no batching, and it composes
+the models TorchServe already serves (the text tower for words, the pipeline for an image's garments).
+On Vertex AI only the predict and health routes reach a container, so there the same index is meant for Vertex
+AI Vector Search (python -m catalogue vector-search); this route serves Docker, Kubernetes and local runs.
+
+The index folder: FASHION_INDEX, else AIP_STORAGE_URI's index/ folder (a local path; a gs:// one is copied
+with the gcloud CLI), else none (the route answers 404 saying how to configure one).
+Request: JSON {"text": "red dress"} | {"vector": [...]} | {"b64": IMAGE, "garment": N | "box": [x0, y0, x1, y1]}
+with "k" (1-100, default 10) and "scope" ("images", "garments", "all"); or a raw image body with the same
+as query parameters. Answer: {"query": {...}, "hits": [{"id", "score", "garment", "label", "box", ...}],
+"index": {...}}; errors in the response contract's error shape.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from fashion.errors import InvalidInput, NotReady, PayloadTooLarge, RequestError, Unprocessable, UnsupportedMedia
+
+MAX_K = 100
+QUERY_OPTIONS = {"include": ["garments", "embedding"], "mask_format": "none"}
+
+
+class NoIndex(RequestError):
+    code, phrase = 404, "Not Found"
+
+
+def index_folder(index_dir: str | None, uri: str | None) -> Path | None:
+    """Where the index is: FASHION_INDEX, else AIP_STORAGE_URI/index (copied locally first from gs://)."""
+    if index_dir:
+        return Path(index_dir)
+    if not uri:
+        return None
+    if uri.startswith("gs://"):
+        gcloud = shutil.which("gcloud")
+        if gcloud is None:
+            return None
+        dest = Path(tempfile.mkdtemp(prefix="fashion-index-"))
+        done = subprocess.run([gcloud, "storage", "cp", "-r", f"{uri.rstrip('/')}/index/*", str(dest)],
+                              capture_output=True)
+        return dest if done.returncode == 0 else None
+    folder = Path(uri) / "index"
+    return folder if (folder / "index.json").is_file() else None
+
+
+def _int(value: Any, name: str, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"'{name}' must be an integer, got {value!r}") from None
+    if not low <= number <= high:
+        raise InvalidInput(f"'{name}' must be between {low} and {high}, got {number}")
+    return number
+
+
+class SearchService:
+    """The loaded index (or why there is none) and the calls that turn a query into a vector."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.index, self.reason = None, ("no catalogue index is configured: build one with `python -m catalogue "
+                                         "index DEST --out FOLDER` and set FASHION_INDEX=FOLDER")
+        if folder is not None:
+            from catalogue.index import CatalogueIndex
+
+            try:
+                self.index = CatalogueIndex.open(folder)
+            except (OSError, ValueError, RuntimeError) as exc:
+                self.reason = f"the catalogue index in {folder} could not be loaded ({exc})"
+
+    def info(self) -> dict[str, Any] | None:
+        return None if self.index is None else self.index.info()
+
+    @staticmethod
+    async def parse(request: Request, body: bytes) -> dict[str, Any]:
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        params: dict[str, Any] = dict(request.query_params)
+        if kind == "application/json" or body[:1] in (b"{",):
+            try:
+                obj = json.loads(body)
+            except ValueError:
+                raise InvalidInput("the body is not valid JSON") from None
+            if not isinstance(obj, dict):
+                raise InvalidInput('a search is a JSON object: {"text": ...}, {"vector": [...]} or {"b64": ...}')
+            params.update(obj)
+        elif body:
+            params["image"] = body
+        if "b64" in params:
+            try:
+                params["image"] = base64.b64decode(str(params.pop("b64")).split(",")[-1], validate=True)
+            except (binascii.Error, ValueError):
+                raise InvalidInput("'b64' is not valid base64") from None
+        given = [k for k in ("text", "vector", "image") if params.get(k) not in (None, "", b"")]
+        if len(given) != 1:
+            raise InvalidInput('a search needs exactly one of "text", "vector" or an image ("b64" or the body)')
+        return params
+
+    async def vector(self, client: httpx.AsyncClient, q: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
+        from catalogue.query import pick_garment
+
+        if "text" in q:
+            text = q["text"]
+            if not isinstance(text, str) or len(text) > 200:
+                raise InvalidInput("'text' must be a string of at most 200 characters")
+            r = await client.post("/predictions/embedder", json={"text": [text]})
+            return np.asarray(self._ok(r)["embeddings"][0], np.float32), {"text": text}
+        if "vector" in q:
+            try:
+                return np.asarray(q["vector"], np.float32).reshape(-1), {"vector": len(q["vector"])}
+            except (TypeError, ValueError):
+                raise InvalidInput("'vector' must be a list of numbers") from None
+        r = await client.post("/predictions/fashion", content=json.dumps(
+            {"b64": base64.b64encode(q["image"]).decode(), **QUERY_OPTIONS}),
+            headers={"Content-Type": "application/json"})
+        answer = self._ok(r)
+        if q.get("garment") is None and q.get("box") is None:
+            return np.asarray(answer["embedding"], np.float32), {"image": True,
+                                                                  "garments": len(answer.get("garments") or [])}
+        box = q.get("box")
+        if isinstance(box, str):
+            box = [float(v) for v in box.split(",")]
+        number = None if q.get("garment") is None else _int(q["garment"], "garment", 0, 1000)
+        g = pick_garment(answer.get("garments") or [], number, box)
+        return np.asarray(g["embedding"], np.float32), {"image": True, "garment": {"label": g["label"],
+                                                                                   "box": g["box"]}}
+
+    @staticmethod
+    def _ok(r: httpx.Response) -> dict[str, Any]:
+        if r.status_code == 200:
+            return r.json()
+        try:
+            err = r.json()["error"]
+            message, code = err["message"], int(err["code"])
+        except (ValueError, KeyError, TypeError):
+            message, code = r.text[:200], r.status_code
+        if 400 <= code < 500:  # the query image's own refusal, with its code (415, 422, ...)
+            refused = next((c for c in (InvalidInput, PayloadTooLarge, UnsupportedMedia, Unprocessable)
+                            if c.code == code), InvalidInput)
+            raise refused(f"the query was refused: {message}")
+        raise NotReady(f"the models could not answer the query ({code}: {message})")
+
+    async def search(self, client: httpx.AsyncClient, request: Request, body: bytes) -> dict[str, Any]:
+        if self.index is None:
+            raise NoIndex(self.reason)
+        q = await self.parse(request, body)
+        k = _int(q.get("k", 10), "k", 1, MAX_K)
+        scope = str(q.get("scope", "images"))
+        vector, query = await self.vector(client, q)
+        from catalogue.index import IndexRefused
+
+        try:
+            hits = await run_in_threadpool(self.index.search, vector, k, scope)
+        except IndexRefused as exc:
+            raise InvalidInput(str(exc)) from None
+        return {"query": {**query, "k": k, "scope": scope}, "hits": hits, "index": self.index.info()}
