@@ -20,7 +20,7 @@ PRODUCTS ?= ../shared/data/fashion_products
 
 .PHONY: setup archives serve stop test test-unit bench lint clean scale train-attributes evaluate-attributes colour-report \
 	image test-image ship-attributes train-embedder ship-embedder evaluate-embedder bench-embedder \
-	train-segmenter evaluate-segmenter
+	train-segmenter evaluate-segmenter calibrate-prompt enrich-catalogue evaluate-catalogue bench-catalogue
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -102,6 +102,27 @@ train-segmenter: setup
 SEGMENTER ?= $(firstword $(wildcard $(WEIGHTS_DIR)/*-seg*.pt))
 evaluate-segmenter: setup
 	$(PY) -m training evaluate-segmenter --weights $(SEGMENTER) --out build/train/segmenter/evaluation.json
+
+# Garment by words: the prompt threshold on street photos (the exported models; writes fashion/garment_prompt.json
+# and reports/garment_prompt.*). Rerun after shipping another segmenter or embedder.
+calibrate-prompt: archives
+	$(PY) -m training calibrate-prompt --models build/export
+
+# The catalogue job against a running server (`make serve`): every product photo into build/catalogue/, then its
+# index (CATALOGUE=folder or table, default the shared product photos).
+CATALOGUE ?= ../shared/data/fashion_products/images
+enrich-catalogue: setup
+	$(PY) -m catalogue enrich $(CATALOGUE) --out build/catalogue/enriched.parquet
+	$(PY) -m catalogue index build/catalogue/enriched.parquet --out build/catalogue/index
+
+# Search quality on the real catalogue (after enrich-catalogue): P@10 by articleType, image and text queries.
+evaluate-catalogue: setup
+	$(PY) -m catalogue evaluate build/catalogue/index --out reports/catalogue_search
+
+# The index on synthetic vectors (100k, 1M) and the enrichment job against the served 8-client figure.
+bench-catalogue: setup
+	$(PY) -m bench.index_search
+	$(PY) -m bench.enrich_throughput
 
 colour-report: setup
 	$(PY) -m bench.colour_agreement --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images --out reports

@@ -8,6 +8,7 @@
   vertex-instances SRC --out instances.jsonl     input for a Vertex AI batch prediction job
   vertex-import RESULTS --out DEST               that job's output as an enrichment
   vector-search DEST --out vectors.json          Vertex AI Vector Search input from an enrichment
+  evaluate INDEX               P@10 by articleType for image and text queries (reports/catalogue_search.md)
 """
 from __future__ import annotations
 
@@ -140,6 +141,29 @@ def _vector_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    import csv
+
+    from catalogue.evaluate import image_queries, markdown, text_queries, truth
+    from catalogue.index import CatalogueIndex
+    from catalogue.query import LocalQueries
+    from catalogue.store import read_rows
+
+    index = CatalogueIndex.open(args.index)
+    labels = truth(args.styles)
+    held_out = {r["id"] for r in csv.DictReader(args.split.open()) if r["split"] == "test"}
+    rows = read_rows(args.enriched)
+    queries = LocalQueries(args.models)
+    report = {"index": str(args.index), "embedder": index.embedder,
+              "image": image_queries(index, rows, labels, held_out),
+              "text": text_queries(index, queries.text, labels, index.ids)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
+    args.out.with_suffix(".md").write_text(markdown(report))
+    print(markdown(report))
+    return 0
+
+
 def _source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("src", type=Path, help="a folder of images, a .csv/.parquet (id + path/URL), or a .jsonl")
     p.add_argument("--id-column", default="id")
@@ -166,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--format", choices=("parquet", "jsonl"), help="default: from DEST's suffix")
     _endpoint_args(e)
     e.add_argument("--concurrency", type=int, default=8, help="requests in flight")
-    e.add_argument("--batch", type=int, default=2, help="images per request")
+    e.add_argument("--batch", type=int, default=1,
+                   help="images per request (bench.enrich_throughput: 1 was fastest here)")
     e.add_argument("--retries", type=int, default=8, help="tries while the server is unavailable, per request")
     e.add_argument("--embedding-only", action="store_true", help="only the whole-image embedding (for indexing)")
     e.add_argument("--options", default="{}", help='more request options as JSON, e.g. \'{"groups": "coarse"}\'')
@@ -197,9 +222,16 @@ def main(argv: list[str] | None = None) -> int:
     vs.add_argument("enriched", type=Path)
     vs.add_argument("--out", type=Path, required=True)
     vs.add_argument("--images-only", action="store_true", help="whole images only, no garment vectors")
+    ev = sub.add_parser("evaluate", help="P@10 by articleType for image and text queries on the real catalogue")
+    ev.add_argument("index", type=Path)
+    ev.add_argument("--enriched", type=Path, default=Path("build/catalogue/enriched.parquet"))
+    ev.add_argument("--styles", type=Path, default=Path("../shared/data/fashion_products/styles.csv"))
+    ev.add_argument("--split", type=Path, default=Path("reports/attributes_split.csv"), help="test rows = queries")
+    ev.add_argument("--models", type=Path, default=DEFAULT_MODELS, help="the exported models (the text tower)")
+    ev.add_argument("--out", type=Path, default=Path("reports/catalogue_search"))
     args = p.parse_args(argv)
     commands = {"enrich": _enrich, "index": _index, "search": _search, "vertex-instances": _vertex_instances,
-                "vertex-import": _vertex_import, "vector-search": _vector_search}
+                "vertex-import": _vertex_import, "vector-search": _vector_search, "evaluate": _evaluate}
     return commands[args.command](args)
 
 

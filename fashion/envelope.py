@@ -33,6 +33,7 @@ class Item:
     metadata: dict[str, Any] | None = None
     tags: list[dict[str, Any]] | None = None  # scores of the user's labels for the whole image
     garment_tags: list[list[dict[str, Any]]] | None = None
+    prompt: dict[str, Any] | None = None  # {"text", "scores" (per garment), "selected", "threshold"}
     pil: Image.Image | None = dataclasses.field(default=None, repr=False)  # decoded pixels, never sent
 
 
@@ -63,7 +64,7 @@ def pack(env: Envelope) -> bytes:
     items = []
     for it in env.items:
         h: dict[str, Any] = {"size": it.size, "error": it.error, "metadata": it.metadata, "tags": it.tags,
-                             "garment_tags": it.garment_tags}
+                             "garment_tags": it.garment_tags, "prompt": it.prompt}
         if it.image is not None:
             h["image"] = blob(it.image)
         if it.garments is not None:
@@ -94,7 +95,7 @@ def unpack(data: bytes) -> Envelope:
     items = []
     for h in header["items"]:
         it = Item(size=tuple(h["size"]) if h.get("size") else None, error=h.get("error"), metadata=h.get("metadata"),
-                  tags=h.get("tags"), garment_tags=h.get("garment_tags"))
+                  tags=h.get("tags"), garment_tags=h.get("garment_tags"), prompt=h.get("prompt"))
         if "image" in h:
             it.image = bytes(blob(h["image"]))
         if "garments" in h:

@@ -20,6 +20,11 @@ class Grouping:
     coarse: dict[str, tuple[str, ...]]  # coarse group -> its served groups
     sources: dict[str, dict[str, str]]  # source -> fine class name -> served group
     cihp_labels: tuple[str, ...]
+    words: dict[str, str] = dataclasses.field(default_factory=dict)  # group -> the catalogue's word for it
+
+    def word_of(self, label: str) -> str:
+        """A garment label in the catalogue's words (garment by words reads it); unknown labels as they are."""
+        return self.words.get(label, label)
 
     def group_of(self, source: str, fine: str) -> str | None:
         """The served group of a fine class, or None (background for the segmenter)."""
@@ -71,4 +76,7 @@ def load(path: Path = TABLE) -> Grouping:
     covered = [g for members in coarse.values() for g in members]
     if sorted(covered) != sorted(groups):
         raise ValueError(f"{path.name}: every served group must be in exactly one coarse group")
-    return Grouping(groups, coarse, sources, tuple(raw["cihp_labels"]))
+    words = {str(k): str(v) for k, v in (raw.get("words") or {}).items()}
+    if set(words) - set(groups):
+        raise ValueError(f"{path.name}: words for unknown groups {sorted(set(words) - set(groups))}")
+    return Grouping(groups, coarse, sources, tuple(raw["cihp_labels"]), words)

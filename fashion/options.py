@@ -21,6 +21,7 @@ class Options:
     include: tuple[str, ...] = SECTIONS
     labels: tuple[str, ...] = ()  # a user vocabulary: scores per garment and for the whole image ("tags")
     groups: str = "fine"  # "coarse": upper body / lower body / full body / footwear / accessories, masks merged
+    prompt: str | None = None  # garment by words: garments scored against it, the best match "selected"
 
     def wants(self, section: str) -> bool:
         return section in self.include
@@ -81,6 +82,12 @@ def parse_options(raw: Mapping[str, Any] | None, max_garments_limit: int = 100) 
         if groups not in GROUPINGS:
             raise InvalidInput(f"option 'groups' must be one of {list(GROUPINGS)}, got {raw['groups']!r}")
         kwargs["groups"] = groups
+    if raw.get("prompt") not in (None, ""):
+        prompt = raw["prompt"].decode("utf-8", "replace") if isinstance(raw["prompt"], bytes) else raw["prompt"]
+        if not isinstance(prompt, str) or not prompt.strip() or len(prompt) > MAX_LABEL_CHARS:
+            raise InvalidInput(f"option 'prompt' must be a non-empty string of at most {MAX_LABEL_CHARS} characters, "
+                               f"e.g. \"red dress\"")
+        kwargs["prompt"] = prompt.strip()
     if raw.get("labels") not in (None, "", []):
         kwargs["labels"] = _labels(raw["labels"])
     return Options(**kwargs)

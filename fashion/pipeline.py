@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from fashion import zeroshot
+from fashion import garment_groups, garment_prompt, zeroshot
 from fashion.attributes import AttributeClassifier
 from fashion.codec import Request, decode_request, encode_response
 from fashion.colour import dominant_colour
@@ -114,13 +114,16 @@ def embed(emb: Embedder, envs: list[Envelope]) -> None:
                 it.metadata = emb.zeroshot.metadata(whole[None])[0]
             if env.options.labels:
                 _tag(emb, env, it)
+            if env.options.prompt and it.garments is not None:
+                _select(emb, env, it)
     _add_model(envs, emb.manifest.provenance())
 
 
 def _needs_embedding(emb: Embedder, env: Envelope) -> bool:
     o = env.options
     zero_shot = emb.zeroshot is not None and o.wants("metadata") and any(_untrained(it.metadata) for it in env.items)
-    return o.embedding_only or o.wants("embedding") or o.wants("garments") or bool(o.labels) or zero_shot
+    return (o.embedding_only or o.wants("embedding") or o.wants("garments") or bool(o.labels) or bool(o.prompt)
+            or zero_shot)
 
 
 def _untrained(metadata: dict[str, Any] | None) -> bool:
@@ -140,6 +143,22 @@ def _tag(emb: Embedder, env: Envelope, it: Item) -> None:
     s = zeroshot.scores(np.concatenate([it.embedding[None], parts]), text, emb.logit_scale)
     it.tags = zeroshot.ranked(s[0], list(env.options.labels))
     it.garment_tags = [zeroshot.ranked(row, list(env.options.labels)) for row in s[1:]]
+
+
+def _select(emb: Embedder, env: Envelope, it: Item) -> None:
+    """Garment by words: each garment's similarity to the prompt, the best one selected past the threshold."""
+    try:
+        text = emb.label_vectors((env.options.prompt,))[0]
+        words = garment_groups.load().word_of
+        labels = np.stack([emb.label_vectors((words(g.label),))[0] for g in it.garments or []] or
+                          [np.zeros(emb.dim, np.float32)])[:len(it.garments or [])]
+    except RequestError as exc:
+        it.error = exc.to_dict()
+        return
+    parts = it.garment_embeddings if it.garment_embeddings is not None else np.zeros((0, emb.dim), np.float32)
+    scores, selected = garment_prompt.rank(text, parts, labels)
+    it.prompt = {"text": env.options.prompt, "scores": scores, "selected": selected,
+                 "threshold": garment_prompt.threshold()}
 
 
 def classify(attr: AttributeClassifier, envs: list[Envelope]) -> None:
@@ -164,7 +183,7 @@ def finish(env: Envelope) -> tuple[Any, int]:
         try:
             results.append(build_response(it.size, env.options, env.models, it.garments,
                                           it.garment_embeddings, it.embedding, it.metadata, it.tags,
-                                          it.garment_tags))
+                                          it.garment_tags, it.prompt))
         except Exception as exc:  # one image's encoding failure must not fail its neighbours
             results.append(error_dict(exc))
     return encode_response(env.shape, results)

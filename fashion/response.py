@@ -19,7 +19,8 @@ def vector_json(v: np.ndarray) -> list:
 
 
 def encode_garment(g: Garment, embedding: np.ndarray | None, options: Options,
-                   tags: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                   tags: list[dict[str, Any]] | None = None, prompt_score: float | None = None,
+                   selected: bool | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"label": g.label, "score": round(g.score, 4),
                            "box": [round(v, 1) for v in g.box], "area": int(g.mask.sum()), "colour": g.colour}
     if options.mask_format == "rle":
@@ -30,6 +31,8 @@ def encode_garment(g: Garment, embedding: np.ndarray | None, options: Options,
         out["embedding"] = vector_json(embedding)
     if tags is not None:
         out["tags"] = tags
+    if prompt_score is not None:
+        out["prompt_score"], out["selected"] = prompt_score, bool(selected)
     return out
 
 
@@ -37,19 +40,25 @@ def build_response(size: tuple[int, int], options: Options, models: list[dict[st
                    garments: list[Garment] | None = None, garment_embeddings: np.ndarray | None = None,
                    embedding: np.ndarray | None = None, metadata: dict[str, Any] | None = None,
                    tags: list[dict[str, Any]] | None = None,
-                   garment_tags: list[list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+                   garment_tags: list[list[dict[str, Any]]] | None = None,
+                   prompt: dict[str, Any] | None = None) -> dict[str, Any]:
     """One image's response: each section the options ask for and a model computed."""
     out: dict[str, Any] = {"image": {"width": size[0], "height": size[1]}}
     if garments is not None and not options.embedding_only and options.wants("garments"):
         embs = garment_embeddings if garment_embeddings is not None else [None] * len(garments)
         per = garment_tags if garment_tags is not None else [None] * len(garments)
-        out["garments"] = [encode_garment(g, e, options, t) for g, e, t in zip(garments, embs, per)]
+        scores = prompt["scores"] if prompt is not None else [None] * len(garments)
+        chosen = prompt["selected"] if prompt is not None else None
+        out["garments"] = [encode_garment(g, e, options, t, s, None if s is None else n == chosen)
+                           for n, (g, e, t, s) in enumerate(zip(garments, embs, per, scores))]
     if embedding is not None and (options.embedding_only or options.wants("embedding")):
         out["embedding"] = vector_json(embedding)
     if metadata is not None and not options.embedding_only and options.wants("metadata"):
         out["metadata"] = metadata
     if tags is not None and not options.embedding_only:
         out["tags"] = tags
+    if prompt is not None and not options.embedding_only:
+        out["prompt"] = {k: prompt[k] for k in ("text", "selected", "threshold")}
     out["models"] = models
     return out
 
