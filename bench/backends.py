@@ -25,6 +25,7 @@ import torch
 from bench.photos import DEFAULT_PHOTOS, load_photos, machine_line, pick_photos
 from export._trace import quiet_onnx_logs
 from export.choice import CHOICE_FILE, MODELS, update_choice
+from fashion import models as registry
 from fashion.backends import BACKENDS
 from fashion.manifest import load_artifact
 
@@ -71,13 +72,8 @@ def export_one(model: str, backend: str, precision: str, out: Path, check_image,
 
 def model_inputs(model: str, directory: Path, images: list, device: torch.device) -> tuple[Callable, torch.Tensor]:
     """(the runner, a batch of 8 real inputs preprocessed the way the pipeline does)."""
-    from fashion.attributes import AttributeClassifier
-    from fashion.embed import Embedder
-    from fashion.segment import Segmenter
-
     runner, manifest = load_artifact(directory, model, device)
-    cls = {"segmenter": Segmenter, "embedder": Embedder, "attributes": AttributeClassifier}[model]
-    stage = cls(runner, manifest, device)
+    stage = registry.spec(model).runtime_class()(runner, manifest, device)
     batch = stage.preprocess(images[:8])
     return runner, batch[0] if isinstance(batch, tuple) else batch
 

@@ -11,14 +11,14 @@ import yaml
 
 from export.choice import MODELS
 from fashion.backends import artifact_files
+from fashion import models as registry
 from fashion.manifest import Manifest
 
 log = logging.getLogger("export")
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("fashion", "handlers")
-HANDLERS = {"segmenter": "segmenter_handler.py", "embedder": "embedder_handler.py",
-            "attributes": "attributes_handler.py", "fashion": "ensemble_handler.py"}
+HANDLERS = {m.name: m.handler for m in (*registry.MODELS, registry.ENSEMBLE)}
 # Used when an archive is loaded on its own (a workflow takes its settings from fashion_workflow.yaml).
 MODEL_CONFIG = {"minWorkers": 1, "maxWorkers": 1, "batchSize": 4, "maxBatchDelay": 5, "responseTimeout": 120}
 WORKFLOW_SPEC = Path(__file__).with_name("fashion_workflow.yaml")

@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 
 from fashion.backends import BACKENDS
-from fashion.pipeline import MODEL_ORDER
+from fashion.models import RESPONSE_ORDER
 
-MODELS = MODEL_ORDER  # segmenter, embedder, attributes
+MODELS = RESPONSE_ORDER  # segmenter, embedder, attributes (the registry, fashion/models.py)
 CHOICE_FILE = Path(__file__).with_name("backends.json")
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from fashion import garment_groups, garment_prompt, zeroshot
+from fashion import garment_groups, garment_prompt, models, zeroshot
 from fashion.attributes import AttributeClassifier
 from fashion.codec import Request, decode_request, encode_response
 from fashion.colour import dominant_colour
@@ -28,7 +28,7 @@ from fashion.response import build_response
 from fashion.segment import Segmenter
 
 FORWARD_CHUNK = 16  # most images in one forward pass
-MODEL_ORDER = ("segmenter", "embedder", "attributes")  # the order of a response's `models`
+MODEL_ORDER = models.RESPONSE_ORDER  # the order of a response's `models`
 
 
 def prepare(item: dict[str, Any], policy: FetchPolicy | None = None) -> Envelope:

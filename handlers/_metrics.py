@@ -11,10 +11,11 @@ import collections
 import logging
 from typing import Any
 
+from fashion import models as registry
 from fashion.envelope import Envelope
 
 log = logging.getLogger(__name__)
-SEGMENTING_NODES = ("segmenter", "fashion")
+SEGMENTING_NODES = tuple(name for name, m in registry.BY_NAME.items() if m.segments)
 
 
 def record(context: Any, node: str, envs: list[Envelope], seconds: dict[str, float], answers_client: bool) -> None:

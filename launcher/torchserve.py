@@ -20,8 +20,10 @@ from typing import Iterator
 
 import yaml
 
+from fashion import models as registry
+
 # What config.properties loads at start (the workflow's nodes come with fashion.war when it is registered).
-SERVED_MODELS = ["segmenter", "embedder", "attributes", "fashion"]
+SERVED_MODELS = list(registry.SERVED)
 
 
 def torchserve_bin() -> str:
