@@ -127,6 +127,19 @@ def test_image_as_vertex_starts_it():
     assert not leftover
 
 
+def _index(folder: Path) -> list[list[float]]:
+    """A small catalogue index of fixed random vectors (no models needed to build or query it)."""
+    import numpy as np
+
+    from catalogue.index import CatalogueIndex
+
+    vectors = np.random.default_rng(0).normal(size=(20, 256)).astype(np.float32).tolist()
+    index = CatalogueIndex.open_or_create(folder, 256, None)
+    index.add_rows([{"id": f"p{i}", "status": "ok", "embedding": v, "garments": []} for i, v in enumerate(vectors)])
+    index.save()
+    return vectors
+
+
 def test_image_with_storage_uri(tmp_path):
     """AIP_STORAGE_URI names a mounted folder of archives (here: the image's own, copied out)."""
     archives = tmp_path / "archives"
@@ -138,15 +151,21 @@ def test_image_with_storage_uri(tmp_path):
         engine("rm", "-f", holder, check=False)
     assert sorted(p.name for p in Path(archives).iterdir()) == [
         "attributes.mar", "embedder.mar", "fashion.mar", "fashion.war", "segmenter.mar"]
-    os.chmod(archives, 0o755)
-    for f in archives.iterdir():
-        os.chmod(f, 0o644)
+    index = _index(archives / "index")  # /search serves AIP_STORAGE_URI/index
+    for f in [archives, *archives.rglob("*")]:
+        os.chmod(f, 0o755 if f.is_dir() else 0o644)
     box = start(["-v", f"{archives}:/mnt/archives:ro", "-e", "AIP_STORAGE_URI=/mnt/archives"])
     try:
         photo = sorted(STREET.glob("*.jpg"))[7].read_bytes()
         r = httpx.post(box.base + "/wfpredict/fashion", content=photo, timeout=300)
         assert r.status_code == 200 and "garments" in r.json()
         assert "AIP_STORAGE_URI" in engine("exec", box.name, "env").stdout
+        found = httpx.post(box.base + "/search", json={"vector": index[3], "k": 2}, timeout=60)
+        assert found.status_code == 200 and found.json()["hits"][0]["id"] == "p3", found.text[:300]
+        assert found.json()["index"]["products"] == len(index)
+        page = httpx.get(box.base + "/", timeout=30)
+        assert page.status_code == 200 and "Fashion garments" in page.text
+        assert httpx.get(box.base + "/web/app.js", timeout=30).status_code == 200
     finally:
         took = stop(box)
     print(f"\nwith AIP_STORAGE_URI: healthy after {box.healthy_after_s:.0f} s; stopped in {took:.1f} s")
