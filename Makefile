@@ -20,7 +20,7 @@ PRODUCTS ?= ../shared/data/fashion_products
 
 .PHONY: setup archives serve stop test test-unit bench lint clean scale train-attributes evaluate-attributes colour-report \
 	image test-image ship-attributes train-embedder ship-embedder evaluate-embedder bench-embedder \
-	train-segmenter evaluate-segmenter calibrate-prompt enrich-catalogue evaluate-catalogue bench-catalogue
+	train-segmenter ship-segmenter evaluate-segmenter calibrate-prompt enrich-catalogue evaluate-catalogue bench-catalogue
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -98,8 +98,14 @@ bench-embedder: setup
 train-segmenter: setup
 	$(PY) -m training segmenter --config configs/segmenter.yaml $(TRAIN_ARGS)
 
-# Box and mask mAP per class on the fixed validation split: SEGMENTER=path (default: the shared baseline weights)
-SEGMENTER ?= $(firstword $(wildcard $(WEIGHTS_DIR)/*-seg*.pt))
+# The trained segmenter into weights/ (a plain fp16 state dict, no pickle; fashion/segmenter_checkpoint.py), its
+# sha256, and its report on the fixed validation split (reports/segmenter.md/.json). Export then serves it by default.
+ship-segmenter: setup
+	$(PY) -m training ship-segmenter
+
+# Box and mask mAP per class on the fixed validation split: SEGMENTER=path (default: the training run's best, else the
+# shared baseline)
+SEGMENTER ?= $(firstword $(wildcard build/train/segmenter/run/weights/best.pt) $(wildcard $(WEIGHTS_DIR)/*-seg*.pt))
 evaluate-segmenter: setup
 	$(PY) -m training evaluate-segmenter --weights $(SEGMENTER) --out build/train/segmenter/evaluation.json
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
+import os
 from pathlib import Path
 
 import torch
@@ -11,7 +12,9 @@ from PIL import Image
 
 from export._trace import ExportCheckFailed, convert_check_save, write_manifest
 from export._weights import WeightsSource, find_local, hub_reachable, warn_random
+from fashion import segmenter_checkpoint
 from fashion.backends import Runner
+from fashion.embedder_model import SHIPPED_WEIGHTS
 from fashion.manifest import InputSpec, Manifest
 from fashion.segment import Segmenter
 
@@ -25,7 +28,13 @@ RANDOM_ARCH = "yolov8s-seg.yaml"
 MIN_MASK_IOU = 0.99
 
 
+SHIPPED = SHIPPED_WEIGHTS / "segmenter.pt"  # the project's own, trained by make train-segmenter (weights/README.md)
+
+
 def resolve(weights: str | None, weights_dir: str | None) -> WeightsSource:
+    """An explicit path or SEGMENTER_WEIGHTS; else the project's own trained segmenter (weights/segmenter.pt,
+    which wins over WEIGHTS_DIR's older baseline); else a YOLO-seg file in WEIGHTS_DIR; the hub; random."""
+    weights = weights or os.environ.get("SEGMENTER_WEIGHTS") or (str(SHIPPED) if SHIPPED.is_file() else None)
     local = find_local(weights, weights_dir, ("*-seg*.pt", "*seg*.pt"))
     if local:
         return WeightsSource("local", local.name, local)
@@ -45,6 +54,9 @@ def load_eager(source: WeightsSource) -> tuple[torch.nn.Module, list[str], str, 
         torch.manual_seed(0)
         model, names, arch, imgsz = SegmentationModel(RANDOM_ARCH, nc=len(DEEPFASHION2), verbose=False), \
             DEEPFASHION2, RANDOM_ARCH.removesuffix(".yaml"), None
+    elif segmenter_checkpoint.is_plain(source.path):  # weights/segmenter.pt: the project's own, no pickle
+        model, plain = segmenter_checkpoint.build(source.path)
+        names, arch, imgsz = list(plain["names"]), plain["architecture"], plain["imgsz"]
     else:
         model, ckpt = load_checkpoint(str(source.path), device="cpu")
         names = [model.names[i] for i in sorted(model.names)]

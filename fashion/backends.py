@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("torchscript", "onnxruntime", "openvino", "aoti")
 SUFFIX = {"torchscript": ".pt", "onnxruntime": ".onnx", "openvino": ".xml", "aoti": ".pt2"}
-PRECISIONS = ("fp32", "fp16")
+PRECISIONS = ("fp32", "fp16", "bf16")  # bf16: OpenVINO's inference precision on CPUs that report BF16
 
 
 class BackendUnavailable(RuntimeError):
@@ -86,6 +86,14 @@ def _openvino_core():
     return ov.Core()
 
 
+def bf16_supported() -> bool:
+    """Whether OpenVINO reports BF16 for this CPU (AVX-512 BF16 or AMX); bf16 archives run in f32 elsewhere."""
+    try:
+        return "BF16" in _openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    except Exception:  # no openvino, or a build without the property
+        return False
+
+
 def _openvino(path: Path, device: torch.device, threads: int, precision: str) -> Runner:
     try:
         core = _openvino_core()
@@ -93,8 +101,9 @@ def _openvino(path: Path, device: torch.device, threads: int, precision: str) ->
         raise BackendUnavailable("backend openvino needs the openvino package") from exc
     if device.type == "cuda":
         _cpu_on_gpu_machine(path, "openvino", device)
+    hint = "bf16" if precision == "bf16" and bf16_supported() else "f32"
     compiled = core.compile_model(core.read_model(str(path)), "CPU", {
-        "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"})
+        "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": hint, "PERFORMANCE_HINT": "LATENCY"})
     request = compiled.create_infer_request()
 
     def run(batch: torch.Tensor) -> Outputs:
@@ -126,4 +135,6 @@ def load_runner(path: str | os.PathLike, backend: str = "torchscript", device: t
     device = device or torch.device("cpu")
     if precision == "fp16" and backend != "torchscript":
         raise BackendUnavailable(f"fp16 is supported with the torchscript backend only, not {backend}")
+    if precision == "bf16" and backend != "openvino":
+        raise BackendUnavailable(f"bf16 is supported with the openvino backend only, not {backend}")
     return LOADERS[backend](Path(path), device, threads or torch.get_num_threads(), precision)

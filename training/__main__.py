@@ -243,6 +243,32 @@ def _evaluate_segmenter(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ship_segmenter(args: argparse.Namespace) -> int:
+    import hashlib
+
+    from fashion import segmenter_checkpoint
+    from training.segmentation.train import SegmenterConfig, evaluate, markdown, prepare
+
+    cfg = SegmenterConfig.read(args.config)
+    data = prepare(cfg, args.data_dir)
+    figures = evaluate(args.best, data, cfg.imgsz)
+    summary = {k: figures[k] for k in ("box_map50", "box_map50_95", "mask_map50", "mask_map50_95")}
+    segmenter_checkpoint.from_ultralytics(args.best, args.out, {
+        "validation": summary, "config": str(args.config), "split": cfg.data["split"],
+        "command": "make train-segmenter && make ship-segmenter"})
+    digest = hashlib.sha256(args.out.read_bytes()).hexdigest()
+    args.out.with_name(args.out.name + ".sha256").write_text(f"{digest}  {args.out.name}\n")
+    same = segmenter_checkpoint.same_weights(args.out, args.best)  # the figures are the shipped file's
+    if not same:
+        raise SystemExit(f"{args.out} does not hold {args.best}'s weights")
+    shipped = {**figures, "weights": str(args.out), "checkpoint": str(args.best)}
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.with_suffix(".json").write_text(json.dumps(shipped, indent=1) + "\n")
+    args.report.with_suffix(".md").write_text(markdown(shipped, args.title))
+    print(f"{args.out}: {args.out.stat().st_size} bytes, sha256 {digest}; mask mAP50 {shipped['mask_map50']}")
+    return 0
+
+
 def _calibrate_prompt(args: argparse.Namespace) -> int:
     from fashion import garment_prompt
     from fashion.manifest import Manifest
@@ -358,6 +384,13 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--split", type=Path, default=Path("reports/segmenter_split.csv"))
     c.add_argument("--calibration-photos", type=int, default=300, help="training-split photos to calibrate on")
     c.add_argument("--report-dir", type=Path, default=Path("reports"))
+    h = sub.add_parser("ship-segmenter", help="the trained segmenter into weights/ (plain fp16 file), its report")
+    h.add_argument("--best", type=Path, default=Path("build/train/segmenter/run/weights/best.pt"))
+    h.add_argument("--out", type=Path, default=Path("weights/segmenter.pt"))
+    h.add_argument("--config", type=Path, default=Path("configs/segmenter.yaml"))
+    h.add_argument("--data-dir", type=Path, default=Path("build/train/segmenter/eval-data"))
+    h.add_argument("--report", type=Path, default=Path("reports/segmenter"))
+    h.add_argument("--title", default="Segmenter: weights/segmenter.pt (make train-segmenter, make ship-segmenter)")
     q = sub.add_parser("evaluate-segmenter", help="box and mask mAP per class on the fixed validation split")
     q.add_argument("--weights", type=Path, required=True)
     q.add_argument("--config", type=Path, default=Path("configs/segmenter.yaml"))
@@ -372,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"train": _train, "evaluate": _evaluate, "embedder": _embedder, "evaluate-embedder": _evaluate_embedder,
                 "compare-embedders": _embedder_compare, "segmenter-data": _segmenter_data,
                 "segmenter": _segmenter, "evaluate-segmenter": _evaluate_segmenter,
-                "calibrate-prompt": _calibrate_prompt}
+                "calibrate-prompt": _calibrate_prompt, "ship-segmenter": _ship_segmenter}
     return commands[args.command](args)
 
 

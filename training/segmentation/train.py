@@ -102,6 +102,12 @@ def evaluate(weights: Path, data: Path, imgsz: int) -> dict[str, Any]:
     os.environ.setdefault("YOLO_OFFLINE", "true")
     from ultralytics import YOLO
 
+    from fashion import segmenter_checkpoint
+
+    shown = weights
+    if segmenter_checkpoint.is_plain(Path(weights)):
+        raise SystemExit(f"{weights} is the shipped plain format; evaluate the ultralytics checkpoint it came from "
+                         "(make ship-segmenter checks the two hold the same weights)")
     model = YOLO(str(weights))
     metrics = model.val(data=str(data), imgsz=imgsz, batch=8, device="cpu", plots=False, verbose=False,
                         split="val", workers=0)
@@ -112,7 +118,7 @@ def evaluate(weights: Path, data: Path, imgsz: int) -> dict[str, Any]:
                                     "box_map50_95": round(float(metrics.box.ap[i]), 4),
                                     "mask_map50": round(float(metrics.seg.ap50[i]), 4),
                                     "mask_map50_95": round(float(metrics.seg.ap[i]), 4)}
-    return {"weights": str(weights), "imgsz": imgsz, "data": str(data),
+    return {"weights": str(shown), "imgsz": imgsz, "data": str(data),
             "box_map50": round(float(metrics.box.map50), 4), "box_map50_95": round(float(metrics.box.map), 4),
             "mask_map50": round(float(metrics.seg.map50), 4), "mask_map50_95": round(float(metrics.seg.map), 4),
             "per_class": per_class}
