@@ -56,6 +56,8 @@ test-unit: setup
 bench: setup
 	$(PY) -m bench backends
 	$(MAKE) archives
+	$(PY) -m bench.precision --write
+	$(MAKE) archives
 	$(PY) -m bench
 
 # One TinyViT, five heads, on the product catalogue (about 47 min on 2 CPU cores); report in reports/.

@@ -135,14 +135,42 @@ def speed(directory: Path, street: list[Path], runs: int = 15) -> dict[str, dict
     return out
 
 
+def limits(directory: Path, bf16: list[str], photo: Path, runs: int = 20) -> dict[str, float]:
+    """The limit (bench's sum of the models' forwards on the photo's real inputs) with every model in fp32 and
+    with `bf16` models in bf16, measured fp32 / bf16 / fp32 / bf16 in one run."""
+    from bench.__main__ import raw_forwards
+    from bench.photos import DEFAULT_PHOTOS, pick_photos
+
+    images = [Image.open(p).convert("RGB") for p in pick_photos(DEFAULT_PHOTOS, 8)]
+    pipes = {"fp32": with_precision(directory, None), "bf16": with_precision(directory, None)}
+    for name in bf16:
+        stage = getattr(pipes["bf16"], name)
+        stage.module = load_runner(directory / stage.manifest.artifact, stage.manifest.backend,
+                                   torch.device("cpu"), precision="bf16")
+    seen: dict[str, list[dict]] = {"fp32": [], "bf16": []}
+    for _ in range(2):
+        for k, pipe in pipes.items():
+            seen[k].append(raw_forwards(pipe, photo.read_bytes(), images, runs))
+    return {k: round(min(r["limit"] for r in v), 2) for k, v in seen.items()} | {
+        f"{k} {m}": round(min(r[m]["photo"] for r in v), 2) for k, v in seen.items() for m in registry.NAMES}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", type=Path, default=Path("build/export"))
     p.add_argument("--skip-speed", action="store_true", help="the gates only")
+    p.add_argument("--limit-only", action="store_true",
+                   help="only the limit, fp32 against the bf16 models export/backends.json names")
     p.add_argument("--write", action="store_true", help="record bf16 in export/backends.json where it passed")
     args = p.parse_args(argv)
     if not bf16_supported():
         print("this CPU does not report BF16 to OpenVINO: nothing to compare")
+        return 0
+    if args.limit_only:
+        from bench.__main__ import DEFAULT_PHOTO
+
+        chosen = [m for m, v in load_choice().get("cpu", {}).items() if v.endswith("bf16")]
+        print(f"limit on {DEFAULT_PHOTO.name}, bf16: {chosen}: {limits(args.models, chosen, DEFAULT_PHOTO)}")
         return 0
     test = [r["id"] for r in csv.DictReader(open("reports/attributes_split.csv")) if r["split"] == "test"]
     products = [SHARED / "fashion_products" / "images" / f"{i}.jpg" for i in test]

@@ -93,7 +93,9 @@ def test_committed_choice_names_real_backends():
         assert set(choice[target]) == {"segmenter", "embedder", "attributes"}
         for entry in choice[target].values():
             backend, _, precision = entry.partition(" ")
-            assert backend in BACKENDS and precision in ("", "fp16")
+            assert backend in BACKENDS and precision in ("", "fp16", "bf16")
+            assert precision != "fp16" or backend == "torchscript"
+            assert precision != "bf16" or (backend == "openvino" and target == "cpu")
 
 
 def test_archive_packs_the_manifests_backend_files(tmp_path):
@@ -108,3 +110,11 @@ def test_archive_packs_the_manifests_backend_files(tmp_path):
     (tmp_path / "segmenter.pt").write_bytes(b"stale")  # another backend's leftover is not packed
     assert [p.name for p in _model_files(tmp_path, "segmenter")] == ["segmenter.json", "segmenter.xml", "segmenter.bin"]
 
+
+
+def test_bf16_is_an_openvino_precision_only(tmp_path):
+    from fashion.backends import BackendUnavailable, bf16_supported, load_runner
+
+    assert isinstance(bf16_supported(), bool)
+    with pytest.raises(BackendUnavailable, match="bf16 is supported with the openvino backend only"):
+        load_runner(tmp_path / "m.pt", "torchscript", precision="bf16")
