@@ -12,16 +12,12 @@ import base64
 import binascii
 import dataclasses
 import json
-import os
 from typing import Any, Union
 
 from fashion.errors import InvalidInput, PayloadTooLarge, RequestError, error_dict
+from fashion.limits import limits
 from fashion.options import Options, parse_options
 
-MAX_BATCH_IMAGES = int(os.environ.get("MAX_BATCH_IMAGES", "16"))
-# The same limit as config.properties' max_request_size (TorchServe refuses bigger bodies first; a test
-# keeps the two equal). Checked again here for bodies that reach a handler another way.
-MAX_REQUEST_BYTES = int(os.environ.get("MAX_REQUEST_BYTES", str(64 * 1024 * 1024)))
 OPTION_KEYS = frozenset(f.name for f in dataclasses.fields(Options))
 
 
@@ -153,8 +149,8 @@ def decode_request(item: dict[str, Any]) -> Request:
         if not images:
             raise InvalidInput("the form has no file field; attach the image as a file (-F data=@photo.jpg)")
         request = Request(images, options, "single" if len(images) == 1 else "list")
-    if len(request.images) > MAX_BATCH_IMAGES:
-        raise PayloadTooLarge(f"{len(request.images)} images in one request; the limit is {MAX_BATCH_IMAGES} "
+    if len(request.images) > limits().max_batch_images:
+        raise PayloadTooLarge(f"{len(request.images)} images in one request; the limit is {limits().max_batch_images} "
                               "(set MAX_BATCH_IMAGES to change it) - split the batch")
     if not request.images and request.texts is None:
         raise InvalidInput("the request holds no image")
@@ -162,8 +158,8 @@ def decode_request(item: dict[str, Any]) -> Request:
 
 
 def _from_payload(payload: Any) -> Request:
-    if isinstance(payload, (str, bytes, bytearray)) and len(payload) > MAX_REQUEST_BYTES:
-        raise PayloadTooLarge(f"the request body is {len(payload)} bytes; the limit is {MAX_REQUEST_BYTES}")
+    if isinstance(payload, (str, bytes, bytearray)) and len(payload) > limits().max_request_bytes:
+        raise PayloadTooLarge(f"the request body is {len(payload)} bytes; the limit is {limits().max_request_bytes}")
     if isinstance(payload, (dict, list)):
         return _from_json(payload)
     if isinstance(payload, str):

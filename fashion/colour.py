@@ -1,19 +1,21 @@
 """Dominant colour inside a garment's mask, named in the catalogue's own baseColour vocabulary.
 
 How: up to MAX_PIXELS pixels of the mask (evenly spaced, deterministic) are converted to CIELAB and grouped by
-k-means (k = CLUSTERS, fixed seed). Each cluster centre is named by the nearest TABLE entry (Euclidean
+k-means (k = CLUSTERS, fixed seed). Each cluster centre is named by the nearest table entry (Euclidean
 distance in CIELAB, i.e. CIE76 delta E); clusters with the same name are merged. The answer is the name with
 the largest share of the mask's pixels, the mean sRGB colour of those pixels as hex, and that share.
 
-TABLE (colour_table.json) lists every baseColour of the Fashion Product Images catalogue with its sRGB value
-and a family (used to report near misses, e.g. Navy Blue for Blue). Colours with enough product photos take
-the value measured on them (the median dominant colour of held-in photos); the rest keep a hand-picked
-reference value. reports/colour.md shows the table and how well it agrees with the catalogue's labels.
+The table (colour_table.json, read on first use) lists every baseColour of the Fashion Product Images
+catalogue with its sRGB value and a family (used to report near misses, e.g. Navy Blue for Blue). Colours
+with enough product photos take the value measured on them (the median dominant colour of held-in photos);
+the rest keep a hand-picked reference value. reports/colour.md shows the table and how well it agrees with
+the catalogue's labels.
 'Multi', 'Metallic', 'Grey Melange' and 'Steel' describe patterns, textures or materials rather than a
 colour, so they are never answered here (the attribute classifier can still predict them for the whole image).
 """
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,10 @@ def load_table(path: Path = TABLE_PATH) -> dict[str, tuple[str, str]]:
     return {name: (e["hex"], e["family"]) for name, e in entries.items()}
 
 
-TABLE = load_table()
+@functools.lru_cache(maxsize=1)
+def table() -> dict[str, tuple[str, str]]:
+    """The colour table, read once, when a colour is first named (nothing is read at import)."""
+    return load_table()
 
 
 def hex_to_rgb(value: str) -> tuple[int, int, int]:
@@ -52,21 +57,25 @@ def to_lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb.reshape(-1, 1, 3).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB).reshape(-1, 3)
 
 
-NAMES = [n for n, (h, _) in TABLE.items() if n not in NOT_A_COLOUR]
-_PALETTE_LAB = to_lab(np.array([hex_to_rgb(TABLE[n][0]) for n in NAMES], dtype=np.uint8))
+@functools.lru_cache(maxsize=1)
+def palette() -> tuple[list[str], np.ndarray]:
+    """The nameable colours (the table less NOT_A_COLOUR) and their CIELAB values."""
+    names = [n for n in table() if n not in NOT_A_COLOUR]
+    return names, to_lab(np.array([hex_to_rgb(table()[n][0]) for n in names], dtype=np.uint8))
 
 
 def family(name: str | None) -> str | None:
-    return TABLE[name][1] if name in TABLE else None
+    return table()[name][1] if name in table() else None
 
 
 def nearest_index(lab: np.ndarray) -> np.ndarray:
-    """Index into NAMES of the TABLE colour nearest to each CIELAB colour (CIE76)."""
-    return ((lab[:, None, :] - _PALETTE_LAB[None, :, :]) ** 2).sum(-1).argmin(axis=1)
+    """Index into the palette's names of the table colour nearest to each CIELAB colour (CIE76)."""
+    return ((lab[:, None, :] - palette()[1][None, :, :]) ** 2).sum(-1).argmin(axis=1)
 
 
 def nearest_names(lab: np.ndarray) -> list[str]:
-    return [NAMES[i] for i in nearest_index(lab)]
+    names = palette()[0]
+    return [names[i] for i in nearest_index(lab)]
 
 
 def mask_pixels(image: np.ndarray, mask: np.ndarray, limit: int = MAX_PIXELS) -> np.ndarray:
@@ -99,8 +108,9 @@ def dominant_colour(image: np.ndarray, mask: np.ndarray) -> dict[str, Any] | Non
         return None
     centres, assignment = clusters(rgb)
     per_pixel = nearest_index(centres)[assignment]
-    counts = np.bincount(per_pixel, minlength=len(NAMES))
-    best = min(np.flatnonzero(counts == counts.max()), key=lambda i: NAMES[i])  # a tie: the first name A-Z
+    names = palette()[0]
+    counts = np.bincount(per_pixel, minlength=len(names))
+    best = min(np.flatnonzero(counts == counts.max()), key=lambda i: names[i])  # a tie: the first name A-Z
     chosen = per_pixel == best
-    return {"name": NAMES[best], "hex": rgb_to_hex(rgb[chosen].mean(axis=0)),
+    return {"name": names[best], "hex": rgb_to_hex(rgb[chosen].mean(axis=0)),
             "share": round(float(chosen.mean()), 3)}

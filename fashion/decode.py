@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import os
 import sys
 import warnings
 
@@ -10,10 +9,9 @@ import simplejpeg
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fashion.errors import InvalidInput, PayloadTooLarge, Unprocessable, UnsupportedMedia
+from fashion.limits import limits
 
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF"})
-MAX_IMAGE_SIDE = int(os.environ.get("MAX_IMAGE_SIDE", "8192"))
-MAX_IMAGE_PIXELS = int(os.environ.get("MAX_IMAGE_PIXELS", str(40_000_000)))
 MIN_IMAGE_SIDE = 8
 
 
@@ -37,14 +35,14 @@ def decode_image(data: bytes) -> Image.Image:
             f"the body is not an image Pillow can read ({len(data)} bytes, starting {data[:8]!r}); "
             f"send JPEG, PNG or WebP") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise PayloadTooLarge(f"the image has too many pixels; the limit is {MAX_IMAGE_PIXELS}") from None
+        raise PayloadTooLarge(f"the image has too many pixels; the limit is {limits().max_image_pixels}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:  # a known format whose header is broken
         raise InvalidInput(f"the image header is corrupt or truncated ({exc}); send the complete file") from None
     width, height = image.size
-    if max(width, height) > MAX_IMAGE_SIDE or width * height > MAX_IMAGE_PIXELS:
+    if max(width, height) > limits().max_image_side or width * height > limits().max_image_pixels:
         raise PayloadTooLarge(
-            f"image is {width}x{height} pixels; the limit is {MAX_IMAGE_SIDE} on each side and "
-            f"{MAX_IMAGE_PIXELS} in all (set MAX_IMAGE_SIDE / MAX_IMAGE_PIXELS to change it)")
+            f"image is {width}x{height} pixels; the limit is {limits().max_image_side} on each side and "
+            f"{limits().max_image_pixels} in all (set MAX_IMAGE_SIDE / MAX_IMAGE_PIXELS to change it)")
     if min(width, height) < MIN_IMAGE_SIDE:
         raise InvalidInput(f"image is {width}x{height} pixels; each side must be at least {MIN_IMAGE_SIDE}")
     try:

@@ -5,8 +5,11 @@ import base64
 
 import pytest
 
-from fashion.codec import ImageURL, MAX_BATCH_IMAGES, decode_request, encode_response
+from fashion.codec import ImageURL, decode_request, encode_response
 from fashion.errors import InvalidInput, PayloadTooLarge, RequestError
+from fashion.limits import limits
+
+MAX_BATCH_IMAGES = limits().max_batch_images
 
 JPEG = b"\xff\xd8\xff\xe0fake-jpeg-bytes"
 B64 = base64.b64encode(JPEG).decode()
@@ -77,7 +80,7 @@ def test_encode_response_shapes():
 
 
 def test_body_limit_matches_config_properties():
-    from fashion.codec import MAX_REQUEST_BYTES
+    MAX_REQUEST_BYTES = limits().max_request_bytes
     from launcher.torchserve import read_config
     from tests.conftest import ROOT
 

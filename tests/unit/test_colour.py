@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashion.colour import NOT_A_COLOUR, TABLE, dominant_colour, hex_to_rgb
+from fashion.colour import NOT_A_COLOUR, dominant_colour, hex_to_rgb, table
 from handlers.segmenter_handler import SegmenterHandler
 from tests.unit.tiny_models import FakeContext, build_artifacts
+
+TABLE = table()
 
 NAMED = [n for n, (h, _) in TABLE.items() if h and n not in NOT_A_COLOUR]
 

@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from fashion.decode import MAX_IMAGE_SIDE, decode_image
+from fashion.decode import decode_image
 from fashion.errors import InvalidInput, PayloadTooLarge, Unprocessable, UnsupportedMedia
+from fashion.limits import limits
 from tests.hostile import zero_tables
+
+MAX_IMAGE_SIDE = limits().max_image_side
 
 
 def encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
