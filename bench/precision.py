@@ -39,10 +39,10 @@ GATES = {"embedding_cosine": 0.99, "zero_shot_same": 0.99, "attribute_agreement"
 def with_precision(directory: Path, bf16: str | None) -> Pipeline:
     """The in-process pipeline, fp32 except model `bf16` (one model at a time, so each gate sees only its own)."""
     pipe = Pipeline.load(directory, torch.device("cpu"))
-    if bf16 is not None:
-        stage = getattr(pipe, bf16)
+    for name in registry.NAMES:  # whatever the manifests say: fp32, and bf16 for the one under test
+        stage = getattr(pipe, name)
         stage.module = load_runner(directory / stage.manifest.artifact, stage.manifest.backend,
-                                   torch.device("cpu"), precision="bf16")
+                                   torch.device("cpu"), precision="bf16" if name == bf16 else "fp32")
     return pipe
 
 
