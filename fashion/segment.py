@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 import torchvision
 from PIL import Image
 
@@ -118,23 +117,20 @@ class Segmenter:
         order = torchvision.ops.batched_nms(boxes, scores, class_ids, self.iou)[:max_garments]
         boxes, scores, class_ids = boxes[order], scores[order], class_ids[order]
         coeffs = pred[order, 4 + nc:4 + nc + self.num_masks]
-        masks = self._masks(coeffs, proto, frame, size)
         width, height = size
         boxes = ((boxes - boxes.new_tensor([frame.left, frame.top] * 2)) / frame.scale)
         boxes[:, 0::2] = boxes[:, 0::2].clamp(0, width)
         boxes[:, 1::2] = boxes[:, 1::2].clamp(0, height)
+        logits = self._logits(coeffs, proto, frame)
         garments = []
-        for box, score, cid, mask in zip(boxes.tolist(), scores.tolist(), class_ids.tolist(), masks):
-            x1, y1, x2, y2 = pixel_box(box)
-            cropped = np.zeros_like(mask)
-            cropped[y1:y2, x1:x2] = mask[y1:y2, x1:x2]
-            if cropped.any():
-                garments.append(Garment(self.classes[cid], cid, float(score), tuple(box), _mask=cropped))
+        for n, (box, score, cid) in enumerate(zip(boxes.tolist(), scores.tolist(), class_ids.tolist())):
+            mask = self._mask(logits[n], pixel_box(box), size)
+            if mask is not None:
+                garments.append(Garment(self.classes[cid], cid, float(score), tuple(box), _mask=mask))
         return garments
 
-    def _masks(self, coeffs: torch.Tensor, proto: torch.Tensor, frame: Letterbox,
-               size: tuple[int, int]) -> np.ndarray:
-        """Mask logits from prototypes, cut to the letterboxed content, upsampled to the original size."""
+    def _logits(self, coeffs: torch.Tensor, proto: torch.Tensor, frame: Letterbox) -> torch.Tensor:
+        """Mask logits from prototypes, cut to the letterboxed content (prototype resolution)."""
         nm, mh, mw = proto.shape
         logits = (coeffs @ proto.reshape(nm, -1)).reshape(-1, mh, mw)
         in_h, in_w = self.manifest.input.size
@@ -142,7 +138,24 @@ class Segmenter:
         top, left = int(frame.top * sy), int(frame.left * sx)
         bottom = int(round((frame.top + frame.height) * sy))
         right = int(round((frame.left + frame.width) * sx))
-        logits = logits[:, top:bottom, left:right]
+        return logits[:, top:bottom, left:right]
+
+    @staticmethod
+    def _mask(logits: torch.Tensor, box: tuple[int, int, int, int], size: tuple[int, int]) -> np.ndarray | None:
+        """One garment's mask at full resolution, upsampled inside its box only: roi_align (aligned, one sample
+        per output pixel) samples the logits exactly where a bilinear upsampling of the whole map to the image
+        size would (align_corners=False), so the mask is the same at a fraction of the work. None when empty."""
         width, height = size
-        logits = F.interpolate(logits[None], size=(height, width), mode="bilinear", align_corners=False)[0]
-        return (logits > 0).cpu().numpy()
+        x1, y1, x2, y2 = max(box[0], 0), max(box[1], 0), min(box[2], width), min(box[3], height)
+        if x2 <= x1 or y2 <= y1:
+            return None
+        lh, lw = logits.shape
+        sx, sy = lw / width, lh / height
+        roi = logits.new_tensor([[0, x1 * sx, y1 * sy, x2 * sx, y2 * sy]])
+        inside = torchvision.ops.roi_align(logits[None, None], roi, (y2 - y1, x2 - x1), spatial_scale=1.0,
+                                           sampling_ratio=1, aligned=True)[0, 0] > 0
+        if not inside.any():
+            return None
+        mask = np.zeros((height, width), dtype=bool)
+        mask[y1:y2, x1:x2] = inside.cpu().numpy()
+        return mask
