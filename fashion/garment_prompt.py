@@ -4,8 +4,8 @@ text tower, the best one "selected" when it clears the calibrated threshold, non
 A garment's score blends two cosine similarities to the prompt's text embedding: its crop's image embedding
 (what it looks like: "red", "floral") and the text embedding of its segmenter label (what it is: "dress" is near
 "gown"), as (crop + LABEL_WEIGHT * label) / (1 + LABEL_WEIGHT), so a score stays in [-1, 1]. On labelled street
-photos the crop alone selects poorly (mean IoU 0.15 with the labelled region), the blend well (reports/
-garment_prompt.md); LABEL_WEIGHT had the best calibration-split figure of those tried (0.5, 1, 2).
+photos the crop alone selected poorly (mean IoU 0.15 with the labelled region), the blend better (0.34;
+reports/garment_prompt.md); LABEL_WEIGHT had the best calibration-split figure of those tried (0.5, 1, 2).
 The threshold is in garment_prompt.json beside this module, written by `python -m training calibrate-prompt`
 for the models it names, and read once, when first needed.
 """

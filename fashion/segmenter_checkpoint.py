@@ -39,7 +39,8 @@ def from_ultralytics(best: Path, out: Path, report: dict[str, Any]) -> Path:
     model = (ckpt.get("ema") or ckpt["model"]).float()
     names = [model.names[i] for i in sorted(model.names)]
     args = ckpt.get("train_args", {})
-    torch.save({"architecture": Path(str(args.get("model", "yolov8n-seg.yaml"))).stem, "yaml": dict(model.yaml),
+    config = model.yaml.get("yaml_file") or args.get("model", "yolov8n-seg.yaml")  # train_args' is last.pt on resume
+    torch.save({"architecture": Path(str(config)).stem, "yaml": dict(model.yaml),
                 "names": names, "imgsz": int(args.get("imgsz", 320)),
                 "state_dict": {k: v.half() for k, v in model.state_dict().items()},
                 "report": {**report, "epoch": int(ckpt.get("epoch", -1)) + 1}}, out)

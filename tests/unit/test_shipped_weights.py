@@ -12,11 +12,12 @@ SHIPPED = sorted((ROOT / "weights").glob("*.pt"))
 
 
 KEYS = {"attributes.pt": {"architecture", "input_size", "heads", "state_dict", "report"},
-        "embedder.pt": {"architecture", "init", "split_sha256", "state_dict", "report"}}
+        "embedder.pt": {"architecture", "init", "split_sha256", "state_dict", "report"},
+        "segmenter.pt": {"architecture", "yaml", "names", "imgsz", "state_dict", "report"}}
 
 
 def test_the_trained_models_are_shipped():
-    assert [p.name for p in SHIPPED] == ["attributes.pt", "embedder.pt"]
+    assert [p.name for p in SHIPPED] == ["attributes.pt", "embedder.pt", "segmenter.pt"]
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
@@ -36,3 +37,15 @@ def test_the_shipped_embedder_is_our_architecture_and_loads_through_open_clip():
     assert checkpoint["architecture"] == embedder_model.ARCHITECTURE
     model, _ = embedder_model.create(checkpoint["architecture"], pretrained=str(path))  # strict load
     assert embedder_model.embedding_dim(model) == checkpoint["report"]["model"]["embed_dim"]
+
+
+def test_the_shipped_segmenter_builds_and_serves_our_groups():
+    from fashion import segmenter_checkpoint
+    from fashion.garment_groups import load
+
+    model, checkpoint = segmenter_checkpoint.build(ROOT / "weights" / "segmenter.pt")
+    assert list(checkpoint["names"]) == list(load().groups) and checkpoint["imgsz"] == 320
+    assert checkpoint["architecture"] == "yolov8n-seg"
+    assert checkpoint["report"]["validation"]["mask_map50"] > 0.321  # above the shared baseline on our split
+    out = model(torch.zeros(1, 3, 320, 320))
+    assert isinstance(out, tuple)
