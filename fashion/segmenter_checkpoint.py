@@ -53,3 +53,10 @@ def same_weights(path: Path, best: Path) -> bool:
     ckpt = torch.load(best, map_location="cpu", weights_only=False)
     ref = (ckpt.get("ema") or ckpt["model"]).state_dict()
     return set(plain) == set(ref) and all(torch.equal(plain[k], ref[k].half()) for k in ref)
+
+
+def to_ultralytics(path: Path, out: Path) -> Path:
+    """The plain format wrapped as an ultralytics checkpoint, for ultralytics' own predict (the parity test)."""
+    model, ckpt = build(path)
+    torch.save({"model": model.half(), "train_args": {"imgsz": ckpt["imgsz"], "task": "segment"}}, out)
+    return out
