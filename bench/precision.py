@@ -36,17 +36,17 @@ GATES = {"embedding_cosine": 0.99, "zero_shot_same": 0.99, "attribute_agreement"
          "accuracy_points": 0.5, "same_garments": 0.99, "mask_iou": 0.99}
 
 
-def with_precision(directory: Path, bf16: str | None) -> Pipeline:
-    """The in-process pipeline, fp32 except model `bf16` (one model at a time, so each gate sees only its own)."""
+def with_precision(directory: Path, bf16: tuple[str, ...] = ()) -> Pipeline:
+    """The in-process pipeline, fp32 except the `bf16` models (a gate puts one model at a time in bf16)."""
     pipe = Pipeline.load(directory, torch.device("cpu"))
     for name in registry.NAMES:  # whatever the manifests say: fp32, and bf16 for the one under test
         stage = getattr(pipe, name)
         stage.module = load_runner(directory / stage.manifest.artifact, stage.manifest.backend,
-                                   torch.device("cpu"), precision="bf16" if name == bf16 else "fp32")
+                                   torch.device("cpu"), precision="bf16" if name in bf16 else "fp32")
     return pipe
 
 
-def _answers(pipe: Pipeline, paths: list[Path], options: dict[str, Any]) -> list[Any]:
+def _answers(pipe: Pipeline, paths: list[Path]) -> list[Any]:
     out = []
     for i in range(0, len(paths), 8):
         envs = [prepare({"body": p.read_bytes()}) for p in paths[i:i + 8]]
@@ -66,11 +66,11 @@ def _labels(items: list[Any], heads: list[str]) -> list[dict[str, str]]:
 
 def gates(directory: Path, products: list[Path], truth: dict[str, dict[str, str]], street: list[Path]) -> dict:
     heads = ["gender", "articleType", "baseColour", "season", "usage"]
-    ref = with_precision(directory, None)
-    pa, sa = _answers(ref, products, {}), _answers(ref, street, {})
+    ref = with_precision(directory)
+    pa, sa = _answers(ref, products), _answers(ref, street)
     res: dict[str, Any] = {}
     # attributes in bf16: top-1 agreement and held-out accuracy per head
-    b = _answers(with_precision(directory, "attributes"), products, {})
+    b = _answers(with_precision(directory, ("attributes",)), products)
     la, lb = _labels(pa, heads), _labels(b, heads)
     agree = {h: float(np.mean([x[h] == y[h] for x, y in zip(la, lb)])) for h in heads}
     known = [(p.stem, x, y) for p, x, y in zip(products, la, lb) if p.stem in truth]
@@ -82,8 +82,8 @@ def gates(directory: Path, products: list[Path], truth: dict[str, dict[str, str]
     res["attributes"]["pass"] = bool(all(v >= GATES["attribute_agreement"] for v in agree.values()) and all(
         abs(acc["fp32"][h] - acc["bf16"][h]) * 100 <= GATES["accuracy_points"] for h in heads))
     # embedder in bf16 (the same garments: the segmenter stays fp32): cosines, zero-shot top-1 per head
-    emb = with_precision(directory, "embedder")
-    pb, sb = _answers(emb, products, {}), _answers(emb, street, {})
+    emb = with_precision(directory, ("embedder",))
+    pb, sb = _answers(emb, products), _answers(emb, street)
     whole = _cos(np.stack([x.embedding for x in pa + sa]), np.stack([y.embedding for y in pb + sb]))
     parts = [c for x, y in zip(sa, sb) if x.garments for c in _cos(x.garment_embeddings, y.garment_embeddings)]
     zs = ref.embedder.zeroshot
@@ -99,7 +99,7 @@ def gates(directory: Path, products: list[Path], truth: dict[str, dict[str, str]
                                    and (not parts or min(parts) >= GATES["embedding_cosine"])
                                    and all(v >= GATES["zero_shot_same"] for v in same.values()))
     # segmenter in bf16: the same garments and masks on the validation street photos
-    sc = _answers(with_precision(directory, "segmenter"), street, {})
+    sc = _answers(with_precision(directory, ("segmenter",)), street)
     matched, ious = [], []
     for x, y in zip(sa, sc):
         gx, gy = x.garments or [], y.garments or []
@@ -117,8 +117,8 @@ def gates(directory: Path, products: list[Path], truth: dict[str, dict[str, str]
 def speed(directory: Path, street: list[Path], runs: int = 15) -> dict[str, dict[str, float]]:
     out = {}
     images = [Image.open(p).convert("RGB") for p in street[:8]]
+    pipe = Pipeline.load(directory, torch.device("cpu"))
     for name in registry.NAMES:
-        pipe = Pipeline.load(directory, torch.device("cpu"))
         stage = getattr(pipe, name)
         batch = stage.preprocess(images)
         batch = batch[0] if isinstance(batch, tuple) else batch
@@ -142,11 +142,7 @@ def limits(directory: Path, bf16: list[str], photo: Path, runs: int = 20) -> dic
     from bench.photos import DEFAULT_PHOTOS, pick_photos
 
     images = [Image.open(p).convert("RGB") for p in pick_photos(DEFAULT_PHOTOS, 8)]
-    pipes = {"fp32": with_precision(directory, None), "bf16": with_precision(directory, None)}
-    for name in bf16:
-        stage = getattr(pipes["bf16"], name)
-        stage.module = load_runner(directory / stage.manifest.artifact, stage.manifest.backend,
-                                   torch.device("cpu"), precision="bf16")
+    pipes = {"fp32": with_precision(directory), "bf16": with_precision(directory, tuple(bf16))}
     seen: dict[str, list[dict]] = {"fp32": [], "bf16": []}
     for _ in range(2):
         for k, pipe in pipes.items():

@@ -43,10 +43,9 @@ def _enrich(args: argparse.Namespace) -> int:
     journal = Journal(args.out, args.format)
     job = Job(_engine(args), journal, parameters, args.batch, 1 if args.local else args.concurrency, args.retries)
     todo = sum(1 for r in records if r.id not in journal.done)
-    code = 0
     with tqdm(total=todo, unit="img", desc="enrich", disable=args.quiet, smoothing=0.1) as bar:
         try:
-            summary = job.run(records, bar)
+            job.run(records, bar)
         except JobStopped as exc:
             print(f"stopped: {exc}. {len(journal.rows)} rows are saved in {journal.path}; run the same command "
                   "again to resume", file=sys.stderr)
@@ -60,7 +59,7 @@ def _enrich(args: argparse.Namespace) -> int:
     for line in job.summary.lines():
         print(line)
     print(f"written: {out}")
-    return code if summary else 1
+    return 0
 
 
 def _index(args: argparse.Namespace) -> int:

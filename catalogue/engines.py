@@ -48,6 +48,11 @@ def _error(status: int, body: bytes) -> dict[str, Any]:
     return {"error": {"code": status, "type": "HTTPError", "message": body[:300].decode("utf-8", "replace")}}
 
 
+def one_by_one(engine: Engine, images: list[bytes], parameters: dict[str, Any]) -> list[dict[str, Any]]:
+    """A batch refused as a whole, asked again image by image, so only the bad image is refused."""
+    return [res for im in images for res in engine.answer([im], parameters)]
+
+
 class RemoteEngine:
     """POSTs {"instances": [{"b64": ...}, ...], "parameters": ...} to `url` (one pooled client, thread-safe)."""
 
@@ -64,14 +69,11 @@ class RemoteEngine:
     def answer(self, images: list[bytes], parameters: dict[str, Any]) -> list[dict[str, Any]]:
         try:
             body = vertex_body(images, parameters, self.max_bytes)
-        except ValueError as exc:  # even shrunk, the images do not fit one request
+        except (ValueError, OSError) as exc:  # too big even shrunk, or a file Pillow cannot open to shrink it
             if len(images) > 1:
-                return [r for im in images for r in self.answer([im], parameters)]
-            return [{"error": {"code": 413, "type": "PayloadTooLarge", "message": str(exc)}}]
-        except OSError as exc:  # a file Pillow cannot open while shrinking it
-            if len(images) > 1:
-                return [r for im in images for r in self.answer([im], parameters)]
-            return [{"error": {"code": 415, "type": "UnsupportedMediaType", "message": str(exc)}}]
+                return one_by_one(self, images, parameters)
+            code, kind = (413, "PayloadTooLarge") if isinstance(exc, ValueError) else (415, "UnsupportedMediaType")
+            return [{"error": {"code": code, "type": kind, "message": str(exc)}}]
         try:
             r = self.http.post(self.url, content=body)
         except httpx.HTTPError as exc:
@@ -82,7 +84,7 @@ class RemoteEngine:
         if r.status_code == 200:
             return _predictions(r.json(), len(images))
         if len(images) > 1:  # a refusal of the whole request: ask image by image, so only the bad one is refused
-            return [res for im in images for res in self.answer([im], parameters)]
+            return one_by_one(self, images, parameters)
         return [_error(r.status_code, r.content)]
 
     def close(self) -> None:
@@ -103,7 +105,7 @@ class LocalEngine:
         payload, status = self.pipeline([{"body": vertex_body(images, parameters, 0)}])[0]
         if status != 200:
             if len(images) > 1:
-                return [res for im in images for res in self.answer([im], parameters)]
+                return one_by_one(self, images, parameters)
             return [payload if "error" in payload else _error(status, b"")]
         return _predictions(payload, len(images))
 

@@ -42,6 +42,14 @@ def embedder_url(url: str) -> str:
     return f"{head}/predictions/embedder"
 
 
+def image_answer(engine: Any, data: bytes) -> dict[str, Any]:
+    """The query image's answer (whole-image and garment embeddings, no masks), or its refusal raised."""
+    res = engine.answer([data], IMAGE_QUERY_OPTIONS)[0]
+    if "error" in res:
+        raise InvalidInput(f"the query image was refused: {res['error'].get('message')}")
+    return res
+
+
 class RemoteQueries:
     def __init__(self, url: str, text_url: str | None = None, timeout_s: float = 60.0) -> None:
         from catalogue.engines import RemoteEngine
@@ -56,10 +64,7 @@ class RemoteQueries:
         return np.asarray(r.json()["embeddings"][0], np.float32)
 
     def image(self, data: bytes) -> dict[str, Any]:
-        res = self.engine.answer([data], IMAGE_QUERY_OPTIONS)[0]
-        if "error" in res:
-            raise InvalidInput(f"the query image was refused: {res['error'].get('message')}")
-        return res
+        return image_answer(self.engine, data)
 
 
 class LocalQueries:
@@ -72,7 +77,4 @@ class LocalQueries:
         return self.engine.pipeline.embedder.embed_texts([text])[0]
 
     def image(self, data: bytes) -> dict[str, Any]:
-        res = self.engine.answer([data], IMAGE_QUERY_OPTIONS)[0]
-        if "error" in res:
-            raise InvalidInput(f"the query image was refused: {res['error'].get('message')}")
-        return res
+        return image_answer(self.engine, data)

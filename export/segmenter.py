@@ -54,8 +54,8 @@ def load_eager(source: WeightsSource) -> tuple[torch.nn.Module, list[str], str, 
         torch.manual_seed(0)
         model, names, arch, imgsz = SegmentationModel(RANDOM_ARCH, nc=len(DEEPFASHION2), verbose=False), \
             DEEPFASHION2, RANDOM_ARCH.removesuffix(".yaml"), None
-    elif segmenter_checkpoint.is_plain(source.path):  # weights/segmenter.pt: the project's own, no pickle
-        model, plain = segmenter_checkpoint.build(source.path)
+    elif (plain := segmenter_checkpoint.read(source.path)) is not None:  # weights/segmenter.pt: ours, no pickle
+        model, _ = segmenter_checkpoint.build(plain)
         names, arch, imgsz = list(plain["names"]), plain["architecture"], plain["imgsz"]
     else:
         model, ckpt = load_checkpoint(str(source.path), device="cpu")

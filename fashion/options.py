@@ -41,7 +41,7 @@ def _as_bool(name: str, value: Any) -> bool:
     raise InvalidInput(f"option {name!r} must be true or false, got {value!r}")
 
 
-def _as_number(name: str, value: Any, kind: type, low: float, high: float) -> Any:
+def as_number(name: str, value: Any, kind: type, low: float, high: float) -> Any:
     try:
         number = kind(value)
     except (TypeError, ValueError):
@@ -62,9 +62,9 @@ def parse_options(raw: Mapping[str, Any] | None, max_garments_limit: int = 100) 
     if "embedding_only" in raw:
         kwargs["embedding_only"] = _as_bool("embedding_only", raw["embedding_only"])
     if raw.get("min_score") is not None:
-        kwargs["min_score"] = _as_number("min_score", raw["min_score"], float, 0.0, 1.0)
+        kwargs["min_score"] = as_number("min_score", raw["min_score"], float, 0.0, 1.0)
     if "max_garments" in raw:
-        kwargs["max_garments"] = _as_number("max_garments", raw["max_garments"], int, 0, max_garments_limit)
+        kwargs["max_garments"] = as_number("max_garments", raw["max_garments"], int, 0, max_garments_limit)
     if "mask_format" in raw:
         fmt = str(raw["mask_format"]).lower()
         if fmt not in MASK_FORMATS:

@@ -150,8 +150,9 @@ def _select(emb: Embedder, env: Envelope, it: Item) -> None:
     try:
         text = emb.label_vectors((env.options.prompt,))[0]
         words = garment_groups.load().word_of
-        labels = np.stack([emb.label_vectors((words(g.label),))[0] for g in it.garments or []] or
-                          [np.zeros(emb.dim, np.float32)])[:len(it.garments or [])]
+        garments = it.garments or []
+        labels = (np.stack([emb.label_vectors((words(g.label),))[0] for g in garments]) if garments
+                  else np.zeros((0, emb.dim), np.float32))
     except RequestError as exc:
         it.error = exc.to_dict()
         return

@@ -13,19 +13,24 @@ import torch
 KEYS = ("architecture", "yaml", "names", "imgsz", "state_dict", "report")
 
 
-def is_plain(path: Path) -> bool:
+def read(path: Path) -> dict[str, Any] | None:
+    """The file's dict when it is in this format; None for anything else (an ultralytics checkpoint)."""
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # an ultralytics checkpoint (pickled modules) or not a checkpoint
-        return False
-    return isinstance(ckpt, dict) and set(KEYS) <= set(ckpt)
+        return None
+    return ckpt if isinstance(ckpt, dict) and set(KEYS) <= set(ckpt) else None
 
 
-def build(path: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """(the ultralytics SegmentationModel with the file's weights, in fp32; the file's dict)."""
+def is_plain(path: Path) -> bool:
+    return read(path) is not None
+
+
+def build(source: Path | dict[str, Any]) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """(the ultralytics SegmentationModel with the weights, in fp32; the file's dict), from a path or read()'s dict."""
     from ultralytics.nn.tasks import SegmentationModel
 
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt = source if isinstance(source, dict) else torch.load(source, map_location="cpu", weights_only=True)
     model = SegmentationModel(dict(ckpt["yaml"]), nc=len(ckpt["names"]), verbose=False)
     model.load_state_dict({k: v.float() for k, v in ckpt["state_dict"].items()})
     model.names = dict(enumerate(ckpt["names"]))

@@ -21,7 +21,7 @@ import contextlib
 import json
 import time
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import httpx
 from starlette.applications import Starlette
@@ -121,13 +121,14 @@ def build_app(settings: FrontDoorSettings, inference: str,
                      "the images before sending (`python -m client --max-bytes ...` does it) or deploy to a "
                      "dedicated endpoint and set FASHION_PREDICT_MAX_BYTES=0")
 
-    async def forward(request: Request, path: str, body_limit: int, why: str) -> Response:
-        if not state.ready:
-            return error(NotReady("the models are loading; retry shortly"), {"Retry-After": "5"})
-        try:
-            body = await read_body(request, body_limit, why)
-        except RequestError as exc:
-            return error(exc, {"Connection": "close"} if exc.code == 413 else None)
+    def not_ready() -> Response | None:
+        if state.ready:
+            return None
+        return error(NotReady("the models are loading; retry shortly"), {"Retry-After": "5"})
+
+    async def guarded(path: str, call: Callable[[], Awaitable[Response]]) -> Response:
+        """One call within `path`'s in-flight bound (a fast 503 past it); a request error answers its own code,
+        the model server's failures become 503/504, never a 500 of ours."""
         slot = state.shedder[path]
         if not slot.try_acquire():
             return error(NotReady(
@@ -135,20 +136,36 @@ def build_app(settings: FrontDoorSettings, inference: str,
                 f"retry after {slot.retry_after()} s"), {"Retry-After": str(slot.retry_after())})
         start, answered = time.monotonic(), False
         try:
-            assert state.client is not None
-            headers = {"Content-Type": upstream_content_type(request.headers.get("content-type"))}
-            if "authorization" in request.headers:  # TorchServe's token, when an operator turns it on
-                headers["Authorization"] = request.headers["authorization"]
-            r = await state.client.post(path, content=body, params=request.query_params, headers=headers)
+            response = await call()
             answered = True
+            return response
+        except RequestError as exc:
+            return error(exc)
         except httpx.TimeoutException:
             return error(GatewayTimeout(f"the model server did not answer within {settings.upstream_timeout_s:.0f} s"))
         except httpx.HTTPError as exc:
             return error(NotReady(f"the model server did not answer ({type(exc).__name__})"), {"Retry-After": "5"})
         finally:
             slot.release(time.monotonic() - start if answered else None)
-        status = workflow_status(r.status_code, r.content) if path.startswith("/wfpredict/") else r.status_code
-        return Response(r.content, status, headers={k: r.headers[k] for k in UPSTREAM_HEADERS if k in r.headers})
+
+    async def forward(request: Request, path: str, body_limit: int, why: str) -> Response:
+        if (refused := not_ready()) is not None:
+            return refused
+        try:
+            body = await read_body(request, body_limit, why)
+        except RequestError as exc:
+            return error(exc, {"Connection": "close"} if exc.code == 413 else None)
+
+        async def upstream() -> Response:
+            assert state.client is not None
+            headers = {"Content-Type": upstream_content_type(request.headers.get("content-type"))}
+            if "authorization" in request.headers:  # TorchServe's token, when an operator turns it on
+                headers["Authorization"] = request.headers["authorization"]
+            r = await state.client.post(path, content=body, params=request.query_params, headers=headers)
+            status = workflow_status(r.status_code, r.content) if path.startswith("/wfpredict/") else r.status_code
+            return Response(r.content, status, headers={k: r.headers[k] for k in UPSTREAM_HEADERS if k in r.headers})
+
+        return await guarded(path, upstream)
 
     async def passthrough(request: Request) -> Response:
         return await forward(request, request.url.path, settings.max_request_bytes, general_limit)
@@ -177,27 +194,16 @@ def build_app(settings: FrontDoorSettings, inference: str,
                         media_type="application/json")
 
     async def search_route(request: Request) -> Response:
-        if not state.ready:
-            return error(NotReady("the models are loading; retry shortly"), {"Retry-After": "5"})
-        slot = state.shedder["/search"]
-        if not slot.try_acquire():
-            return error(NotReady(f"/search is at its limit of {slot.limit} requests in flight; retry after "
-                                  f"{slot.retry_after()} s"), {"Retry-After": str(slot.retry_after())})
-        start, answered = time.monotonic(), False
-        try:
+        if (refused := not_ready()) is not None:
+            return refused
+
+        async def answer() -> Response:
             body = await read_body(request, settings.max_request_bytes, general_limit)
             assert state.client is not None
             payload = await search.search(state.client, request, body)
-            answered = True
-        except RequestError as exc:
-            return error(exc)
-        except httpx.TimeoutException:
-            return error(GatewayTimeout(f"the model server did not answer within {settings.upstream_timeout_s:.0f} s"))
-        except httpx.HTTPError as exc:
-            return error(NotReady(f"the model server did not answer ({type(exc).__name__})"), {"Retry-After": "5"})
-        finally:
-            slot.release(time.monotonic() - start if answered else None)
-        return Response(json.dumps(payload), 200, media_type="application/json")
+            return Response(json.dumps(payload), 200, media_type="application/json")
+
+        return await guarded("/search", answer)
 
     async def page(request: Request) -> Response:
         return FileResponse(WEB / "index.html", media_type="text/html")

@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from fashion.errors import InvalidInput, NotReady, PayloadTooLarge, RequestError, Unprocessable, UnsupportedMedia
+from fashion.options import as_number
 
 MAX_K = 100
 QUERY_OPTIONS = {"include": ["garments", "embedding"], "mask_format": "none"}
@@ -55,16 +56,6 @@ def index_folder(index_dir: str | None, uri: str | None) -> Path | None:
         return dest if done.returncode == 0 else None
     folder = Path(uri) / "index"
     return folder if (folder / "index.json").is_file() else None
-
-
-def _int(value: Any, name: str, low: int, high: int) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"'{name}' must be an integer, got {value!r}") from None
-    if not low <= number <= high:
-        raise InvalidInput(f"'{name}' must be between {low} and {high}, got {number}")
-    return number
 
 
 class SearchService:
@@ -132,7 +123,7 @@ class SearchService:
         box = q.get("box")
         if isinstance(box, str):
             box = [float(v) for v in box.split(",")]
-        number = None if q.get("garment") is None else _int(q["garment"], "garment", 0, 1000)
+        number = None if q.get("garment") is None else as_number("garment", q["garment"], int, 0, 1000)
         g = pick_garment(answer.get("garments") or [], number, box)
         return np.asarray(g["embedding"], np.float32), {"image": True, "garment": {"label": g["label"],
                                                                                    "box": g["box"]}}
@@ -156,7 +147,7 @@ class SearchService:
         if self.index is None:
             raise NoIndex(self.reason)
         q = await self.parse(request, body)
-        k = _int(q.get("k", 10), "k", 1, MAX_K)
+        k = as_number("k", q.get("k", 10), int, 1, MAX_K)
         scope = str(q.get("scope", "images"))
         vector, query = await self.vector(client, q)
         from catalogue.index import IndexRefused
