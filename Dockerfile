@@ -38,15 +38,20 @@ ARG VARIANT
 # A folder of weights (make image stages weights/ plus WEIGHTS_DIR's *.pt into .image-weights); missing ones
 # are random, and the export log below says so model by model.
 ARG WEIGHTS=weights
+# int8 calibration photos (make image stages training-split photos into .image-calibration); the default folder
+# holds none, and then each int8 model exports in its fallback precision (export/backends.json, logged).
+ARG CALIBRATION=deploy/calibration
 WORKDIR /app
 COPY fashion ./fashion
 COPY handlers ./handlers
 COPY export ./export
 COPY training ./training
 COPY ${WEIGHTS} ./weights
+COPY ${CALIBRATION} ./calibration
+COPY reports/segmenter_split.csv reports/attributes_split.csv ./reports/
 # cpu: each model on the backend export/backends.json chose (BENCHMARKS.md); cuda: TorchScript, fp16 where it passes parity
 RUN YOLO_CONFIG_DIR=/tmp/ultralytics python -m export all --out /tmp/export \
-        --store /app/model_store --weights-dir weights \
+        --store /app/model_store --weights-dir weights --calibration-data calibration \
         --target "$([ "$VARIANT" = cuda ] && echo cuda || echo cpu)" \
     && rm -rf /tmp/export
 

@@ -146,13 +146,14 @@ TORCH_INDEX_URL ?= $(shell curl -sf -o /dev/null --max-time 5 https://download.p
 
 # The dependency stage is tagged ($(IMAGE)-deps) so that pruning the layers a build replaced keeps its cache.
 IMAGE_ARGS = $(PULL) --build-arg VARIANT=$(VARIANT) --build-arg TORCH_INDEX_URL=$(TORCH_INDEX_URL) \
-	--build-arg WEIGHTS=.image-weights
+	--build-arg WEIGHTS=.image-weights --build-arg CALIBRATION=.image-calibration
 
-image:
+image: setup
 	@test -n "$(ENGINE)" || { echo "no podman or docker: run ../shared/tools/container-engine.sh (as root)"; exit 2; }
 	rm -rf .image-weights && mkdir .image-weights && cp weights/* .image-weights/
 	$(if $(WEIGHTS_DIR),cp $(WEIGHTS_DIR)/*.pt .image-weights/ 2>/dev/null || true)
 	@echo "baking in: $$(ls .image-weights | grep -v README | tr '\n' ' ')(anything else is random; the export log says which)"
+	$(PY) -m export.quantize stage .image-calibration
 	@echo "torch index: $(or $(TORCH_INDEX_URL),PyPI)"
 	old=$$($(ENGINE) image inspect -f '{{.Id}}' $(IMAGE) 2>/dev/null || true); \
 	$(ENGINE) build $(IMAGE_ARGS) --target deps -t $(IMAGE)-deps . && \

@@ -21,7 +21,8 @@ from bench.photos import DEFAULT_PHOTOS, load_photos, machine_line, pick_photos
 from bench.served import archive_sizes, measure as measure_served
 from export.choice import CHOICE_FILE, MODELS
 from fashion.envelope import Envelope
-from fashion.pipeline import Pipeline, finish, prepare
+from fashion import pipeline as stages
+from fashion.pipeline import Pipeline, decode
 from fashion.response import dumps
 from fashion.threads import describe as describe_threads
 
@@ -34,7 +35,7 @@ BATCH_SIZE_ON = 4  # the archives' and workflow's setting (export/archive.py, ex
 def raw_forwards(pipeline: Pipeline, photo: bytes, images: list, runs: int) -> dict:
     """Each model's forward alone: ms per image at batch 1 and batch 8 (8 photos), and on this photo's real
     inputs (the embedder's batch: the photo and its garment crops): the limit is their sum."""
-    item = prepare({"body": photo}).items[0]
+    item = decode({"body": photo}).items[0]
     seg, emb, attr = pipeline.segmenter, pipeline.embedder, pipeline.attributes
     seg_in, frames = seg.preprocess([item.pil])
     garments = seg.postprocess(*seg.predict(seg_in), frames, [item.pil.size])[0]
@@ -55,13 +56,13 @@ def raw_forwards(pipeline: Pipeline, photo: bytes, images: list, runs: int) -> d
 
 def encode_cost(pipeline: Pipeline, photo: bytes, runs: int) -> tuple[int, float]:
     """(response bytes, ms to build and serialise it) for this photo."""
-    env = prepare({"body": photo})
+    env = decode({"body": photo})
     pipeline.stages([env])
 
-    def encode() -> bytes:
+    def response() -> bytes:
         copy = Envelope(env.shape, env.options, env.items, models=list(env.models), texts=env.texts)
-        return dumps(finish(copy)[0])
-    return len(encode()), median_ms(encode, runs)
+        return dumps(stages.encode(copy)[0])
+    return len(response()), median_ms(response, runs)
 
 
 def in_process(pipeline: Pipeline, photo: bytes, bodies: list[bytes], runs: int) -> dict:

@@ -59,15 +59,11 @@ def median_ms(fn: Callable[[], object], runs: int, warmup: int = 3) -> float:
 
 def export_one(model: str, backend: str, precision: str, out: Path, check_image, weights_dir: str | None,
                checkpoint: str | None, clip_model: str | None = None) -> None:
-    from export import attributes, embedder, segmenter
+    from export.options import ExportOptions
 
-    if model == "segmenter":
-        segmenter.export(out, check_image, None, weights_dir, backend=backend, precision=precision)
-    elif model == "embedder":
-        embedder.export(out, check_image, clip_model or embedder.DEFAULT_MODEL, weights_dir=weights_dir, text=False,
-                        backend=backend, precision=precision)
-    else:
-        attributes.export(out, check_image, checkpoint, weights_dir, backend=backend, precision=precision)
+    options = ExportOptions(weights_dir=weights_dir, attributes_checkpoint=checkpoint, text=False,
+                            **({"clip_model": clip_model} if clip_model else {}))
+    registry.spec(model).exporter_module().export_with(out, check_image, options, backend, precision)
 
 
 def model_inputs(model: str, directory: Path, images: list, device: torch.device) -> tuple[Callable, torch.Tensor]:

@@ -35,6 +35,26 @@ def _check_image(path: str | None) -> Image.Image:
     return Image.fromarray(rng.integers(0, 255, (480, 360, 3), dtype=np.uint8))
 
 
+def quantize_planned(out: Path, names: set[str], calibration: str | None, target: str) -> None:
+    """The int8 models quantised (export/quantize.py); without calibration photos, each takes the precision
+    export/backends.json names as its fallback (bf16 or fp32), said loudly."""
+    from dataclasses import replace
+
+    from export.choice import fallback
+    from export.quantize import NoCalibrationData, adopt, data_root
+    from fashion.manifest import MANIFEST_SUFFIX, Manifest
+
+    root = data_root(calibration)
+    for name in [m for m in MODELS if m in names]:
+        try:
+            adopt(out, name, root)
+        except NoCalibrationData as exc:
+            precision = fallback(name, target)
+            log.warning("%s; exporting %s in %s instead", exc, name, precision)
+            manifest = Manifest.load(out / f"{name}{MANIFEST_SUFFIX}")
+            replace(manifest, settings={**manifest.settings, "precision": precision}).save(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m export", description=__doc__)
     p.add_argument("step", nargs="?", choices=["models", "archives", "all"], default="all")
@@ -62,8 +82,11 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"auto (default: export/backends.json, chosen by `python -m bench backends`) or one of "
                         f"{', '.join(BACKENDS)}, for every model or one (repeat: --backend embedder=openvino)")
     p.add_argument("--precision", choices=list(PRECISIONS),
-                   help="fp16 (TorchScript, for CUDA) or fp32 for every model; default: export/backends.json's "
-                        "choice per model for --backend auto, else fp32")
+                   help="for every model: fp16 (TorchScript, for CUDA), bf16 or int8 (OpenVINO) or fp32; default: "
+                        "export/backends.json's choice per model for --backend auto, else fp32")
+    p.add_argument("--calibration-data", default=None,
+                   help="int8: a folder laid out like ../shared/data (street_photos/photos, fashion_products/images) "
+                        "holding training-split photos (env FASHION_CALIBRATION_DATA; default ../shared/data)")
     args = p.parse_args(argv)
     os.environ.setdefault("YOLO_AUTOINSTALL", "false")  # ultralytics must never pip-install during export
     os.environ.setdefault("YOLO_OFFLINE", "true")  # nor phone home
@@ -72,23 +95,21 @@ def main(argv: list[str] | None = None) -> int:
 
     out, store = Path(args.out), Path(args.store)
     if args.step in ("models", "all"):
-        from export import attributes, embedder, segmenter
+        from export.options import ExportOptions
+        from fashion import models as registry
 
         image = _check_image(args.check_image)
         wanted = set(args.only or MODELS)
         plan = {m: choose(m, args.target, args.backend, args.precision) for m in MODELS}
         log.info("backends for %s: %s", args.target, {m: f"{b} {p}" for m, (b, p) in plan.items() if m in wanted})
-        if "segmenter" in wanted:
-            segmenter.export(out, image, args.segmenter_weights, args.weights_dir, args.imgsz,
-                             backend=plan["segmenter"][0], precision=plan["segmenter"][1])
-        if "embedder" in wanted:
-            embedder.export(out, image, args.clip_model, args.clip_pretrained, args.clip_weights,
-                            args.weights_dir, text=not args.no_text,
-                            vocabulary=attributes.vocabulary_for(args.attributes_checkpoint, args.weights_dir),
-                            backend=plan["embedder"][0], precision=plan["embedder"][1])
-        if "attributes" in wanted:
-            attributes.export(out, image, args.attributes_checkpoint, args.weights_dir,
-                              backend=plan["attributes"][0], precision=plan["attributes"][1])
+        options = ExportOptions(args.weights_dir, args.segmenter_weights, args.imgsz, args.clip_model,
+                                args.clip_pretrained, args.clip_weights, not args.no_text, args.attributes_checkpoint)
+        for spec in registry.MODELS:  # int8 is quantised from the fp32 IR once every model is exported
+            if spec.name in wanted:
+                backend, precision = plan[spec.name]
+                spec.exporter_module().export_with(out, image, options, backend,
+                                                   "fp32" if precision == "int8" else precision)
+        quantize_planned(out, {m for m in wanted if plan[m][1] == "int8"}, args.calibration_data, args.target)
     if args.step in ("archives", "all"):
         from export.archive import build_all
 

@@ -11,6 +11,7 @@ import yaml
 
 from export.choice import MODELS
 from fashion.backends import artifact_files
+from fashion.handoff import HANDOFF_FILE, Downstream
 from fashion import models as registry
 from fashion.manifest import Manifest
 
@@ -75,8 +76,15 @@ def build_war(store: Path, spec: Path = WORKFLOW_SPEC) -> Path:
     return store / "fashion.war"
 
 
+def handoff_file(export_dir: Path) -> Path:
+    """The next models' input specs for the workflow's segmenter node (fashion.handoff), from their manifests."""
+    specs = {n: Manifest.load(export_dir / f"{n}.json").input for n in MODELS if n != "segmenter"}
+    return Downstream.of(specs).save(export_dir / HANDOFF_FILE)
+
+
 def build_all(export_dir: Path, store: Path, build_dir: Path) -> list[Path]:
-    built = [build_mar(n, _model_files(export_dir, n), store, build_dir) for n in MODELS]
+    extra = {"segmenter": [handoff_file(export_dir)]}
+    built = [build_mar(n, _model_files(export_dir, n) + extra.get(n, []), store, build_dir) for n in MODELS]
     ensemble = [f for n in MODELS for f in _model_files(export_dir, n)]
     built.append(build_mar("fashion", ensemble, store, build_dir))
     built.append(build_war(store))

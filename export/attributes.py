@@ -11,6 +11,7 @@ from PIL import Image
 
 from export import vocabulary
 from export._trace import ExportCheckFailed, convert_check_save, write_manifest
+from export.options import ExportOptions
 from export._weights import WeightsSource, find_local, hub_reachable, warn_random
 from export.attribute_model import build, input_spec
 from fashion.attributes import AttributeClassifier
@@ -90,3 +91,10 @@ def export(out_dir: Path, check_image: Image.Image, checkpoint: str | None = Non
     manifest = dataclasses.replace(manifest, artifact=artifact, parity=figures)
     write_manifest(manifest, out_dir)
     return manifest
+
+
+def export_with(out_dir: Path, check_image: Image.Image, options: ExportOptions, backend: str = "torchscript",
+                precision: str = "fp32") -> Manifest:
+    """export() with its part of an export run's options (the registry's entry point for every exporter)."""
+    return export(out_dir, check_image, options.attributes_checkpoint, options.weights_dir, backend=backend,
+                  precision=precision)

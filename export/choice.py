@@ -50,7 +50,7 @@ def parse_flags(flags: list[str]) -> dict[str, str]:
 def choose(model: str, target: str, flags: list[str], precision: str | None = None,
            choice: dict | None = None) -> tuple[str, str]:
     """(backend, precision) for one model: its flag, else the flag for all, else the recorded choice
-    ("<backend>" or "<backend> fp16"). --precision applies to every model; an explicit backend is fp32."""
+    ("<backend>" or "<backend> <precision>"). --precision applies to every model; an explicit backend is fp32."""
     given = parse_flags(flags)
     backend = given.get(model, given.get("*", "auto"))
     chosen_precision = "fp32"
@@ -60,4 +60,13 @@ def choose(model: str, target: str, flags: list[str], precision: str | None = No
     precision = precision or chosen_precision or "fp32"
     if precision == "fp16" and backend != "torchscript":
         raise BadBackendFlag(f"{model}: fp16 needs the torchscript backend, not {backend}")
+    if precision in ("bf16", "int8") and backend != "openvino":
+        raise BadBackendFlag(f"{model}: {precision} needs the openvino backend, not {backend}")
     return backend, precision
+
+
+def fallback(model: str, target: str, choice: dict | None = None) -> str:
+    """The precision to export `model` in when its int8 cannot be calibrated: the best that needs no
+    calibration photos (bench.precision records it under "<target>_fallback"), else fp32."""
+    choice = load_choice() if choice is None else choice
+    return choice.get(f"{target}_fallback", {}).get(model, "fp32")

@@ -13,6 +13,7 @@ from PIL import Image
 
 from export._trace import ExportCheckFailed, convert_check_save, write_manifest
 from export._weights import WeightsSource, find_local, hub_reachable, warn_random
+from export.options import ExportOptions
 from fashion import embedder_model
 from fashion.backends import Runner
 from fashion.manifest import Manifest
@@ -151,3 +152,14 @@ def export(out_dir: Path, check_image: Image.Image, model_name: str = DEFAULT_MO
     manifest = dataclasses.replace(manifest, parity=figures)
     write_manifest(manifest, out_dir)
     return manifest
+
+
+def export_with(out_dir: Path, check_image: Image.Image, options: ExportOptions, backend: str = "torchscript",
+                precision: str = "fp32") -> Manifest:
+    """export() with its part of an export run's options (the registry's entry point for every exporter)."""
+    from export.attributes import vocabulary_for
+
+    return export(out_dir, check_image, options.clip_model, options.clip_pretrained, options.clip_weights,
+                  options.weights_dir, text=options.text,
+                  vocabulary=vocabulary_for(options.attributes_checkpoint, options.weights_dir),
+                  backend=backend, precision=precision)

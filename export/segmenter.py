@@ -12,6 +12,7 @@ from PIL import Image
 
 from export._trace import ExportCheckFailed, convert_check_save, write_manifest
 from export._weights import WeightsSource, find_local, hub_reachable, warn_random
+from export.options import ExportOptions
 from fashion import segmenter_checkpoint
 from fashion.backends import Runner
 from fashion.embedder_model import SHIPPED_WEIGHTS
@@ -118,3 +119,8 @@ def export(out_dir: Path, check_image: Image.Image, weights: str | None = None, 
     return manifest
 
 
+def export_with(out_dir: Path, check_image: Image.Image, options: ExportOptions, backend: str = "torchscript",
+                precision: str = "fp32") -> Manifest:
+    """export() with its part of an export run's options (the registry's entry point for every exporter)."""
+    return export(out_dir, check_image, options.segmenter_weights, options.weights_dir, options.imgsz,
+                  backend=backend, precision=precision)

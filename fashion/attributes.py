@@ -9,7 +9,7 @@ from PIL import Image
 from fashion.backends import Runner
 from fashion.manifest import Manifest
 from fashion.metadata import derive
-from fashion.preprocess import resize_crop
+from fashion.preprocess import model_pixels, normalize
 
 
 class AttributeClassifier:
@@ -22,7 +22,11 @@ class AttributeClassifier:
         self.source = "classifier" if self.trained else "untrained classifier"
 
     def preprocess(self, images: list[Image.Image]) -> torch.Tensor:
-        return torch.stack([resize_crop(im, self.manifest.input) for im in images]).to(self.device)
+        return self.preprocess_pixels([model_pixels(im, self.manifest.input) for im in images])
+
+    def preprocess_pixels(self, pixels: list[torch.Tensor]) -> torch.Tensor:
+        """fashion.preprocess.model_pixels per image (its first row, the whole image) -> the batch."""
+        return normalize(torch.stack([p[0] for p in pixels]), self.manifest.input).to(self.device)
 
     @torch.inference_mode()
     def predict(self, batch: torch.Tensor) -> list[torch.Tensor]:

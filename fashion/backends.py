@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("torchscript", "onnxruntime", "openvino", "aoti")
 SUFFIX = {"torchscript": ".pt", "onnxruntime": ".onnx", "openvino": ".xml", "aoti": ".pt2"}
-PRECISIONS = ("fp32", "fp16", "bf16")  # bf16: OpenVINO's inference precision on CPUs that report BF16
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+# fp16: TorchScript (CUDA). bf16: OpenVINO's inference precision on CPUs that report BF16 (same IR as fp32).
+# int8: an OpenVINO IR quantised by NNCF at export (export/quantize.py), its float parts run in f32.
 
 
 class BackendUnavailable(RuntimeError):
@@ -135,6 +137,6 @@ def load_runner(path: str | os.PathLike, backend: str = "torchscript", device: t
     device = device or torch.device("cpu")
     if precision == "fp16" and backend != "torchscript":
         raise BackendUnavailable(f"fp16 is supported with the torchscript backend only, not {backend}")
-    if precision == "bf16" and backend != "openvino":
-        raise BackendUnavailable(f"bf16 is supported with the openvino backend only, not {backend}")
+    if precision in ("bf16", "int8") and backend != "openvino":
+        raise BackendUnavailable(f"{precision} is supported with the openvino backend only, not {backend}")
     return LOADERS[backend](Path(path), device, threads or torch.get_num_threads(), precision)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +115,16 @@ def dominant_colour(image: np.ndarray, mask: np.ndarray) -> dict[str, Any] | Non
     chosen = per_pixel == best
     return {"name": names[best], "hex": rgb_to_hex(rgb[chosen].mean(axis=0)),
             "share": round(float(chosen.mean()), 3)}
+
+
+@functools.lru_cache(maxsize=4)
+def _pool(threads: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(threads, thread_name_prefix="colour")
+
+
+def dominant_colours(image: np.ndarray, masks: list[np.ndarray], threads: int = 1) -> list[dict[str, Any] | None]:
+    """dominant_colour for each mask, the masks spread over `threads` threads (OpenCV's k-means and most of
+    numpy release the GIL); the same answers as one by one."""
+    if threads <= 1 or len(masks) <= 1:
+        return [dominant_colour(image, m) for m in masks]
+    return list(_pool(threads).map(lambda m: dominant_colour(image, m), masks))

@@ -10,8 +10,8 @@ from PIL import Image
 from fashion.errors import InvalidInput
 from fashion.backends import Runner
 from fashion.manifest import Manifest, load_artifact
-from fashion.preprocess import resize_crop
-from fashion.segment import Garment, pixel_box
+from fashion.preprocess import model_pixels, normalize
+from fashion.segment import Garment
 from fashion.zeroshot import USER_TEMPLATE, ZeroShot
 
 MAX_TEXTS = 256
@@ -27,8 +27,6 @@ class Embedder:
         self.logit_scale = float(manifest.settings.get("logit_scale", 100.0))
         self._tokenizer = None
         self._label_vectors: dict[tuple[str, ...], np.ndarray] = {}
-        mean = np.array(manifest.input.mean) * 255
-        self.fill = tuple(int(round(v)) for v in mean)  # outside a garment's mask: the mean colour
 
     @classmethod
     def load_text_tower(cls, directory: str | Path, manifest: Manifest,
@@ -48,25 +46,15 @@ class Embedder:
             emb.zeroshot = ZeroShot.load(Path(directory) / name, manifest.labels.get("mapping", {}), emb.logit_scale)
         return emb
 
-    def crops(self, image: Image.Image, garments: list[Garment]) -> list[Image.Image]:
-        """Each garment cut to its box, with pixels outside its mask set to the mean colour."""
-        out = []
-        for g in garments:
-            x1, y1, x2, y2 = pixel_box(g.box)
-            crop = image.crop((x1, y1, max(x2, x1 + 1), max(y2, y1 + 1)))
-            mask = Image.fromarray(g.mask[y1:y1 + crop.height, x1:x1 + crop.width].astype(np.uint8) * 255)
-            out.append(Image.composite(crop, Image.new("RGB", crop.size, self.fill), mask))
-        return out
-
     def preprocess(self, images: list[Image.Image],
                    garments: list[list[Garment]] | None = None) -> tuple[torch.Tensor, list[int]]:
         """Whole images and their garment crops in ONE batch; counts says how many crops each image has."""
-        tensors, counts = [], []
-        for i, image in enumerate(images):
-            crops = self.crops(image, garments[i]) if garments else []
-            tensors.extend(resize_crop(im, self.manifest.input) for im in [image, *crops])
-            counts.append(len(crops))
-        return torch.stack(tensors).to(self.device), counts
+        return self.preprocess_pixels([model_pixels(im, self.manifest.input, garments[i] if garments else None)
+                                       for i, im in enumerate(images)])
+
+    def preprocess_pixels(self, pixels: list[torch.Tensor]) -> tuple[torch.Tensor, list[int]]:
+        """fashion.preprocess.model_pixels per image (whole image first, then its crops) -> (batch, counts)."""
+        return normalize(torch.cat(pixels), self.manifest.input).to(self.device), [len(p) - 1 for p in pixels]
 
     @torch.inference_mode()
     def predict(self, batch: torch.Tensor) -> torch.Tensor:

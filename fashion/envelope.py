@@ -1,7 +1,8 @@
 """What passes between workflow nodes: one binary envelope per request, never pickle.
 
-Layout: MAGIC, a 4-byte header length, a JSON header, then raw blobs (the encoded image, float32
-embeddings) referenced from the header by offset. Bytes pass between TorchServe nodes raw (~10 ms/MB);
+Layout: MAGIC, a 4-byte header length, a JSON header, then raw blobs (the encoded image or the next models'
+uint8 input pixels (fashion.handoff), float32 embeddings) referenced from the header by offset. Bytes pass
+between TorchServe nodes raw (~10 ms/MB);
 JSON lists of floats would cost far more.
 """
 from __future__ import annotations
@@ -12,9 +13,11 @@ import struct
 from typing import Any
 
 import numpy as np
+import torch
 from PIL import Image
 
 from fashion.errors import InvalidInput
+from fashion.manifest import InputSpec
 from fashion.options import Options
 from fashion.segment import Garment
 
@@ -22,9 +25,9 @@ MAGIC = b"FSHNENV1"
 
 
 @dataclasses.dataclass
-class Item:
-    """One image's state through the workflow."""
-    image: bytes | None = None  # the encoded upload, decoded again by each node that needs pixels
+class ImageResult:
+    """One image's typed result, filled in stage by stage (the state that travels between workflow nodes)."""
+    image: bytes | None = None  # the encoded upload (dropped where its input pixels are passed on instead)
     size: tuple[int, int] | None = None  # (width, height)
     error: dict[str, Any] | None = None
     garments: list[Garment] | None = None
@@ -35,13 +38,15 @@ class Item:
     garment_tags: list[list[dict[str, Any]]] | None = None
     prompt: dict[str, Any] | None = None  # {"text", "scores" (per garment), "selected", "threshold"}
     pil: Image.Image | None = dataclasses.field(default=None, repr=False)  # decoded pixels, never sent
+    # model input pixels per input spec (fashion.preprocess.model_pixels), made once and shared by models
+    pixels: dict[InputSpec, torch.Tensor] = dataclasses.field(default_factory=dict, repr=False)
 
 
 @dataclasses.dataclass
 class Envelope:
     shape: str
     options: Options
-    items: list[Item]
+    items: list[ImageResult]
     models: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     error: dict[str, Any] | None = None  # a whole-request error (its 4xx code inside)
     texts: list[str] | None = None
@@ -74,6 +79,9 @@ def pack(env: Envelope) -> bytes:
             if arr is not None:
                 arr = np.ascontiguousarray(arr, dtype=np.float32)
                 h[name] = {"blob": blob(arr.tobytes()), "shape": list(arr.shape)}
+        if it.pixels:
+            h["pixels"] = [{"spec": dataclasses.asdict(spec), "blob": blob(px.contiguous().numpy().tobytes()),
+                            "shape": list(px.shape)} for spec, px in it.pixels.items()]
         items.append(h)
     header = json.dumps({"shape": env.shape, "options": env.options.to_dict(), "models": env.models,
                          "error": env.error, "texts": env.texts, "items": items}, separators=(",", ":")).encode()
@@ -94,8 +102,9 @@ def unpack(data: bytes) -> Envelope:
 
     items = []
     for h in header["items"]:
-        it = Item(size=tuple(h["size"]) if h.get("size") else None, error=h.get("error"), metadata=h.get("metadata"),
-                  tags=h.get("tags"), garment_tags=h.get("garment_tags"), prompt=h.get("prompt"))
+        it = ImageResult(size=tuple(h["size"]) if h.get("size") else None, error=h.get("error"),
+                         metadata=h.get("metadata"), tags=h.get("tags"), garment_tags=h.get("garment_tags"),
+                         prompt=h.get("prompt"))
         if "image" in h:
             it.image = bytes(blob(h["image"]))
         if "garments" in h:
@@ -104,6 +113,9 @@ def unpack(data: bytes) -> Envelope:
             if name in h:
                 arr = np.frombuffer(blob(h[name]["blob"]), dtype=np.float32).reshape(h[name]["shape"])
                 setattr(it, name, arr.copy())
+        for p in h.get("pixels", ()):
+            arr = np.frombuffer(blob(p["blob"]), dtype=np.uint8).reshape(p["shape"]).copy()
+            it.pixels[InputSpec.from_dict(p["spec"])] = torch.from_numpy(arr)
         items.append(it)
     opts = header["options"]
     opts["include"] = tuple(opts["include"])

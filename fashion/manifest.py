@@ -48,7 +48,7 @@ class Manifest:
 
     @property
     def precision(self) -> str:
-        """fp32, or fp16 (archives exported for CUDA: `python -m export --target cuda`)."""
+        """fp32, fp16 (TorchScript for CUDA), bf16 or int8 (OpenVINO on CPUs): fashion.backends.PRECISIONS."""
         return str(self.settings.get("precision", "fp32"))
 
     @property

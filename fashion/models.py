@@ -3,9 +3,9 @@ workflow spec, the response contract, the metrics and the benchmarks read it (te
 when config.properties, export/fashion_workflow.yaml or schemas/response.schema.json disagree with it).
 
 Adding a model: its runtime module in fashion/ (a class with preprocess/predict/postprocess, built from
-load_artifact), its exporter in export/ (a module with `export(out, image, ...)`), its handler in handlers/, one
-entry here, and then: config.properties' load_models, the workflow's node and dag edge, the schema's model enum
-(the registry test lists what is missing).
+load_artifact), its exporter in export/ (a module with `export_with(out, image, options, backend, precision)`),
+its handler in handlers/, one entry here, and then: config.properties' load_models, the workflow's node and dag
+edge, the schema's model enum (the registry test lists what is missing).
 """
 from __future__ import annotations
 

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Mapping
 
 from fashion.errors import InvalidInput
+from fashion.plan import Plan
 
 SECTIONS = ("garments", "embedding", "metadata")
 MASK_FORMATS = ("rle", "polygon", "none")
@@ -25,6 +27,11 @@ class Options:
 
     def wants(self, section: str) -> bool:
         return section in self.include
+
+    @functools.cached_property
+    def plan(self) -> Plan:
+        """The stages and response sections these options call for (fashion.plan), computed once."""
+        return Plan.of(self)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

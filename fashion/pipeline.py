@@ -1,7 +1,9 @@
 """The pipeline's stages over envelopes, shared by the workflow nodes and the in-process ensemble.
 
-prepare (decode + validate) -> segment -> classify (attributes) -> embed (whole image + garment crops in one
-batch) -> finish (encode). Each stage batches every image of every request it is given into one forward pass.
+decode (request + images, validated; the request's plan) -> segment -> classify (attributes) -> embed (whole
+image + garment crops in one batch) -> encode (the response). Each model stage runs preprocess -> predict ->
+postprocess, batching every image of every request it is given into one forward pass; which requests a stage
+serves is the request's plan (fashion.plan), decided once at decode.
 """
 from __future__ import annotations
 
@@ -16,14 +18,16 @@ from PIL import Image
 from fashion import garment_groups, garment_prompt, models, zeroshot
 from fashion.attributes import AttributeClassifier
 from fashion.codec import Request, decode_request, encode_response
-from fashion.colour import dominant_colour
+from fashion.colour import dominant_colours
 from fashion.decode import decode_image
 from fashion.embed import Embedder
-from fashion.envelope import Envelope, Item
+from fashion.envelope import Envelope, ImageResult
 from fashion.errors import RequestError, error_dict
 from fashion.fetch import FetchPolicy, fetch_images, url_policy
-from fashion.manifest import load_artifact, select_device
+from fashion.handoff import Downstream, pixels_cheaper
+from fashion.manifest import InputSpec, load_artifact, select_device
 from fashion.options import Options
+from fashion.preprocess import model_pixels
 from fashion.response import build_response
 from fashion.segment import Segmenter
 
@@ -31,7 +35,7 @@ FORWARD_CHUNK = 16  # most images in one forward pass
 MODEL_ORDER = models.RESPONSE_ORDER  # the order of a response's `models`
 
 
-def prepare(item: dict[str, Any], policy: FetchPolicy | None = None) -> Envelope:
+def decode(item: dict[str, Any], policy: FetchPolicy | None = None) -> Envelope:
     """A TorchServe request item -> an envelope of decoded, validated images (errors in place). Never raises.
     Image URLs are fetched here (concurrently, fashion.fetch's checks and limits) when the policy allows."""
     try:
@@ -42,26 +46,42 @@ def prepare(item: dict[str, Any], policy: FetchPolicy | None = None) -> Envelope
     items = []
     for image in images:
         if isinstance(image, RequestError):
-            items.append(Item(error=image.to_dict()))
+            items.append(ImageResult(error=image.to_dict()))
             continue
         try:
             pil = decode_image(image)
         except Exception as exc:
-            items.append(Item(error=error_dict(exc)))
+            items.append(ImageResult(error=error_dict(exc)))
             continue
-        items.append(Item(image=image, size=pil.size, pil=pil))
+        items.append(ImageResult(image=image, size=pil.size, pil=pil))
     return Envelope(request.shape, request.options, items, texts=request.texts)
 
 
-def _live(envs: list[Envelope], skip: Callable[[Envelope], bool] = lambda e: False) -> list[tuple[Envelope, Item]]:
-    return [(env, it) for env in envs if env.error is None and not skip(env)
-            for it in env.items if it.error is None and it.image is not None]
+def _live(envs: list[Envelope], runs: Callable[[Envelope], bool]) -> list[tuple[Envelope, ImageResult]]:
+    """The images of the requests a stage serves (`runs`), less those already refused."""
+    return [(env, it) for env in envs if env.error is None and runs(env)
+            for it in env.items if it.error is None and (it.image is not None or it.pixels)]
 
 
-def _pixels(item: Item) -> Image.Image:
+def _pixels(item: ImageResult) -> Image.Image:
     if item.pil is None:
+        if item.image is None:
+            raise RuntimeError("the segmenter node passed on pixels for other input specs than this model's: the "
+                               "workflow's archives come from different exports; rebuild them together "
+                               "(`make archives`)")
         item.pil = decode_image(item.image)
     return item.pil
+
+
+def input_pixels(item: ImageResult, spec: InputSpec, crops: bool = False) -> torch.Tensor:
+    """The image's input pixels for one spec (with its garments' crops when asked), made once per image and spec:
+    the attribute model and the embedder share the whole image's when their specs agree."""
+    have = item.pixels.get(spec)
+    wanted = 1 + (len(item.garments or []) if crops else 0)
+    if have is None or len(have) < wanted:
+        have = model_pixels(_pixels(item), spec, item.garments if crops else None, whole=have)
+        item.pixels[spec] = have
+    return have[:wanted]
 
 
 def _chunks(seq: list, n: int = FORWARD_CHUNK) -> Iterator[list]:
@@ -75,9 +95,22 @@ def _add_model(envs: list[Envelope], provenance: dict[str, Any]) -> None:
             env.models.append(provenance)
 
 
+def hand_off(envs: list[Envelope], downstream: Downstream) -> None:
+    """The workflow's segmenter node, after segmenting: for each image where that costs less (fashion.handoff),
+    the next models' input pixels replace the upload in what is passed on."""
+    for _, it in _live(envs, lambda e: True):
+        if it.image is None or it.size is None:
+            continue
+        pixel_bytes = downstream.pixel_bytes(len(it.garments or []))
+        if pixels_cheaper(len(it.image), it.size[0] * it.size[1], pixel_bytes):
+            for spec, crops in downstream.inputs:
+                input_pixels(it, spec, crops)
+            it.image, it.pil = None, None
+
+
 def segment(seg: Segmenter, envs: list[Envelope]) -> None:
-    """Set item.garments for every live image (skipped for embedding_only requests)."""
-    for chunk in _chunks(_live(envs, skip=lambda e: e.options.embedding_only or not e.options.wants("garments"))):
+    """Set each image's garments (with their colour) for the requests whose plan segments."""
+    for chunk in _chunks(_live(envs, lambda e: e.options.plan.segment)):
         images = [_pixels(it) for _, it in chunk]
         batch, frames = seg.preprocess(images)
         preds, protos = seg.predict(batch)
@@ -91,39 +124,37 @@ def segment(seg: Segmenter, envs: list[Envelope]) -> None:
                     it.error, it.garments = exc.to_dict(), None
                     continue
             if it.garments:
-                pixels = np.asarray(im)
-                for g in it.garments:
-                    g.colour = dominant_colour(pixels, g.mask)
+                colours = dominant_colours(np.asarray(im), [g.mask for g in it.garments], torch.get_num_threads())
+                for g, colour in zip(it.garments, colours):
+                    g.colour = colour
     _add_model(envs, seg.manifest.provenance())
 
 
 def embed(emb: Embedder, envs: list[Envelope]) -> None:
     """Whole-image and garment embeddings, all crops of all images in one batch per chunk; then what is
     computed from them: zero-shot metadata (when the attribute heads are untrained) and user-label tags."""
-    live = _live(envs, skip=lambda e: not _needs_embedding(emb, e))
+    live = _live(envs, lambda e: _needs_embedding(emb, e))
     for chunk in _chunks(live):
-        images = [_pixels(it) for _, it in chunk]
-        batch, counts = emb.preprocess(images, [it.garments or [] for _, it in chunk])
+        batch, counts = emb.preprocess_pixels([input_pixels(it, emb.manifest.input, crops=True) for _, it in chunk])
         vectors = torch.cat([emb.predict(b) for b in torch.split(batch, 4 * FORWARD_CHUNK)])
         for (env, it), (whole, parts) in zip(chunk, emb.postprocess(vectors, counts)):
             it.embedding = whole
             it.garment_embeddings = parts if it.garments is not None else None
-            if env.options.embedding_only:
-                continue
-            if emb.zeroshot is not None and env.options.wants("metadata") and _untrained(it.metadata):
+            plan = env.options.plan
+            if emb.zeroshot is not None and plan.zero_shot and _untrained(it.metadata):
                 it.metadata = emb.zeroshot.metadata(whole[None])[0]
-            if env.options.labels:
+            if plan.emits("tags"):
                 _tag(emb, env, it)
-            if env.options.prompt and it.garments is not None:
+            if plan.emits("prompt") and it.garments is not None:
                 _select(emb, env, it)
     _add_model(envs, emb.manifest.provenance())
 
 
 def _needs_embedding(emb: Embedder, env: Envelope) -> bool:
-    o = env.options
-    zero_shot = emb.zeroshot is not None and o.wants("metadata") and any(_untrained(it.metadata) for it in env.items)
-    return (o.embedding_only or o.wants("embedding") or o.wants("garments") or bool(o.labels) or bool(o.prompt)
-            or zero_shot)
+    """The plan's embed, or its zero-shot where the attribute heads turned out untrained."""
+    plan = env.options.plan
+    return plan.embed or (plan.zero_shot and emb.zeroshot is not None
+                          and any(_untrained(it.metadata) for it in env.items))
 
 
 def _untrained(metadata: dict[str, Any] | None) -> bool:
@@ -132,7 +163,7 @@ def _untrained(metadata: dict[str, Any] | None) -> bool:
     return metadata is not None and metadata.get("source") != "classifier"
 
 
-def _tag(emb: Embedder, env: Envelope, it: Item) -> None:
+def _tag(emb: Embedder, env: Envelope, it: ImageResult) -> None:
     """Scores of the request's own labels for the whole image and each garment."""
     try:
         text = emb.label_vectors(env.options.labels)
@@ -145,7 +176,7 @@ def _tag(emb: Embedder, env: Envelope, it: Item) -> None:
     it.garment_tags = [zeroshot.ranked(row, list(env.options.labels)) for row in s[1:]]
 
 
-def _select(emb: Embedder, env: Envelope, it: Item) -> None:
+def _select(emb: Embedder, env: Envelope, it: ImageResult) -> None:
     """Garment by words: each garment's similarity to the prompt, the best one selected past the threshold."""
     try:
         text = emb.label_vectors((env.options.prompt,))[0]
@@ -163,15 +194,15 @@ def _select(emb: Embedder, env: Envelope, it: Item) -> None:
 
 
 def classify(attr: AttributeClassifier, envs: list[Envelope]) -> None:
-    live = _live(envs, skip=lambda e: e.options.embedding_only or not e.options.wants("metadata"))
+    live = _live(envs, lambda e: e.options.plan.classify)
     for chunk in _chunks(live):
-        logits = attr.predict(attr.preprocess([_pixels(it) for _, it in chunk]))
+        logits = attr.predict(attr.preprocess_pixels([input_pixels(it, attr.manifest.input) for _, it in chunk]))
         for (_, it), fields in zip(chunk, attr.postprocess(logits)):
             it.metadata = fields
     _add_model(envs, attr.manifest.provenance())
 
 
-def finish(env: Envelope) -> tuple[Any, int]:
+def encode(env: Envelope) -> tuple[Any, int]:
     """An envelope -> (JSON payload, HTTP status) in the request's own shape."""
     if env.error is not None:
         return env.error, env.error["error"]["code"]
@@ -182,9 +213,7 @@ def finish(env: Envelope) -> tuple[Any, int]:
             results.append({"error": it.error["error"]})
             continue
         try:
-            results.append(build_response(it.size, env.options, env.models, it.garments,
-                                          it.garment_embeddings, it.embedding, it.metadata, it.tags,
-                                          it.garment_tags, it.prompt))
+            results.append(build_response(it, env.options, env.models))
         except Exception as exc:  # one image's encoding failure must not fail its neighbours
             results.append(error_dict(exc))
     return encode_response(env.shape, results)
@@ -212,7 +241,7 @@ class Pipeline:
 
     def run(self, envs: list[Envelope]) -> list[tuple[Any, int]]:
         self.stages(envs)
-        return [finish(env) for env in envs]
+        return [encode(env) for env in envs]
 
     def __call__(self, items: list[dict[str, Any]]) -> list[tuple[Any, int]]:
-        return self.run([prepare(item) for item in items])
+        return self.run([decode(item) for item in items])

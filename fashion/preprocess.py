@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -11,6 +13,9 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
 from fashion.manifest import InputSpec
+
+if TYPE_CHECKING:
+    from fashion.segment import Garment
 
 _PIL_MODES = {"bilinear": InterpolationMode.BILINEAR, "bicubic": InterpolationMode.BICUBIC}
 
@@ -60,3 +65,32 @@ def normalize(pixels: torch.Tensor, spec: InputSpec) -> torch.Tensor:
 def resize_crop(image: Image.Image, spec: InputSpec) -> torch.Tensor:
     """The CLIP and timm eval transform; training caches resize_crop_pixels and normalises per batch."""
     return normalize(resize_crop_pixels(image, spec), spec)
+
+
+def mean_fill(spec: InputSpec) -> tuple[int, int, int]:
+    """The colour outside a garment's mask in its crop: the model's mean colour (zero after normalisation)."""
+    return tuple(int(round(v * 255)) for v in spec.mean)
+
+
+def garment_crops(image: Image.Image, garments: list[Garment], fill: tuple[int, int, int]) -> list[Image.Image]:
+    """Each garment cut to its box, with pixels outside its mask set to `fill`."""
+    from fashion.segment import pixel_box
+
+    out = []
+    for g in garments:
+        x1, y1, x2, y2 = pixel_box(g.box)
+        crop = image.crop((x1, y1, max(x2, x1 + 1), max(y2, y1 + 1)))
+        mask = Image.fromarray(g.mask[y1:y1 + crop.height, x1:x1 + crop.width].astype(np.uint8) * 255)
+        out.append(Image.composite(crop, Image.new("RGB", crop.size, fill), mask))
+    return out
+
+
+def model_pixels(image: Image.Image, spec: InputSpec, garments: list[Garment] | None = None,
+                 whole: torch.Tensor | None = None) -> torch.Tensor:
+    """uint8 (1 + garments, 3, H, W): the whole image then each garment's masked crop, resized for `spec`.
+    `whole`: the image's pixels for this spec already made (models that share an input spec share them)."""
+    first = resize_crop_pixels(image, spec)[None] if whole is None else whole[:1]
+    if not garments:
+        return first
+    crops = garment_crops(image, garments, mean_fill(spec))
+    return torch.cat([first, torch.stack([resize_crop_pixels(c, spec) for c in crops])])

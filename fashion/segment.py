@@ -12,7 +12,7 @@ from PIL import Image
 from fashion.backends import Runner
 from fashion.errors import InvalidInput
 from fashion.manifest import Manifest
-from fashion.masks import decode_rle, encode_rle
+from fashion.masks import decode_rle, encode_rle, rle_area
 from fashion.preprocess import Letterbox, letterbox
 
 
@@ -37,6 +37,11 @@ class Garment:
         if self._mask is None:
             self._mask = decode_rle(self._rle)
         return self._mask
+
+    @property
+    def area(self) -> int:
+        """Mask pixels, from whichever encoding is at hand (no RLE is decoded for it)."""
+        return int(self._mask.sum()) if self._mask is not None else rle_area(self._rle)
 
     @property
     def rle(self) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import torch
 
 from fashion.envelope import Envelope, is_envelope, pack, unpack
 from fashion.errors import error_dict
-from fashion.pipeline import finish, prepare
+from fashion import pipeline
 from fashion.response import dumps
 from fashion.samples import synthetic_jpeg
 from fashion.threads import worker_threads
@@ -47,10 +47,10 @@ def set_threads(in_workflow: bool) -> int:
     return threads
 
 
-def to_envelope(item: dict[str, Any]) -> Envelope:
+def decode(item: dict[str, Any]) -> Envelope:
     """The parent workflow node's envelope ({"body": envelope}), or a client's request decoded here."""
     payload = item.get("body", item.get("data"))
-    return unpack(bytes(payload)) if is_envelope(payload) else prepare(item)
+    return unpack(bytes(payload)) if is_envelope(payload) else pipeline.decode(item)
 
 
 def run_isolated(stage: Callable[[list[Envelope]], None], envs: list[Envelope], name: str) -> None:
@@ -104,15 +104,15 @@ class StageHandler:
         """Backends optimise and allocate on their first calls: pay that at load, not on users' requests."""
         body = synthetic_jpeg()
         for _ in range(runs):
-            self.stage([prepare({"body": body})])
+            self.stage([pipeline.decode({"body": body})])
 
     def handle(self, data: list[dict[str, Any]], context: Any) -> list[bytes]:
         start = time.perf_counter()
-        envs = [to_envelope(item) for item in data]
+        envs = [decode(item) for item in data]
         decoded = time.perf_counter()
         self.predict(envs)
         predicted = time.perf_counter()
-        out = self.reply(envs, context)
+        out = self.encode(envs, context)
         self.record(context, envs, start, decoded, predicted)
         return out
 
@@ -127,13 +127,13 @@ class StageHandler:
         record(context, self.name, envs, {"decode": decoded - start, "predict": predicted - decoded,
                                           "encode": time.perf_counter() - predicted}, self.answers_client)
 
-    def reply(self, envs: list[Envelope], context: Any) -> list[bytes]:
+    def encode(self, envs: list[Envelope], context: Any) -> list[bytes]:
         """To the next workflow node as an envelope; to the client as JSON (real status codes when alone)."""
         if self.in_workflow and not self.workflow_leaf:
             return [pack(env) for env in envs]
         out = []
         for idx, env in enumerate(envs):
-            payload, status = finish(env)
+            payload, status = pipeline.encode(env)
             # a workflow node reporting a non-200 status fails the whole workflow call (a flattened 500):
             # as the leaf, the error object (its code inside) is the 200 body
             out.append(encode_json(payload, 200 if self.in_workflow else status, idx, context))

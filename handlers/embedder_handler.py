@@ -33,8 +33,8 @@ class EmbedderHandler(StageHandler):
     def predict(self, envs: list[Envelope]) -> None:
         run_isolated(self.stage, [e for e in envs if e.texts is None], self.name)
 
-    def reply(self, envs: list[Envelope], context: Any) -> list[bytes]:
-        out = super().reply(envs, context)
+    def encode(self, envs: list[Envelope], context: Any) -> list[bytes]:
+        out = super().encode(envs, context)
         for idx, env in enumerate(envs):
             if env.texts is not None and env.error is None:
                 payload, status = self.text_reply(env)

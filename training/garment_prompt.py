@@ -46,7 +46,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def trials(export_dir: Path, root: Path, split_file: Path, limit_train: int = 300) -> list[Trial]:
-    from fashion.pipeline import Pipeline, prepare
+    from fashion.pipeline import Pipeline, decode
     from training.segmentation.dataset import read
     from training.segmentation.instances import Dropped
 
@@ -62,7 +62,7 @@ def trials(export_dir: Path, root: Path, split_file: Path, limit_train: int = 30
         if part is None or (part == "train" and used["train"] >= limit_train):
             continue
         used[part] += 1
-        env = prepare({"body": sample.image.read_bytes()})
+        env = decode({"body": sample.image.read_bytes()})
         pipeline.stages([env])
         it = env.items[0]
         garments = it.garments or []

@@ -93,9 +93,11 @@ def test_committed_choice_names_real_backends():
         assert set(choice[target]) == {"segmenter", "embedder", "attributes"}
         for entry in choice[target].values():
             backend, _, precision = entry.partition(" ")
-            assert backend in BACKENDS and precision in ("", "fp16", "bf16")
+            assert backend in BACKENDS and precision in ("", "fp16", "bf16", "int8")
             assert precision != "fp16" or backend == "torchscript"
-            assert precision != "bf16" or (backend == "openvino" and target == "cpu")
+            assert precision not in ("bf16", "int8") or (backend == "openvino" and target == "cpu")
+    for model, precision in choice.get("cpu_fallback", {}).items():  # what export takes without calibration photos
+        assert model in choice["cpu"] and precision in ("fp32", "bf16")
 
 
 def test_archive_packs_the_manifests_backend_files(tmp_path):
@@ -118,3 +120,16 @@ def test_bf16_is_an_openvino_precision_only(tmp_path):
     assert isinstance(bf16_supported(), bool)
     with pytest.raises(BackendUnavailable, match="bf16 is supported with the openvino backend only"):
         load_runner(tmp_path / "m.pt", "torchscript", precision="bf16")
+
+
+def test_int8_is_an_openvino_precision_and_falls_back_without_photos(tmp_path):
+    from export.choice import fallback
+    from fashion.backends import BackendUnavailable, load_runner
+
+    with pytest.raises(BackendUnavailable, match="int8 is supported with the openvino backend only"):
+        load_runner(tmp_path / "m.onnx", "onnxruntime", precision="int8")
+    with pytest.raises(BadBackendFlag, match="int8 needs the openvino backend"):
+        choose("segmenter", "cpu", ["torchscript"], precision="int8", choice={})
+    choice = {"cpu": {"segmenter": "openvino int8"}, "cpu_fallback": {"segmenter": "bf16"}}
+    assert choose("segmenter", "cpu", [], choice=choice) == ("openvino", "int8")
+    assert fallback("segmenter", "cpu", choice) == "bf16" and fallback("embedder", "cpu", choice) == "fp32"

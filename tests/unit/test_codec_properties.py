@@ -12,10 +12,10 @@ from PIL import Image
 
 from fashion.codec import ImageURL, decode_request, encode_response
 from fashion.decode import decode_image
-from fashion.envelope import Envelope, Item, pack, unpack
+from fashion.envelope import Envelope, ImageResult, pack, unpack
 from fashion.errors import RequestError
 from fashion.options import Options, parse_options
-from fashion.pipeline import prepare
+from fashion.pipeline import decode
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 json_values = st.recursive(
@@ -75,7 +75,7 @@ def test_corrupted_png_never_escapes_as_anything_but_a_4xx(position, value):
 @SETTINGS
 @given(json_values)
 def test_prepare_never_raises_and_errors_are_4xx(value):
-    env = prepare({"body": value})
+    env = decode({"body": value})
     errors = [env.error] if env.error else [it.error for it in env.items if it.error]
     assert all(400 <= e["error"]["code"] < 500 for e in errors)
 
@@ -97,7 +97,7 @@ def test_options_parse_or_refuse(raw):
        st.sampled_from(["single", "list", "vertex"]))
 def test_batches_answer_in_order_with_errors_in_place(images, shape):
     body = {"images": [{"b64": base64.b64encode(i).decode()} for i in images]}
-    env = prepare({"body": body})
+    env = decode({"body": body})
     assert len(env.items) == len(images)
     for item, raw in zip(env.items, images):
         assert (item.error is None) == (raw == PNG)
@@ -110,7 +110,7 @@ def test_batches_answer_in_order_with_errors_in_place(images, shape):
 def test_envelope_round_trip(items, with_error):
     rng = np.random.default_rng(0)
     env = Envelope("list", Options(labels=("a", "b")), [
-        Item(image=img, size=(n, n), embedding=rng.standard_normal(n).astype(np.float32),
+        ImageResult(image=img, size=(n, n), embedding=rng.standard_normal(n).astype(np.float32),
              metadata={"k": n}, tags=[{"label": "a", "score": 0.5}]) for img, n in items],
         error={"error": {"code": 400, "message": "x"}} if with_error else None)
     back = unpack(pack(env))

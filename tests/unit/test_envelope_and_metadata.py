@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fashion.envelope import Envelope, Item, is_envelope, pack, unpack
+from fashion.envelope import Envelope, ImageResult, is_envelope, pack, unpack
 from fashion.masks import encode_rle
 from fashion.metadata import derive, singular
 from fashion.options import Options
@@ -16,9 +16,9 @@ def test_envelope_round_trip():
     g = Garment("top", 0, 0.75, (2.0, 1.0, 5.0, 4.0), _mask=mask)
     emb = np.arange(4, dtype=np.float32) / 7
     env = Envelope("list", Options(min_score=0.3, include=("garments", "embedding")),
-                   [Item(image=b"\x00jpeg", size=(5, 6), garments=[g], embedding=emb,
+                   [ImageResult(image=b"\x00jpeg", size=(5, 6), garments=[g], embedding=emb,
                          garment_embeddings=emb[None] * 2, metadata={"gender": {"label": "Men", "score": 0.5}}),
-                    Item(error={"error": {"code": 415, "message": "no"}})], models=[{"name": "segmenter"}])
+                    ImageResult(error={"error": {"code": 415, "message": "no"}})], models=[{"name": "segmenter"}])
     data = pack(env)
     assert is_envelope(data) and not is_envelope(b"\xff\xd8")
     back = unpack(data)

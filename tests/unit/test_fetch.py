@@ -10,7 +10,7 @@ import pytest
 
 from fashion.errors import RequestError
 from fashion.fetch import FetchPolicy, fetch
-from fashion.pipeline import prepare
+from fashion.pipeline import decode
 from tests.unit.tiny_models import solid_jpeg
 
 PNG = solid_jpeg((10, 200, 30))
@@ -162,7 +162,7 @@ def test_http_errors_and_unknown_hosts(server):
 
 def test_a_refused_url_does_not_fail_its_neighbours(server):
     pol = policy(server)
-    env = prepare({"body": [{"url": f"http://127.0.0.1:{server}/image.png"}, {"url": "http://10.0.0.1/x.jpg"}]},
+    env = decode({"body": [{"url": f"http://127.0.0.1:{server}/image.png"}, {"url": "http://10.0.0.1/x.jpg"}]},
                   pol)
     good, bad = env.items
     assert good.error is None and good.size == (128, 96)
