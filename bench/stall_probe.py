@@ -54,8 +54,10 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--clients", type=int, default=8)
     p.add_argument("--per-client", type=int, default=30)
+    p.add_argument("--photo", type=Path, default=PHOTO,
+                   help="a camera-sized photo makes the workflow hand off pixels (fashion.handoff)")
     args = p.parse_args()
-    photo = PHOTO.read_bytes()
+    photo = args.photo.read_bytes()
     with tempfile.TemporaryDirectory() as tmp, ts.temporary_server(
             ROOT / "config.properties", ROOT / "model_store", Path(tmp), MODELS, synthetic_jpeg()) as urls:
         for path in ("/wfpredict/fashion", "/predictions/fashion"):

@@ -31,6 +31,7 @@ PHOTOS = {"street": ("street_photos/photos", "segmenter_split.csv", "train"),
           "products": ("fashion_products/images", "attributes_split.csv", "train")}
 CALIBRATION_SIZE = {"segmenter": 150, "attributes": 200, "embedder": 300}  # inputs per model (NNCF: ~300 is plenty)
 STREET_FOR_CROPS = 60  # street photos whose garment crops join the embedder's calibration
+CPU = torch.device("cpu")
 
 
 class NoCalibrationData(RuntimeError):
@@ -55,13 +56,14 @@ def _rgb(paths: list[Path]) -> list[Image.Image]:
     return [Image.open(p).convert("RGB") for p in paths]
 
 
-def fp32_runner(directory: Path, name: str) -> tuple[Any, Manifest]:
-    """A model's fp32 runner and manifest from an export folder, whatever precision its manifest now names."""
+def reference_runner(directory: Path, name: str) -> tuple[Any, Manifest]:
+    """A model as export converted and parity-checked it: an int8 model's fp32 IR, any other its own artifact."""
     from fashion.backends import load_runner
 
     manifest = Manifest.load(directory / f"{name}{MANIFEST_SUFFIX}")
-    artifact = manifest.settings.get("fp32_artifact", manifest.artifact)
-    return load_runner(directory / artifact, manifest.backend, torch.device("cpu")), manifest
+    if manifest.precision == "int8":
+        return load_runner(directory / manifest.settings["fp32_artifact"], manifest.backend, CPU), manifest
+    return load_runner(directory / manifest.artifact, manifest.backend, CPU, precision=manifest.precision), manifest
 
 
 def calibration_inputs(name: str, directory: Path, root: Path) -> list[np.ndarray]:
@@ -70,19 +72,18 @@ def calibration_inputs(name: str, directory: Path, root: Path) -> list[np.ndarra
     from fashion.embed import Embedder
     from fashion.segment import Segmenter
 
-    cpu = torch.device("cpu")
     n = CALIBRATION_SIZE[name]
     if name == "segmenter":
-        seg = Segmenter(*fp32_runner(directory, "segmenter"), cpu)
+        seg = Segmenter(*reference_runner(directory, "segmenter"), CPU)
         return [seg.preprocess([im])[0].numpy() for im in _rgb(photos(root, "street", n))]
     if name == "attributes":
-        attr = AttributeClassifier(*fp32_runner(directory, "attributes"), cpu)
+        attr = AttributeClassifier(*reference_runner(directory, "attributes"), CPU)
         return [attr.preprocess([im]).numpy() for im in _rgb(photos(root, "products", n))]
     if name == "embedder":
-        emb = Embedder(*fp32_runner(directory, "embedder"), cpu)
+        emb = Embedder(*reference_runner(directory, "embedder"), CPU)
         inputs = [emb.preprocess([im])[0].numpy() for im in _rgb(photos(root, "products", n // 2))]
         if (directory / f"segmenter{MANIFEST_SUFFIX}").is_file():
-            seg = Segmenter(*fp32_runner(directory, "segmenter"), cpu)
+            seg = Segmenter(*reference_runner(directory, "segmenter"), CPU)
             for image in _rgb(photos(root, "street", STREET_FOR_CROPS)):
                 batch, frames = seg.preprocess([image])
                 garments = seg.postprocess(*seg.predict(batch), frames, [image.size])[0]
@@ -112,7 +113,7 @@ def int8_name(artifact: str) -> str:
 def quantize(directory: Path, name: str, root: Path) -> tuple[Path, int]:
     """Write `name`'s int8 IR beside its fp32 one in `directory`: (its path, calibration inputs). The manifest is
     not changed (bench.precision gates the file; `adopt` makes it the served artifact)."""
-    _, manifest = fp32_runner(directory, name)
+    manifest = Manifest.load(directory / f"{name}{MANIFEST_SUFFIX}")
     if manifest.backend != "openvino":
         raise ValueError(f"{name}: int8 needs the openvino backend, not {manifest.backend}")
     start = time.perf_counter()

@@ -122,9 +122,10 @@ def _pool(threads: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(threads, thread_name_prefix="colour")
 
 
-def dominant_colours(image: np.ndarray, masks: list[np.ndarray], threads: int = 1) -> list[dict[str, Any] | None]:
-    """dominant_colour for each mask, the masks spread over `threads` threads (OpenCV's k-means and most of
-    numpy release the GIL); the same answers as one by one."""
-    if threads <= 1 or len(masks) <= 1:
-        return [dominant_colour(image, m) for m in masks]
-    return list(_pool(threads).map(lambda m: dominant_colour(image, m), masks))
+def dominant_colours(windows: list[tuple[np.ndarray, np.ndarray]], threads: int = 1) -> list[dict[str, Any] | None]:
+    """dominant_colour for each (image window, mask of that window), spread over `threads` threads (OpenCV's
+    k-means and most of numpy release the GIL). A garment's window (its box) and its mask there give the same
+    answer as the whole image and its full-size mask: the same pixels, in the same order."""
+    if threads <= 1 or len(windows) <= 1:
+        return [dominant_colour(image, mask) for image, mask in windows]
+    return list(_pool(threads).map(lambda w: dominant_colour(*w), windows))

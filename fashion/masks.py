@@ -12,6 +12,29 @@ def encode_rle(mask: np.ndarray) -> dict[str, Any]:
     return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
 
+def encode_window_rle(inside: np.ndarray, window: tuple[int, int, int, int], size: tuple[int, int]) -> dict[str, Any]:
+    """encode_rle of a full-size mask that is `inside` within `window` (x1, y1, x2, y2) and empty elsewhere,
+    without making the full-size array: COCO's column-major runs are counted over the window's columns only."""
+    height, width = size
+    x1, y1, x2, y2 = window
+    columns = np.zeros((x2 - x1, height), dtype=bool)  # the window's columns, top to bottom (column-major order)
+    columns[:, y1:y2] = inside.T
+    flat = columns.reshape(-1)
+    edges = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    bounds = np.concatenate([[0], edges, [flat.size]])
+    runs = np.diff(bounds).tolist()
+    if flat[0]:
+        runs.insert(0, 0)  # COCO runs start with the zeros
+    runs[0] += x1 * height  # the empty columns before the window
+    after = (width - x2) * height  # the empty columns after it
+    if flat[-1] and after:
+        runs.append(after)
+    elif not flat[-1]:
+        runs[-1] += after
+    rle = mask_utils.frPyObjects({"size": [height, width], "counts": runs}, height, width)
+    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
+
+
 def decode_rle(rle: dict[str, Any]) -> np.ndarray:
     return mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode("ascii")}).astype(bool)
 

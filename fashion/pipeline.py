@@ -124,8 +124,10 @@ def segment(seg: Segmenter, envs: list[Envelope]) -> None:
                     it.error, it.garments = exc.to_dict(), None
                     continue
             if it.garments:
-                colours = dominant_colours(np.asarray(im), [g.mask for g in it.garments], torch.get_num_threads())
-                for g, colour in zip(it.garments, colours):
+                pixels = np.asarray(im)
+                windows = [(pixels[y1:y2, x1:x2], inside)
+                           for (x1, y1, x2, y2), inside in (g.local for g in it.garments)]
+                for g, colour in zip(it.garments, dominant_colours(windows, torch.get_num_threads())):
                     g.colour = colour
     _add_model(envs, seg.manifest.provenance())
 

@@ -74,13 +74,11 @@ def mean_fill(spec: InputSpec) -> tuple[int, int, int]:
 
 def garment_crops(image: Image.Image, garments: list[Garment], fill: tuple[int, int, int]) -> list[Image.Image]:
     """Each garment cut to its box, with pixels outside its mask set to `fill`."""
-    from fashion.segment import pixel_box
-
     out = []
     for g in garments:
-        x1, y1, x2, y2 = pixel_box(g.box)
-        crop = image.crop((x1, y1, max(x2, x1 + 1), max(y2, y1 + 1)))
-        mask = Image.fromarray(g.mask[y1:y1 + crop.height, x1:x1 + crop.width].astype(np.uint8) * 255)
+        window, inside = g.local
+        crop = image.crop(window)
+        mask = Image.fromarray(inside.astype(np.uint8) * 255)
         out.append(Image.composite(crop, Image.new("RGB", crop.size, fill), mask))
     return out
 

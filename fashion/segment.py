@@ -12,7 +12,7 @@ from PIL import Image
 from fashion.backends import Runner
 from fashion.errors import InvalidInput
 from fashion.manifest import Manifest
-from fashion.masks import decode_rle, encode_rle, rle_area
+from fashion.masks import decode_rle, encode_rle, encode_window_rle, rle_area
 from fashion.preprocess import Letterbox, letterbox
 
 
@@ -21,9 +21,14 @@ def pixel_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, in
     return int(np.floor(box[0])), int(np.floor(box[1])), int(np.ceil(box[2])), int(np.ceil(box[3]))
 
 
+Window = tuple[int, int, int, int]  # x1, y1, x2, y2 in whole pixels, inside the image
+
+
 @dataclasses.dataclass
 class Garment:
-    """One garment instance in original-image pixel coordinates; its mask as an array, RLE or both."""
+    """One garment instance in original-image pixel coordinates. Its mask is held in whichever form it was made:
+    inside its box only (`_local`, as the segmenter computes it), at the image's full size, or as RLE; each of
+    the others is derived on first use (the full-size array only when something asks for it)."""
     label: str
     class_id: int
     score: float
@@ -31,22 +36,45 @@ class Garment:
     _mask: np.ndarray | None = None  # bool, (height, width) of the original image
     _rle: dict[str, Any] | None = None
     colour: dict[str, Any] | None = None  # dominant colour inside the mask (fashion.colour)
+    _local: tuple[Window, np.ndarray] | None = None  # (window, bool mask of the window); zero outside it
+    _size: tuple[int, int] | None = None  # (height, width) of the image, with _local
 
     @property
     def mask(self) -> np.ndarray:
         if self._mask is None:
-            self._mask = decode_rle(self._rle)
+            if self._local is not None:
+                (x1, y1, x2, y2), inside = self._local
+                self._mask = np.zeros(self._size, dtype=bool)
+                self._mask[y1:y2, x1:x2] = inside
+            else:
+                self._mask = decode_rle(self._rle)
         return self._mask
 
     @property
+    def local(self) -> tuple[Window, np.ndarray]:
+        """(window, the mask inside it): the garment's pixel box clamped to the image, and its mask there."""
+        if self._local is None:
+            mask = self.mask
+            x1, y1, x2, y2 = pixel_box(self.box)
+            x1, y1 = max(x1, 0), max(y1, 0)
+            x2, y2 = max(min(x2, mask.shape[1]), x1 + 1), max(min(y2, mask.shape[0]), y1 + 1)
+            self._local = (x1, y1, x2, y2), mask[y1:y2, x1:x2]
+        return self._local
+
+    @property
     def area(self) -> int:
-        """Mask pixels, from whichever encoding is at hand (no RLE is decoded for it)."""
+        """Mask pixels, from whichever form is at hand (nothing is decoded or expanded for it)."""
+        if self._local is not None:
+            return int(self._local[1].sum())
         return int(self._mask.sum()) if self._mask is not None else rle_area(self._rle)
 
     @property
     def rle(self) -> dict[str, Any]:
         if self._rle is None:
-            self._rle = encode_rle(self._mask)
+            if self._local is not None and self._mask is None:
+                self._rle = encode_window_rle(self._local[1], self._local[0], self._size)
+            else:
+                self._rle = encode_rle(self._mask)
         return self._rle
 
     def to_wire(self) -> dict[str, Any]:
@@ -129,9 +157,10 @@ class Segmenter:
         logits = self._logits(coeffs, proto, frame)
         garments = []
         for n, (box, score, cid) in enumerate(zip(boxes.tolist(), scores.tolist(), class_ids.tolist())):
-            mask = self._mask(logits[n], pixel_box(box), size)
-            if mask is not None:
-                garments.append(Garment(self.classes[cid], cid, float(score), tuple(box), _mask=mask))
+            local = self._mask(logits[n], pixel_box(box), size)
+            if local is not None:
+                garments.append(Garment(self.classes[cid], cid, float(score), tuple(box), _local=local,
+                                        _size=(size[1], size[0])))
         return garments
 
     def _logits(self, coeffs: torch.Tensor, proto: torch.Tensor, frame: Letterbox) -> torch.Tensor:
@@ -146,10 +175,12 @@ class Segmenter:
         return logits[:, top:bottom, left:right]
 
     @staticmethod
-    def _mask(logits: torch.Tensor, box: tuple[int, int, int, int], size: tuple[int, int]) -> np.ndarray | None:
-        """One garment's mask at full resolution, upsampled inside its box only: roi_align (aligned, one sample
-        per output pixel) samples the logits exactly where a bilinear upsampling of the whole map to the image
-        size would (align_corners=False), so the mask is the same at a fraction of the work. None when empty."""
+    def _mask(logits: torch.Tensor, box: tuple[int, int, int, int],
+              size: tuple[int, int]) -> tuple[Window, np.ndarray] | None:
+        """One garment's mask in the image's pixels, inside its box only: (window, mask there). roi_align
+        (aligned, one sample per output pixel) samples the logits exactly where a bilinear upsampling of the
+        whole map to the image size would (align_corners=False): the same mask at a fraction of the work, and no
+        full-size array. None when empty."""
         width, height = size
         x1, y1, x2, y2 = max(box[0], 0), max(box[1], 0), min(box[2], width), min(box[3], height)
         if x2 <= x1 or y2 <= y1:
@@ -161,6 +192,4 @@ class Segmenter:
                                            sampling_ratio=1, aligned=True)[0, 0] > 0
         if not inside.any():
             return None
-        mask = np.zeros((height, width), dtype=bool)
-        mask[y1:y2, x1:x2] = inside.cpu().numpy()
-        return mask
+        return (x1, y1, x2, y2), inside.cpu().numpy()
