@@ -38,6 +38,7 @@ class ImageResult:
     garment_tags: list[list[dict[str, Any]]] | None = None
     prompt: dict[str, Any] | None = None  # {"text", "scores" (per garment), "selected", "threshold"}
     pil: Image.Image | None = dataclasses.field(default=None, repr=False)  # decoded pixels, never sent
+    rgb: np.ndarray | None = dataclasses.field(default=None, repr=False)  # the same as uint8 (H, W, 3), never sent
     # model input pixels per input spec (fashion.preprocess.model_pixels), made once and shared by models
     pixels: dict[InputSpec, torch.Tensor] = dataclasses.field(default_factory=dict, repr=False)
 

@@ -9,7 +9,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
 from fashion.manifest import InputSpec
@@ -17,7 +16,12 @@ from fashion.manifest import InputSpec
 if TYPE_CHECKING:
     from fashion.segment import Garment
 
-_PIL_MODES = {"bilinear": InterpolationMode.BILINEAR, "bicubic": InterpolationMode.BICUBIC}
+_PIL_FILTERS = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}
+# Pillow's reducing_gap: an image more than 2 x 3 times larger than its target is first reduced by an integer
+# factor (a box filter), then resampled; "indistinguishable from fair resampling" (Pillow's docs). Photos up to
+# ~6x the target (a 0.5 MP street photo to 112 px, every catalogue photo) resize exactly as without it; an 8 MP
+# photo differs by 0.2 levels on average and resizes 5x faster.
+REDUCING_GAP = 3.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,20 +34,44 @@ class Letterbox:
     height: int
 
 
-def letterbox(image: Image.Image, spec: InputSpec) -> tuple[torch.Tensor, Letterbox]:
-    """Resize keeping aspect ratio, pad to spec.size with spec.pad_value (YOLO's letterbox)."""
+def letterbox(image: Image.Image | np.ndarray, spec: InputSpec) -> tuple[torch.Tensor, Letterbox]:
+    """Resize keeping aspect ratio, pad to spec.size with spec.pad_value (YOLO's letterbox). image: PIL or RGB
+    uint8 (H, W, 3) (the pipeline passes the array it made once per image)."""
+    pixels = np.asarray(image)
     out_h, out_w = spec.size
-    w, h = image.size
+    h, w = pixels.shape[:2]
     scale = min(out_h / h, out_w / w)
     new_w, new_h = round(w * scale), round(h * scale)
     left, top = round((out_w - new_w) / 2 - 0.1), round((out_h - new_h) / 2 - 0.1)
-    x = TF.pil_to_tensor(image).unsqueeze(0).float()
-    if (new_w, new_h) != (w, h):
-        x = F.interpolate(x, size=(new_h, new_w), mode=spec.interpolation, align_corners=False)
+    if spec.interpolation == "bilinear" and new_w <= w and new_h <= h:
+        x = _bilinear_down(pixels, new_w, new_h)
+    else:
+        x = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))[None].float()
+        if (new_w, new_h) != (w, h):
+            x = F.interpolate(x, size=(new_h, new_w), mode=spec.interpolation, align_corners=False)
     canvas = torch.full((1, 3, out_h, out_w), float(spec.pad_value))
     canvas[:, :, top:top + new_h, left:left + new_w] = x
     canvas = (canvas / 255.0 - torch.tensor(spec.mean).view(1, 3, 1, 1)) / torch.tensor(spec.std).view(1, 3, 1, 1)
     return canvas[0], Letterbox(scale, left, top, new_w, new_h)
+
+
+def _taps(size_in: int, size_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bilinear sample positions as F.interpolate computes them (align_corners=False): first and second source
+    index and the second one's weight, per output pixel."""
+    src = np.maximum((np.arange(size_out) + 0.5) * (size_in / size_out) - 0.5, 0.0)
+    first = np.minimum(src.astype(np.int64), size_in - 1)
+    return first, np.minimum(first + 1, size_in - 1), (src - first).astype(np.float32)
+
+
+def _bilinear_down(pixels: np.ndarray, width: int, height: int) -> torch.Tensor:
+    """F.interpolate(bilinear, align_corners=False) of an RGB uint8 (H, W, 3) image to a smaller size, reading
+    only the rows and columns it samples (no float copy of the whole photo): (1, 3, height, width) float32, equal
+    to F.interpolate's up to float rounding."""
+    r0, r1, wr = _taps(pixels.shape[0], height)
+    c0, c1, wc = _taps(pixels.shape[1], width)
+    rows = pixels[r0].astype(np.float32) * (1 - wr)[:, None, None] + pixels[r1].astype(np.float32) * wr[:, None, None]
+    out = rows[:, c0] * (1 - wc)[None, :, None] + rows[:, c1] * wc[None, :, None]
+    return torch.from_numpy(np.ascontiguousarray(out.transpose(2, 0, 1)))[None]
 
 
 def resize_crop_pixels(image: Image.Image, spec: InputSpec) -> torch.Tensor:
@@ -51,10 +79,18 @@ def resize_crop_pixels(image: Image.Image, spec: InputSpec) -> torch.Tensor:
     aspect ratio not kept): uint8 (3, H, W), not yet normalised."""
     out_h, out_w = spec.size
     if spec.resize == "squash":
-        return TF.pil_to_tensor(TF.resize(image, [out_h, out_w], interpolation=_PIL_MODES[spec.interpolation]))
+        return TF.pil_to_tensor(_resize(image, out_w, out_h, spec.interpolation))
     short = math.floor(min(out_h, out_w) / spec.crop_pct)
-    x = TF.resize(image, short, interpolation=_PIL_MODES[spec.interpolation])
-    return TF.pil_to_tensor(TF.center_crop(x, [out_h, out_w]))
+    w, h = image.size
+    size = (short, int(short * h / w)) if w <= h else (int(short * w / h), short)  # torchvision's rounding
+    return TF.pil_to_tensor(TF.center_crop(_resize(image, *size, spec.interpolation), [out_h, out_w]))
+
+
+def _resize(image: Image.Image, width: int, height: int, interpolation: str) -> Image.Image:
+    """torchvision's resize of a PIL image (Pillow's antialiased filters), with REDUCING_GAP for large images."""
+    if image.size == (width, height):
+        return image
+    return image.resize((width, height), _PIL_FILTERS[interpolation], reducing_gap=REDUCING_GAP)
 
 
 def normalize(pixels: torch.Tensor, spec: InputSpec) -> torch.Tensor:

@@ -119,7 +119,7 @@ class Segmenter:
                                _mask=mask))
         return sorted(out + kept, key=lambda g: -g.score)
 
-    def preprocess(self, images: list[Image.Image]) -> tuple[torch.Tensor, list[Letterbox]]:
+    def preprocess(self, images: list[Image.Image | np.ndarray]) -> tuple[torch.Tensor, list[Letterbox]]:
         tensors, frames = zip(*(letterbox(im, self.manifest.input) for im in images))
         return torch.stack(tensors).to(self.device), list(frames)
 

@@ -1,0 +1,84 @@
+"""python -m bench.same_answers: the in-process pipeline's responses on real photos, saved (--out) or compared
+(--compare A B): does a change keep the answers? Issue 12's bar for the one-pass work: the same garment labels,
+mask IoU >= 0.99 per garment, embeddings (whole image and garments) cosine >= 0.999, the same metadata.
+Run it with each code version against the same archives (--models) and compare the two files.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def save(models: Path, photos: list[Path], out: Path) -> None:
+    import torch
+
+    from fashion.pipeline import Pipeline
+
+    pipe = Pipeline.load(models, torch.device("cpu"))
+    with open(out, "w") as f:
+        for path in photos:
+            payload, status = pipe([{"body": path.read_bytes()}])[0]
+            f.write(json.dumps({"photo": path.name, "status": status, "response": payload}) + "\n")
+
+
+def _mask(rle: dict) -> np.ndarray:
+    from pycocotools import mask as mask_utils
+
+    return mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode("ascii")}).astype(bool)
+
+
+def _cos(a: list, b: list) -> float:
+    x, y = np.asarray(a), np.asarray(b)
+    return float(x @ y / max(np.linalg.norm(x) * np.linalg.norm(y), 1e-12))
+
+
+def compare(a: Path, b: Path) -> dict:
+    rows = [(json.loads(x), json.loads(y)) for x, y in zip(open(a), open(b))]
+    same_labels, ious, cosines, same_meta, same_colour, garments = [], [], [], [], [], 0
+    for x, y in rows:
+        rx, ry = x["response"], y["response"]
+        gx, gy = rx.get("garments", []), ry.get("garments", [])
+        same_labels.append([g["label"] for g in gx] == [g["label"] for g in gy])
+        cosines.append(_cos(rx["embedding"], ry["embedding"]))
+        same_meta.append({k: v["label"] for k, v in rx["metadata"].items() if isinstance(v, dict)}
+                         == {k: v["label"] for k, v in ry["metadata"].items() if isinstance(v, dict)})
+        if same_labels[-1]:
+            for p, q in zip(gx, gy):
+                m, n = _mask(p["mask"]), _mask(q["mask"])
+                ious.append(float((m & n).sum() / max((m | n).sum(), 1)))
+                cosines.append(_cos(p["embedding"], q["embedding"]))
+                same_colour.append((p["colour"] or {}).get("name") == (q["colour"] or {}).get("name"))
+                garments += 1
+    return {"photos": len(rows), "same_labels": float(np.mean(same_labels)), "garments": garments,
+            "min_mask_iou": min(ious) if ious else None, "min_cosine": min(cosines),
+            "same_metadata": float(np.mean(same_meta)), "same_colour": float(np.mean(same_colour)) if same_colour
+            else None}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", type=Path, default=Path("build/export"))
+    p.add_argument("--photos", type=int, default=100, help="street photos, in name order")
+    p.add_argument("--out", type=Path)
+    p.add_argument("--compare", type=Path, nargs=2, metavar=("A", "B"))
+    args = p.parse_args(argv)
+    if args.compare:
+        result = compare(*args.compare)
+        print(json.dumps(result))
+        ok = (result["same_labels"] == 1.0 and (result["min_mask_iou"] or 1.0) >= 0.99
+              and result["min_cosine"] >= 0.999)
+        print("SAME" if ok else "DIFFERENT")
+        return 0 if ok else 1
+    photos = sorted((SHARED / "street_photos" / "photos").glob("*.jpg"))[:args.photos]
+    save(args.models, photos, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
