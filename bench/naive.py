@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +27,15 @@ class NaivePipeline:
 
         from export import attributes, embedder, segmenter
         from export._weights import find_local
-        from fashion import embedder_model
+        from fashion import embedder_model, segmenter_checkpoint
 
         source = segmenter.resolve(None, weights_dir)
         if source.path is None:
             raise SystemExit("the naive baseline needs local YOLO-seg weights (WEIGHTS_DIR)")
-        self.yolo, self.imgsz = YOLO(str(source.path)), imgsz
+        path = source.path
+        if segmenter_checkpoint.is_plain(path):  # the shipped file (weights/segmenter.pt): wrapped for ultralytics
+            path = segmenter_checkpoint.to_ultralytics(path, Path(tempfile.mkdtemp()) / "segmenter-ultralytics.pt")
+        self.yolo, self.imgsz = YOLO(str(path)), imgsz
         clip_model = clip_model or embedder.DEFAULT_MODEL
         clip = embedder.resolve(clip_model, embedder.HUB_DEFAULT_TAGS.get(clip_model), None, weights_dir)
         torch.manual_seed(0)  # the same weights as the archive: its file, or the same seeded random init
