@@ -197,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--calibration-data", type=Path, default=None,
                    help="int8 calibration photos (default: FASHION_CALIBRATION_DATA, then ../shared/data)")
     p.add_argument("--skip-speed", action="store_true", help="the gates only (--write then needs speed: refused)")
+    p.add_argument("--speed-only", action="store_true", help="the speed table only (the int8 IRs quantised first)")
     p.add_argument("--limit-only", action="store_true",
                    help="only the limit, fp32 against the variants export/backends.json names")
     p.add_argument("--write", action="store_true", help="record the choice in export/backends.json")
@@ -227,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, t in times.items():
             cells = " | ".join(f"{t[f'{v} b1']} | {t[f'{v} b8']}" for v in ["fp32", *variants])
             print(f"| {name} | {cells} |")
+    if args.speed_only:
+        return 0
     gates = Gates(args.models, products, truth, street, mask_map.ground_truth(SHARED / "street_photos", val))
     results = {name: {v: getattr(gates, name)(v) for v in variants} for name in registry.NAMES}
     for name, by_variant in results.items():
