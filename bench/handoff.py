@@ -10,12 +10,12 @@ import functools
 import io
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 from PIL import Image
 
+from bench.backends import median_ms
 from fashion import handoff
 from fashion.decode import decode_image
 from fashion.envelope import pack, unpack
@@ -23,15 +23,6 @@ from fashion.handoff import Downstream, pixels_cheaper
 from fashion.pipeline import Pipeline, decode, input_pixels, segment
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def median_ms(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
 
 
 def round_trip(env) -> None:
