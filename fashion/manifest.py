@@ -76,12 +76,19 @@ class Manifest:
                    settings=d.get("settings", {}), parity=d.get("parity", {}))
 
 
-def select_device() -> torch.device:
-    """CUDA when present unless FASHION_DEVICE says otherwise."""
-    wanted = os.environ.get("FASHION_DEVICE")
+def select_device(gpu: int | None = None, any_gpu: bool = True) -> torch.device:
+    """The one device policy (in-process pipelines and TorchServe workers alike). FASHION_DEVICE when set: `cpu`,
+    `cuda` (the given GPU, else the first) or `cuda:N`. Otherwise, where CUDA is available: the given GPU
+    (TorchServe's gpu_id for a worker), or the first one when `any_gpu` (a worker given no GPU stays on the
+    CPU); else the CPU."""
+    wanted = os.environ.get("FASHION_DEVICE", "").strip()
+    if wanted == "cuda":
+        return torch.device(f"cuda:{gpu or 0}")
     if wanted:
         return torch.device(wanted)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if torch.cuda.is_available() and (gpu is not None or any_gpu):
+        return torch.device(f"cuda:{gpu or 0}")
+    return torch.device("cpu")
 
 
 def load_artifact(directory: str | os.PathLike, name: str,

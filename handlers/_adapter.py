@@ -7,13 +7,13 @@ the next node or, as the workflow's leaf, encodes the final JSON.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import Any, Callable
 
 import torch
 
 from fashion.envelope import Envelope, is_envelope, pack, unpack
+from fashion.manifest import select_device
 from fashion.errors import error_dict
 from fashion import pipeline
 from fashion.response import dumps
@@ -34,10 +34,9 @@ def is_workflow_node(context: Any) -> bool:
 
 
 def device_for(context: Any) -> torch.device:
+    """The worker's device: fashion.manifest.select_device with the GPU TorchServe assigned it (if any)."""
     gpu = context.system_properties.get("gpu_id")
-    if torch.cuda.is_available() and gpu is not None and os.environ.get("FASHION_DEVICE", "") != "cpu":
-        return torch.device(f"cuda:{gpu}")
-    return torch.device("cpu")
+    return select_device(None if gpu is None else int(gpu), any_gpu=False)
 
 
 def set_threads(in_workflow: bool) -> int:

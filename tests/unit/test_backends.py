@@ -133,3 +133,18 @@ def test_int8_is_an_openvino_precision_and_falls_back_without_photos(tmp_path):
     choice = {"cpu": {"segmenter": "openvino int8"}, "cpu_fallback": {"segmenter": "bf16"}}
     assert choose("segmenter", "cpu", [], choice=choice) == ("openvino", "int8")
     assert fallback("segmenter", "cpu", choice) == "bf16" and fallback("embedder", "cpu", choice) == "fp32"
+
+
+def test_one_device_policy_for_pipelines_and_workers(monkeypatch):
+    import torch
+
+    from fashion.manifest import select_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.delenv("FASHION_DEVICE", raising=False)
+    assert select_device() == torch.device("cuda:0") and select_device(2) == torch.device("cuda:2")
+    assert select_device(None, any_gpu=False) == torch.device("cpu")  # a worker TorchServe gave no GPU
+    monkeypatch.setenv("FASHION_DEVICE", "cpu")
+    assert select_device(2) == torch.device("cpu")
+    monkeypatch.setenv("FASHION_DEVICE", "cuda")
+    assert select_device(1, any_gpu=False) == torch.device("cuda:1")

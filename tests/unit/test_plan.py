@@ -30,3 +30,4 @@ def test_labels_and_prompt_add_their_sections():
 def test_computed_once_per_options():
     options = parse_options({"include": "garments"})
     assert options.plan is options.plan
+
