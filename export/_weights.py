@@ -2,14 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
-import hashlib
 import logging
-import os
-import socket
 from pathlib import Path
 
 from fashion.embedder_model import SHIPPED_WEIGHTS  # one place: the committed weights/ folder
+from fashion.provenance import sha256
 
 log = logging.getLogger("export")
 
@@ -29,28 +26,6 @@ class WeightsSource:
         if self.path is not None and self.path.is_file():
             d["sha256"] = sha256(self.path)
         return d
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-@functools.lru_cache(maxsize=1)
-def hub_reachable(host: str = "huggingface.co", timeout: float = 2.0) -> bool:
-    """Decide 'offline' once and fast, so no library sits in a 50 s download retry loop."""
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
-        return False
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-        return True
-    except OSError:
-        log.warning("the model hub (%s) is unreachable: setting HF_HUB_OFFLINE=1 for this run", host)
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        return False
 
 
 def find_local(explicit: str | None, weights_dir: str | None, patterns: tuple[str, ...]) -> Path | None:

@@ -12,8 +12,9 @@ from PIL import Image
 from export import vocabulary
 from export._trace import ExportCheckFailed, convert_check_save, write_manifest
 from export.options import ExportOptions
-from export._weights import WeightsSource, find_local, hub_reachable, warn_random
-from export.attribute_model import build, input_spec
+from export._weights import WeightsSource, find_local, warn_random
+from fashion.provenance import hub_reachable
+from fashion.attribute_model import build, input_spec
 from fashion.attributes import AttributeClassifier
 from fashion.backends import Runner
 from fashion.manifest import InputSpec, Manifest

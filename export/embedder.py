@@ -12,7 +12,8 @@ import torch
 from PIL import Image
 
 from export._trace import ExportCheckFailed, convert_check_save, write_manifest
-from export._weights import WeightsSource, find_local, hub_reachable, warn_random
+from export._weights import WeightsSource, find_local, warn_random
+from fashion.provenance import hub_reachable
 from export.options import ExportOptions
 from fashion import embedder_model
 from fashion.backends import Runner

@@ -58,7 +58,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     """Rebuild the test split from the checkpoint's split.csv and recompute the report's figures."""
-    from export.attribute_model import build, input_spec
+    from fashion.attribute_model import build, input_spec
     from training.catalogue import read_catalogue
     from training.dataset import cache_pixels
     from training.labels import encode

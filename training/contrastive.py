@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from fashion import embedder_model
-from export._weights import sha256
+from fashion.provenance import sha256
 from fashion.embedder_model import SHIPPED_WEIGHTS, input_spec
 from fashion.manifest import InputSpec
 from fashion.preprocess import normalize

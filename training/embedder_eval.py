@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from export.attribute_model import build, input_spec as attribute_spec
+from fashion.attribute_model import build, input_spec as attribute_spec
 from fashion import embedder_model
 from fashion.preprocess import normalize
 from fashion.zeroshot import label_tables

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from export.attribute_model import MultiHeadClassifier, build, input_spec
+from fashion.attribute_model import MultiHeadClassifier, build, input_spec
 from fashion.manifest import InputSpec
 from training.catalogue import Problems, Record, read_catalogue
 from training.dataset import Augment, batches, cache_pixels, model_input
@@ -118,7 +118,7 @@ def evaluate(model: torch.nn.Module, data: Data, spec: InputSpec) -> dict[str, A
 def _new_model(cfg: TrainConfig, heads: dict[str, list[str]]) -> MultiHeadClassifier:
     pretrained = False
     if cfg.pretrained:
-        from export._weights import hub_reachable
+        from fashion.provenance import hub_reachable
         pretrained = hub_reachable()
         if not pretrained:
             log.warning("--pretrained: the hub is unreachable; training the backbone FROM SCRATCH")

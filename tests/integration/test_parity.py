@@ -94,7 +94,7 @@ def test_segmenter_agrees_with_ultralytics_predict(export_dir, street_photos, tm
 def _eager_embedder(manifest):
     """open_clip's own model and transform for the exported embedder: the same seed for random weights, the
     very file (matched by sha256) for local ones; None for hub weights (not reachable here)."""
-    from export._weights import sha256
+    from fashion.provenance import sha256
     from fashion import embedder_model
 
     name = manifest.settings["tokenizer"]

@@ -71,7 +71,7 @@ def test_our_architecture_registers_with_open_clip_and_takes_the_attribute_backb
     assert model.visual.preprocess_cfg["size"] == (112, 112) and embedder_model.embedding_dim(model) == 256
     assert model.visual.preprocess_cfg["mean"] == embedder_model.preprocess_for(embedder_model.ARCHITECTURE)["mean"]
     assert embedder_model.tokenizer(embedder_model.ARCHITECTURE)(["red dress"]).shape == (1, 32)
-    from export.attribute_model import build
+    from fashion.attribute_model import build
 
     attributes = build("tiny_vit_5m_224", {"gender": ["Men", "Women"]})
     path = tmp_path / "attributes.pt"

@@ -31,3 +31,17 @@ def test_readme_commands_are_make_targets_and_ci_runs_the_tests():
         assert f"make {target}" in readme
         assert re.search(rf"^{target}:", makefile, re.M), target
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_export_and_training_do_not_import_each_other():
+    """Both build on fashion/ (the shared model modules: attribute_model, embedder_model, provenance)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    for package, other in (("export", "training"), ("training", "export")):
+        for path in (root / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                assert not any(n == other or n.startswith(other + ".") for n in names), (path, names)
