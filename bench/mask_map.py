@@ -6,7 +6,6 @@ of a served group). Used by bench.precision's segmenter gate: fp32 and a quantis
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -17,14 +16,14 @@ from pycocotools.cocoeval import COCOeval
 
 from fashion.garment_groups import load as load_groups
 from fashion.segment import Segmenter
+from training.split import read_split
 
 EVAL_SCORE = 0.001  # as detection mAP is usually computed (ultralytics' validator too)
 EVAL_MAX = 100  # detections per image (COCOeval's largest maxDets)
 
 
 def val_stems(split: Path = Path("reports/segmenter_split.csv"), part: str = "val") -> list[str]:
-    with open(split, newline="") as f:
-        return [r["id"] for r in csv.DictReader(f) if r["split"] == part]
+    return [i for i, p in read_split(split).items() if p == part]
 
 
 Truth = dict[str, tuple[tuple[int, int], list[tuple[int, np.ndarray]]]]  # stem -> ((h, w), [(group, mask)])

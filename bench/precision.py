@@ -37,6 +37,7 @@ from fashion import models as registry
 from fashion.backends import bf16_supported, load_runner
 from fashion.manifest import MANIFEST_SUFFIX, Manifest
 from fashion.pipeline import Pipeline, decode
+from training.split import read_split
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 GATES = {"embedding_cosine": 0.99, "zero_shot_same": 0.99, "attribute_agreement": 0.99,
@@ -47,8 +48,7 @@ CPU = torch.device("cpu")
 
 def artifact(directory: Path, name: str, precision: str) -> Path:
     """The file a variant runs: the fp32 IR (fp32, bf16) or its int8 twin."""
-    manifest = Manifest.load(directory / f"{name}{MANIFEST_SUFFIX}")
-    fp32 = manifest.settings.get("fp32_artifact", manifest.artifact)
+    fp32 = Manifest.load(directory / f"{name}{MANIFEST_SUFFIX}").fp32_artifact
     return directory / (int8_name(fp32) if precision == "int8" else fp32)
 
 
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     root = data_root(args.calibration_data)
     for name in registry.NAMES:
         quantize(args.models, name, root)
-    test = [r["id"] for r in csv.DictReader(open("reports/attributes_split.csv")) if r["split"] == "test"]
+    test = [i for i, part in read_split(Path("reports/attributes_split.csv")).items() if part == "test"]
     products = [SHARED / "fashion_products" / "images" / f"{i}.jpg" for i in test]
     truth = {r["id"]: r for r in csv.DictReader(open(SHARED / "fashion_products" / "styles.csv"))}
     val = mask_map.val_stems()

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fashion.masks import decode_rle
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
@@ -25,12 +27,6 @@ def save(models: Path, photos: list[Path], out: Path) -> None:
         for path in photos:
             payload, status = pipe([{"body": path.read_bytes()}])[0]
             f.write(json.dumps({"photo": path.name, "status": status, "response": payload}) + "\n")
-
-
-def _mask(rle: dict) -> np.ndarray:
-    from pycocotools import mask as mask_utils
-
-    return mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode("ascii")}).astype(bool)
 
 
 def _cos(a: list, b: list) -> float:
@@ -50,7 +46,7 @@ def compare(a: Path, b: Path) -> dict:
                          == {k: v["label"] for k, v in ry["metadata"].items() if isinstance(v, dict)})
         if same_labels[-1]:
             for p, q in zip(gx, gy):
-                m, n = _mask(p["mask"]), _mask(q["mask"])
+                m, n = decode_rle(p["mask"]), decode_rle(q["mask"])
                 ious.append(float((m & n).sum() / max((m | n).sum(), 1)))
                 cosines.append(_cos(p["embedding"], q["embedding"]))
                 same_colour.append((p["colour"] or {}).get("name") == (q["colour"] or {}).get("name"))

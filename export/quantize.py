@@ -62,7 +62,7 @@ def reference_runner(directory: Path, name: str) -> tuple[Any, Manifest]:
 
     manifest = Manifest.load(directory / f"{name}{MANIFEST_SUFFIX}")
     if manifest.precision == "int8":
-        return load_runner(directory / manifest.settings["fp32_artifact"], manifest.backend, CPU), manifest
+        return load_runner(directory / manifest.fp32_artifact, manifest.backend, CPU), manifest
     return load_runner(directory / manifest.artifact, manifest.backend, CPU, precision=manifest.precision), manifest
 
 
@@ -121,8 +121,8 @@ def quantize(directory: Path, name: str, root: Path) -> tuple[Path, int]:
     if not inputs:
         raise NoCalibrationData(f"{name}: no training-split photos under {root} to calibrate int8 on "
                                 "(--calibration-data / FASHION_CALIBRATION_DATA)")
-    target = directory / int8_name(manifest.settings.get("fp32_artifact", manifest.artifact))
-    quantize_ir(directory / manifest.settings.get("fp32_artifact", manifest.artifact), target, inputs, name)
+    target = directory / int8_name(manifest.fp32_artifact)
+    quantize_ir(directory / manifest.fp32_artifact, target, inputs, name)
     log.info("%s: quantised to int8 on %d calibration inputs in %.1fs (%s)", name, len(inputs),
              time.perf_counter() - start, target.name)
     return target, len(inputs)
@@ -132,8 +132,7 @@ def adopt(directory: Path, name: str, root: Path) -> Manifest:
     """Quantise and make the int8 IR the model's served artifact (its manifest says so)."""
     target, count = quantize(directory, name, root)
     manifest = Manifest.load(directory / f"{name}{MANIFEST_SUFFIX}")
-    fp32 = manifest.settings.get("fp32_artifact", manifest.artifact)
-    settings: dict[str, Any] = {**manifest.settings, "precision": "int8", "fp32_artifact": fp32,
+    settings: dict[str, Any] = {**manifest.settings, "precision": "int8", "fp32_artifact": manifest.fp32_artifact,
                                 "calibration": {"inputs": count, "from": "training-split photos (export/quantize.py)"}}
     manifest = dataclasses.replace(manifest, artifact=target.name, settings=settings)
     manifest.save(directory)

@@ -52,6 +52,11 @@ class Manifest:
         return str(self.settings.get("precision", "fp32"))
 
     @property
+    def fp32_artifact(self) -> str:
+        """The unquantised artifact: an int8 model's fp32 IR (what it was quantised from), else the artifact."""
+        return str(self.settings.get("fp32_artifact", self.artifact))
+
+    @property
     def random_weights(self) -> bool:
         return bool(self.weights.get("random"))
 

@@ -37,7 +37,3 @@ class Plan:
 
     def emits(self, section: str) -> bool:
         return section in self.sections
-
-    def runs(self, stage: str) -> bool:
-        """segment | classify | embed (embed: without counting zero-shot, which depends on the metadata)."""
-        return bool(getattr(self, stage))

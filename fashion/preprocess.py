@@ -98,11 +98,6 @@ def normalize(pixels: torch.Tensor, spec: InputSpec) -> torch.Tensor:
     return TF.normalize(TF.to_dtype(pixels, torch.float32, scale=True), list(spec.mean), list(spec.std))
 
 
-def resize_crop(image: Image.Image, spec: InputSpec) -> torch.Tensor:
-    """The CLIP and timm eval transform; training caches resize_crop_pixels and normalises per batch."""
-    return normalize(resize_crop_pixels(image, spec), spec)
-
-
 def mean_fill(spec: InputSpec) -> tuple[int, int, int]:
     """The colour outside a garment's mask in its crop: the model's mean colour (zero after normalisation)."""
     return tuple(int(round(v * 255)) for v in spec.mean)
