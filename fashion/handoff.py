@@ -3,8 +3,9 @@ take (the whole image and the garment crops, resized for each model's input), wh
 
 Passing the upload costs its bytes on every hop and a decode on every later node; passing pixels costs their
 bytes on every hop and nothing else (no decode, no resize downstream). Small uploads (catalogue product photos)
-are cheaper to decode again, 0.5 MP street photos sit near the break-even, camera photos are far cheaper as pixels. The figures are measured by
-`python -m bench.handoff` (decode) and in DESIGN.md (a raw byte between TorchServe nodes).
+are cheaper to decode again, 0.5 MP street photos sit near the break-even, camera photos are far cheaper as
+pixels. The figures are measured by `python -m bench.handoff` (decode) and in DESIGN.md (a raw byte between
+TorchServe nodes).
 The segmenter archive carries the next models' input specs (handoff.json, written by export.archive); without
 it the upload is passed on, as before.
 """
