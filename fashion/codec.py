@@ -14,7 +14,8 @@ import dataclasses
 import json
 from typing import Any, Union
 
-from fashion.errors import InvalidInput, PayloadTooLarge, RequestError, error_dict
+from fashion.errors import InvalidInput, PayloadTooLarge, RequestError
+from fashion.json_bounds import UTF8_BOM, check_json_bounds, looks_like_json
 from fashion.limits import limits
 from fashion.options import Options, parse_options
 
@@ -93,6 +94,10 @@ def _from_json(obj: Any) -> Request:
         texts = [texts] if isinstance(texts, str) else texts
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
             raise InvalidInput("'text' must be a string or a list of strings")
+        longest = max((len(t) for t in texts), default=0)
+        if longest > limits().max_text_chars:
+            raise PayloadTooLarge(f"a text has {longest} characters; the limit is {limits().max_text_chars} per text "
+                                  "(MAX_TEXT_CHARS; the embedder reads its first 77 tokens)")
         return Request([], parse_options(_split_options(obj, {"text"})), "list", texts=texts)
     if "images" in obj:
         if not isinstance(obj["images"], list):
@@ -104,15 +109,8 @@ def _from_json(obj: Any) -> Request:
                        'or send the raw image bytes with Content-Type: image/jpeg')
 
 
-UTF8_BOM = b"\xef\xbb\xbf"
-
-
-def _looks_like_json(data: bytes) -> bool:
-    head = data[:64].removeprefix(UTF8_BOM).lstrip()
-    return head[:1] in (b"{", b"[")
-
-
 def _parse_json_bytes(data: bytes | str) -> Any:
+    check_json_bounds(data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data)
     try:
         return json.loads(data)
     except RecursionError:
@@ -166,7 +164,7 @@ def _from_payload(payload: Any) -> Request:
         return _from_json(_parse_json_bytes(payload))
     if isinstance(payload, (bytes, bytearray)):
         data = bytes(payload)
-        if _looks_like_json(data):
+        if looks_like_json(data):
             return _from_json(_parse_json_bytes(data.removeprefix(UTF8_BOM)))
         return Request([data], Options(), "single")
     raise InvalidInput(f"unsupported request body of type {type(payload).__name__}")
@@ -182,7 +180,3 @@ def encode_response(request_shape: str, results: list[dict[str, Any]]) -> tuple[
     status = result["error"]["code"] if isinstance(result, dict) and "error" in result else 200
     return result, status
 
-
-def error_response(exc: BaseException) -> tuple[dict[str, Any], int]:
-    body = error_dict(exc)
-    return body, body["error"]["code"]

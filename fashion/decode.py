@@ -1,15 +1,23 @@
-"""decode: encoded image bytes -> an RGB PIL image, with size limits checked before full decoding."""
+"""decode: encoded image bytes -> an RGB PIL image, every limit checked before the work it bounds.
+
+Before any decoder runs: the file's structure (fashion.image_structure: TIFF strips, JPEG scans, PNG chunks);
+from the header: pixels and sides, frames; while decoding: a wall-time budget (DECODE_BUDGET_S), checked on
+every read the decoder makes from the bytes and between the steps; PNG text metadata capped by Pillow's own
+MAX_TEXT_CHUNK / MAX_TEXT_MEMORY, set from the limits.
+"""
 from __future__ import annotations
 
 import io
 import sys
+import time
 import warnings
 
 import simplejpeg
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from fashion.errors import InvalidInput, PayloadTooLarge, Unprocessable, UnsupportedMedia
-from fashion.limits import limits
+from fashion.image_structure import check_structure
+from fashion.limits import Limits, limits
 
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF"})
 MIN_IMAGE_SIDE = 8
@@ -22,18 +30,48 @@ def _pillow_open():
     return getattr(patches, "_image_open", Image.open) if patches is not None else Image.open
 
 
+class DecodeTimeout(Unprocessable):
+    """The decode took longer than its budget (a 422: the file is valid but too costly)."""
+
+
+class _Budgeted(io.BytesIO):
+    """The encoded bytes as a file whose every read checks the decode's deadline."""
+
+    def __init__(self, data: bytes, deadline: float, budget_s: float) -> None:
+        super().__init__(data)
+        self.deadline, self.budget_s = deadline, budget_s
+
+    def check(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise DecodeTimeout(f"decoding the image took longer than its budget of {self.budget_s:g} s "
+                                "(DECODE_BUDGET_S); send a simpler file (baseline JPEG or PNG)")
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.check()
+        return super().read(size)
+
+
+def _apply_pillow_limits(bounds: Limits) -> None:
+    PngImagePlugin.MAX_TEXT_CHUNK = bounds.max_png_text_bytes
+    PngImagePlugin.MAX_TEXT_MEMORY = bounds.max_png_text_bytes
+
+
 def decode_image(data: bytes) -> Image.Image:
     """Open, check and fully decode one image; EXIF orientation applied, converted to RGB."""
     if not data:
         raise InvalidInput("the image is empty (0 bytes); send the image file's bytes")
+    bounds = limits()
+    check_structure(data, bounds)
+    _apply_pillow_limits(bounds)
+    source = _Budgeted(data, time.monotonic() + bounds.decode_budget_s, bounds.decode_budget_s)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = _pillow_open()(io.BytesIO(data), formats=sorted(ALLOWED_FORMATS))
+            image = _pillow_open()(source, formats=sorted(ALLOWED_FORMATS))
     except UnidentifiedImageError:
         raise UnsupportedMedia(
             f"the body is not an image Pillow can read ({len(data)} bytes, starting {data[:8]!r}); "
-            f"send JPEG, PNG or WebP") from None
+            f"send JPEG, PNG, WebP, BMP, GIF or TIFF") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise PayloadTooLarge(f"the image has too many pixels; the limit is {limits().max_image_pixels}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:  # a known format whose header is broken
@@ -45,10 +83,14 @@ def decode_image(data: bytes) -> Image.Image:
             f"{limits().max_image_pixels} in all (set MAX_IMAGE_SIDE / MAX_IMAGE_PIXELS to change it)")
     if min(width, height) < MIN_IMAGE_SIDE:
         raise InvalidInput(f"image is {width}x{height} pixels; each side must be at least {MIN_IMAGE_SIDE}")
+    if image.format in ("GIF", "WEBP") and getattr(image, "n_frames", 1) > bounds.max_frames:
+        raise Unprocessable(f"the {image.format} has {image.n_frames} frames; the limit is {bounds.max_frames} "
+                            "(MAX_FRAMES)")
     try:
         if image.format == "JPEG":
             image = _decode_jpeg(image, data)
         image.load()
+        source.check()
         image = ImageOps.exif_transpose(image) or image
         return _to_rgb(image)
     except (OSError, SyntaxError, ValueError, EOFError) as exc:

@@ -34,6 +34,26 @@ class Unprocessable(RequestError):
     code, phrase = 422, "Unprocessable Entity"
 
 
+class NotFound(RequestError):
+    code, phrase = 404, "Not Found"
+
+
+class MethodNotAllowed(RequestError):
+    code, phrase = 405, "Method Not Allowed"
+
+
+class RequestTimeout(RequestError):
+    code, phrase = 408, "Request Timeout"
+
+
+class URITooLong(RequestError):
+    code, phrase = 414, "URI Too Long"
+
+
+class HeadersTooLarge(RequestError):
+    code, phrase = 431, "Request Header Fields Too Large"
+
+
 class NotReady(RequestError):
     code, phrase = 503, "Service Unavailable"
 
@@ -45,6 +65,3 @@ def error_dict(exc: BaseException) -> dict[str, Any]:
     return {"error": {"code": 500, "type": "InternalError",
                       "message": f"internal error ({type(exc).__name__}); see the server log"}}
 
-
-def is_error(item: Any) -> bool:
-    return isinstance(item, dict) and set(item) == {"error"}

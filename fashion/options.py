@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from typing import Any, Mapping
 
 from fashion.errors import InvalidInput
@@ -49,10 +50,19 @@ def _as_bool(name: str, value: Any) -> bool:
 
 
 def as_number(name: str, value: Any, kind: type, low: float, high: float) -> Any:
+    """`value` as a finite `kind` within [low, high]; anything else (infinities, NaN, 1e999, 2.5 for an integer,
+    booleans) is a 400 that says what was sent."""
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+    wanted = "an integer" if kind is int else "a number"
     try:
-        number = kind(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"option {name!r} must be a {kind.__name__}, got {value!r}") from None
+        if isinstance(value, bool):
+            raise TypeError
+        as_float = float(value)
+        if not math.isfinite(as_float) or (kind is int and not as_float.is_integer()):
+            raise ValueError
+        number = kind(as_float) if isinstance(value, float) else kind(value)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidInput(f"option {name!r} must be {wanted} between {low} and {high}, got {shown}") from None
     if not low <= number <= high:
         raise InvalidInput(f"option {name!r} must be between {low} and {high}, got {number}")
     return number

@@ -30,9 +30,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from fashion.errors import InvalidInput, NotReady, PayloadTooLarge, RequestError, Unprocessable, UnsupportedMedia
+from fashion.limits import limits
 from fashion.options import as_number
 
 MAX_K = 100
+MAX_VECTOR = 4096
+QUERY_KEYS = ("k", "scope", "garment", "box", "text")  # what a query string may set (a raw image body's options)
+JSON_KEYS = (*QUERY_KEYS, "vector", "b64")
 QUERY_OPTIONS = {"include": ["garments", "embedding"], "mask_format": "none"}
 
 
@@ -58,6 +62,24 @@ def index_folder(index_dir: str | None, uri: str | None) -> Path | None:
     return folder if (folder / "index.json").is_file() else None
 
 
+def finite_vector(value: Any) -> np.ndarray:
+    """A query vector: 1 to MAX_VECTOR finite numbers."""
+    ok = (isinstance(value, list) and 0 < len(value) <= MAX_VECTOR
+          and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value))
+    vector = np.asarray(value, np.float64) if ok else None
+    if vector is None or not np.isfinite(vector).all() or np.abs(vector).max() > 3.4e38:
+        raise InvalidInput(f"'vector' must be a list of 1 to {MAX_VECTOR} finite numbers")
+    return vector.astype(np.float32)
+
+
+def finite_box(value: Any) -> list[float]:
+    """A box [x0, y0, x1, y1] (a list, or "x0,y0,x1,y1" in a query string) of finite numbers."""
+    parts = value.split(",") if isinstance(value, str) else value
+    if not isinstance(parts, list) or len(parts) != 4:
+        raise InvalidInput("'box' must be four numbers [x0, y0, x1, y1]")
+    return [as_number("box", v, float, -1e6, 1e6) for v in parts]
+
+
 class SearchService:
     """The loaded index (or why there is none) and the calls that turn a query into a vector."""
 
@@ -79,13 +101,18 @@ class SearchService:
     async def parse(request: Request, body: bytes) -> dict[str, Any]:
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         params: dict[str, Any] = dict(request.query_params)
+        if unknown := sorted(set(params) - set(QUERY_KEYS)):
+            raise InvalidInput(f"unknown query parameter(s) {[u[:40] for u in unknown[:8]]}; /search reads "
+                               f"{list(QUERY_KEYS)}")
         if kind == "application/json" or body[:1] in (b"{",):
             try:
                 obj = json.loads(body)
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise InvalidInput("the body is not valid JSON") from None
             if not isinstance(obj, dict):
                 raise InvalidInput('a search is a JSON object: {"text": ...}, {"vector": [...]} or {"b64": ...}')
+            if unknown := sorted(set(obj) - set(JSON_KEYS)):
+                raise InvalidInput(f"unknown key(s) {[u[:40] for u in unknown[:8]]}; a search reads {list(JSON_KEYS)}")
             params.update(obj)
         elif body:
             params["image"] = body
@@ -104,15 +131,15 @@ class SearchService:
 
         if "text" in q:
             text = q["text"]
-            if not isinstance(text, str) or len(text) > 200:
-                raise InvalidInput("'text' must be a string of at most 200 characters")
+            if not isinstance(text, str) or not text.strip():
+                raise InvalidInput("'text' must be a non-empty string")
+            if len(text) > limits().max_text_chars:
+                raise PayloadTooLarge(f"'text' has {len(text)} characters; the limit is {limits().max_text_chars} "
+                                      "(MAX_TEXT_CHARS)")
             r = await client.post("/predictions/embedder", json={"text": [text]})
             return np.asarray(self._ok(r)["embeddings"][0], np.float32), {"text": text}
         if "vector" in q:
-            try:
-                return np.asarray(q["vector"], np.float32).reshape(-1), {"vector": len(q["vector"])}
-            except (TypeError, ValueError):
-                raise InvalidInput("'vector' must be a list of numbers") from None
+            return finite_vector(q["vector"]), {"vector": len(q["vector"])}
         r = await client.post("/predictions/fashion", content=json.dumps(
             {"b64": base64.b64encode(q["image"]).decode(), **QUERY_OPTIONS}),
             headers={"Content-Type": "application/json"})
@@ -120,9 +147,7 @@ class SearchService:
         if q.get("garment") is None and q.get("box") is None:
             return np.asarray(answer["embedding"], np.float32), {"image": True,
                                                                   "garments": len(answer.get("garments") or [])}
-        box = q.get("box")
-        if isinstance(box, str):
-            box = [float(v) for v in box.split(",")]
+        box = None if q.get("box") is None else finite_box(q["box"])
         number = None if q.get("garment") is None else as_number("garment", q["garment"], int, 0, 1000)
         g = pick_garment(answer.get("garments") or [], number, box)
         return np.asarray(g["embedding"], np.float32), {"image": True, "garment": {"label": g["label"],
@@ -148,7 +173,7 @@ class SearchService:
             raise NoIndex(self.reason)
         q = await self.parse(request, body)
         k = as_number("k", q.get("k", 10), int, 1, MAX_K)
-        scope = str(q.get("scope", "images"))
+        scope = str(q.get("scope", "images"))[:40]
         vector, query = await self.vector(client, q)
         from catalogue.index import IndexRefused
 

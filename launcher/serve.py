@@ -29,6 +29,7 @@ import uvicorn
 from fashion.samples import synthetic_jpeg
 from launcher import torchserve as ts
 from launcher.frontdoor import State, build_app
+from launcher.http_server import server_config
 from launcher.search_route import SearchService, index_folder
 from launcher.settings import FrontDoorSettings
 
@@ -160,9 +161,7 @@ def _run(config: Path, vmargs: str, store: Path, logs: Path, timeout: float, set
     print(f"search: {search.info() or search.reason}", flush=True)
     app = build_app(settings, supervisor.inference, lifespan=lambda state: supervisor.lifespan(state, server),
                     search=search)
-    server = uvicorn.Server(uvicorn.Config(
-        app, host=settings.host, port=settings.port, lifespan="on", log_level="warning", access_log=False,
-        timeout_graceful_shutdown=settings.drain_s, timeout_keep_alive=30))
+    server = uvicorn.Server(server_config(app, settings.host, settings.port, settings.drain_s))
     print(f"front door on {settings.host}:{settings.port} (predict {settings.predict_route} -> "
           f"{settings.predict_target}, health {settings.health_route}, at most {settings.max_inflight} requests in "
           f"flight per endpoint) -> TorchServe {supervisor.inference}", flush=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 
@@ -92,9 +93,29 @@ def test_body_limit_matches_config_properties():
 
 @pytest.mark.parametrize("body", [b"[" * 100_000, b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
                                   b'{"instances":' + b"[" * 5000 + b"]" * 5000 + b"}"])
-def test_deeply_nested_json_is_a_400_not_a_recursion_error(body):
-    with pytest.raises(InvalidInput, match="nested too deeply"):
+def test_deeply_nested_json_is_refused_before_it_is_parsed(body):
+    with pytest.raises(PayloadTooLarge, match="MAX_JSON_(CONTAINERS|KEYS)"):
         decode_request({"body": body})
+
+
+@pytest.mark.parametrize("body,limit", [
+    (b'{"b64": "aGVsbG8=", "x": ' + b"[" * 40 + b"]" * 40 + b"}", "MAX_JSON_DEPTH"),
+    (json.dumps({f"k{i}": 1 for i in range(2000)}).encode(), "MAX_JSON_KEYS"),
+    (json.dumps({"images": ["aGVsbG8="] * 900 + [[]] * 1100}).encode(), "MAX_JSON_CONTAINERS")])
+def test_json_past_a_structural_limit_is_a_413_naming_it(body, limit):
+    with pytest.raises(PayloadTooLarge, match=limit):
+        decode_request({"body": body})
+
+
+def test_colons_and_brackets_inside_strings_do_not_count():
+    caption = "a: b: [c] {d} " * 500
+    request = decode_request({"body": json.dumps({"text": [caption[:900]] * 3}).encode()})
+    assert request.texts is not None and len(request.texts) == 3
+
+
+def test_an_embedder_text_past_its_length_limit_is_a_413():
+    with pytest.raises(PayloadTooLarge, match="MAX_TEXT_CHARS"):
+        decode_request({"body": json.dumps({"text": ["x" * 1001]}).encode()})
 
 
 def test_json_with_a_utf8_bom_is_json_and_texts_must_be_strings():
