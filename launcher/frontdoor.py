@@ -29,13 +29,13 @@ import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from fashion.errors import (InvalidInput, MethodNotAllowed, NotFound, NotReady, PayloadTooLarge, RequestError,
                             RequestTimeout)
-from fashion.limits import limits
+from fashion.limits import Limits, limits
 from launcher.body_checks import check_body
 from launcher.http_guard import HttpGuard
 from launcher.routes import PUBLIC_MODELS, PUBLIC_WORKFLOWS, WEB, openapi, route_table
@@ -127,9 +127,9 @@ def upstream_error(status: int, body: bytes) -> tuple[int, bytes] | None:
     return status, json.dumps({"error": {"code": status, "type": kind, "message": message}}).encode()
 
 
-async def read_body(request: Request, limit: int, why: str) -> bytes:
+async def read_body(request: Request, limit: int, why: str, deadline: float) -> bytes:
     """The body within `limit` bytes (refused with a 413 as soon as it is known to exceed it, never buffered past
-    it) and within the body deadline (408)."""
+    it) and within `deadline` seconds (408)."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
@@ -137,7 +137,6 @@ async def read_body(request: Request, limit: int, why: str) -> bytes:
         if int(declared) > limit:
             raise PayloadTooLarge(f"the request is {int(declared)} bytes; {why}")
     chunks, size = [], 0
-    deadline = limits().body_timeout_s
     try:
         async with asyncio.timeout(deadline):
             async for chunk in request.stream():
@@ -145,6 +144,8 @@ async def read_body(request: Request, limit: int, why: str) -> bytes:
                 if size > limit:
                     raise PayloadTooLarge(f"the request is over {limit} bytes; {why}")
                 chunks.append(chunk)
+    except ClientDisconnect:
+        raise InvalidInput(f"the client disconnected after {size} bytes of its body") from None
     except TimeoutError:
         raise RequestTimeout(f"the request body did not arrive within {deadline:g} s (BODY_TIMEOUT_S); "
                              f"{size} bytes came") from None
@@ -154,8 +155,8 @@ async def read_body(request: Request, limit: int, why: str) -> bytes:
 class FrontDoor:
     """The route handlers, bound to one State (the route table names them by `endpoint`)."""
 
-    def __init__(self, state: State, search: SearchService) -> None:
-        self.state, self.settings, self.search_service = state, state.settings, search
+    def __init__(self, state: State, search: SearchService, bounds: Limits) -> None:
+        self.state, self.settings, self.search_service, self.bounds = state, state.settings, search, bounds
         s = self.settings
         self.general_limit = (f"the limit is {s.max_request_bytes} bytes (TorchServe's max_request_size); "
                               "send fewer or smaller images per request")
@@ -199,8 +200,8 @@ class FrontDoor:
             if request.url.query:
                 raise InvalidInput(f"{request.url.path} reads no query string: send options in the body (JSON keys "
                                    'beside the image, {"parameters": {...}} in the Vertex shape, or form fields)')
-            body = await read_body(request, body_limit, why)
-            check_body(body, content_type)
+            body = await read_body(request, body_limit, why, self.bounds.body_timeout_s)
+            check_body(body, content_type, self.bounds)
         except RequestError as exc:
             return error(exc)
 
@@ -262,8 +263,9 @@ class FrontDoor:
         if (refused := self.not_ready()) is not None:
             return refused
         try:
-            body = await read_body(request, self.settings.max_request_bytes, self.general_limit)
-            check_body(body, request.headers.get("content-type"))
+            body = await read_body(request, self.settings.max_request_bytes, self.general_limit,
+                                   self.bounds.body_timeout_s)
+            check_body(body, request.headers.get("content-type"), self.bounds)
         except RequestError as exc:
             return error(exc)
 
@@ -301,11 +303,13 @@ class FrontDoor:
 def build_app(settings: FrontDoorSettings, inference: str,
               lifespan: Callable[[State], contextlib.AbstractAsyncContextManager[None]] | None = None,
               transport: httpx.AsyncBaseTransport | None = None,
-              search: SearchService | None = None) -> Starlette:
+              search: SearchService | None = None, bounds: Limits | None = None) -> Starlette:
     """The ASGI app forwarding to TorchServe's inference API at `inference` (http://127.0.0.1:PORT), behind the
-    request guard (launcher.http_guard); app.state.frontdoor is its State."""
+    request guard (launcher.http_guard); app.state.frontdoor is its State. `bounds`: the limits (default: the
+    environment's, fashion.limits)."""
+    bounds = bounds or limits()
     state = State(settings, inference)
-    door = FrontDoor(state, search or SearchService(None))
+    door = FrontDoor(state, search or SearchService(None), bounds)
 
     @contextlib.asynccontextmanager
     async def lifespan_with_client(app: Starlette) -> AsyncIterator[None]:
@@ -323,7 +327,7 @@ def build_app(settings: FrontDoorSettings, inference: str,
             await state.client.aclose()
 
     routes = [Route(r.path, getattr(door, r.endpoint), methods=list(r.methods)) for r in route_table(settings)]
-    app = Starlette(routes=routes, lifespan=lifespan_with_client, middleware=[Middleware(HttpGuard)],
+    app = Starlette(routes=routes, lifespan=lifespan_with_client, middleware=[Middleware(HttpGuard, bounds=bounds)],
                     exception_handlers={HTTPException: door.http_error})
     app.state.frontdoor = state
     return app

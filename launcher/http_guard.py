@@ -38,6 +38,8 @@ log = logging.getLogger("launcher.http_guard")
 
 def path_problem(raw_path: bytes) -> str | None:
     """Why a request path is refused, or None. `raw_path` is the path as sent (percent-encoded)."""
+    if not raw_path.startswith(b"/"):
+        return "the path must start with /"
     if ENCODED_SEPARATOR.search(raw_path):
         return "the path holds an encoded separator (%2F or %5C)"
     path = unquote(raw_path.decode("latin-1"), encoding="utf-8", errors="replace")
@@ -57,6 +59,8 @@ def path_problem(raw_path: bytes) -> str | None:
 
 def request_problem(scope: Scope, bounds: Limits) -> RequestError | None:
     """The first reason to refuse this request before routing it, or None."""
+    if scope.get("http_version") not in ("1.0", "1.1"):
+        return InvalidInput(f"HTTP/{scope.get('http_version')} is not served here; speak HTTP/1.1")
     raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
     query: bytes = scope.get("query_string", b"")
     if len(raw_path) + len(query) > bounds.max_url_bytes:

@@ -5,7 +5,8 @@ What uvicorn and h11 do not do, done here before h11 parses a request head (so n
   start): a client that trickles its headers gets a 408 and the connection is closed;
 - a limit on the head's size (MAX_HEADER_BYTES): 431, closed;
 - ambiguous framing refused and the connection closed (400): Content-Length together with Transfer-Encoding,
-  more than one Content-Length (h11 merges equal ones silently), a Transfer-Encoding other than chunked; also for
+  more than one Content-Length (h11 merges equal ones silently), a Transfer-Encoding other than chunked, a header
+  folded over lines (h11 unfolds it); also for
   a request pipelined behind another, checked before it is parsed;
 - h11's own refusals (a malformed request line or header) answered in the project's JSON error shape.
 The body's deadline is the app's (launcher.frontdoor reads bodies before taking an in-flight slot).
@@ -27,9 +28,11 @@ HEAD_END = b"\r\n\r\n"
 
 
 def framing_problem(head: bytes) -> str | None:
-    """Why a request head's body framing is ambiguous, or None. `head` is the raw head up to its blank line."""
+    """Why a request head's framing is ambiguous, or None. `head` is the raw head up to its blank line."""
     lengths, encodings = 0, []
     for line in head.split(b"\r\n")[1:]:
+        if line[:1] in (b" ", b"\t"):
+            return "the request folds a header over lines (obsolete line folding)"
         name, _, value = line.partition(b":")
         name = name.strip().lower()
         if name == b"content-length":
@@ -84,7 +87,11 @@ class GuardedH11Protocol(H11Protocol):
             if self.refused_head(self.conn.trailing_data[0] + data):
                 return
             self._arm_head_timer()
-        super().data_received(data)
+        try:
+            super().data_received(data)
+        except UnicodeDecodeError:  # uvicorn decodes the request target as ASCII; h11 lets other bytes through
+            self.refuse(InvalidInput("the request target holds bytes outside ASCII; percent-encode them"))
+            return
         if self.conn.their_state is not h11.IDLE:
             self._disarm_head_timer()
 
@@ -131,8 +138,10 @@ class GuardedH11Protocol(H11Protocol):
 
 def server_config(app: Any, host: str, port: int, drain_s: float, bounds: Limits | None = None,
                   **kwargs: Any) -> uvicorn.Config:
-    """uvicorn's config for the front door: the guarded protocol, h11's own buffer bound as a backstop."""
-    GuardedH11Protocol.bounds = bounds or limits()
-    return uvicorn.Config(app, host=host, port=port, http=GuardedH11Protocol, lifespan="on", log_level="warning",
+    """uvicorn's config for the front door: the guarded protocol with `bounds` (default: the environment's limits),
+    h11's own buffer bound as a backstop."""
+    bounds = bounds or limits()
+    protocol = type("GuardedH11Protocol", (GuardedH11Protocol,), {"bounds": bounds})
+    return uvicorn.Config(app, host=host, port=port, http=protocol, lifespan="on", log_level="warning",
                           access_log=False, timeout_graceful_shutdown=drain_s, timeout_keep_alive=30,
-                          h11_max_incomplete_event_size=GuardedH11Protocol.bounds.max_header_bytes + 1024, **kwargs)
+                          h11_max_incomplete_event_size=bounds.max_header_bytes + 1024, **kwargs)

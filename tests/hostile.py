@@ -92,6 +92,60 @@ def zero_tables(photo: bytes, marker: int, keep: int) -> bytes:
     return bytes(out)
 
 
+def tiff_strips(strips: int = 1_000_000) -> bytes:
+    """A valid 64x64 greyscale TIFF whose one image lists `strips` strips (all pointing at the same byte): Pillow
+    spends seconds reading that table before any pixel."""
+    so, sbc = 8 + 2 + 12 * 9 + 4, 8 + 2 + 12 * 9 + 4 + 4 * strips
+    pixels = sbc + 4 * strips
+    tags = [(256, 3, 1, 64), (257, 3, 1, 64), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 1), (273, 4, strips, so),
+            (277, 3, 1, 1), (278, 3, 1, 1), (279, 4, strips, sbc)]
+    ifd = struct.pack("<H", len(tags)) + b"".join(
+        struct.pack("<HHIHH", t, k, n, v, 0) if k == 3 else struct.pack("<HHII", t, k, n, v) for t, k, n, v in tags)
+    return (b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + struct.pack(f"<{strips}I", *[pixels] * strips)
+            + struct.pack(f"<{strips}I", *[1] * strips) + b"\x80" * 4096)
+
+
+def jpeg_scans(photo: bytes, scans: int = 1000) -> bytes:
+    """The photo re-encoded as a progressive JPEG, its last scan repeated until it has `scans` scans."""
+    progressive = _encode(Image.open(io.BytesIO(photo)).convert("RGB"), "JPEG", progressive=True, quality=80)
+    last = progressive.rindex(b"\xff\xda")
+    return progressive[:last] + progressive[last:-2] * (scans - progressive.count(b"\xff\xda") + 1) + b"\xff\xd9"
+
+
+def gif_frames(frames: int = 5000) -> bytes:
+    images = [Image.frombytes("L", (16, 16), bytes((i * 7 + j) % 256 for j in range(256))).convert("P")
+              for i in range(frames)]
+    return _encode(images[0], "GIF", save_all=True, append_images=images[1:], duration=10)
+
+
+def png_chunks(photo: bytes, chunks: int = 5000) -> bytes:
+    """A valid PNG with `chunks` small tEXt chunks before its image data."""
+    png = _encode(Image.open(io.BytesIO(photo)).convert("RGB").resize((64, 64)), "PNG")
+    head = 8 + 25  # signature + IHDR
+    return png[:head] + _png_chunk(b"tEXt", b"k\x00v") * chunks + png[head:]
+
+
+def png_text_bomb(photo: bytes) -> bytes:
+    """A valid PNG with one zTXt chunk that inflates to 200 MB."""
+    png = _encode(Image.open(io.BytesIO(photo)).convert("RGB").resize((64, 64)), "PNG")
+    z = zlib.compressobj(9)
+    bomb = b"".join(z.compress(b"\x00" * (1 << 20)) for _ in range(200)) + z.flush()
+    return png[:33] + _png_chunk(b"zTXt", b"Comment\x00\x00" + bomb) + png[33:]
+
+
+def multipart(parts: list[tuple[bytes, bytes]], boundary: bytes = b"xYzZY", close: bool = True) -> bytes:
+    """A multipart/form-data body of (part headers, part body) pairs."""
+    out = b"".join(b"--" + boundary + b"\r\n" + headers + b"\r\n\r\n" + body + b"\r\n" for headers, body in parts)
+    return out + (b"--" + boundary + b"--\r\n" if close else b"")
+
+
+def nested_multipart(photo: bytes) -> bytes:
+    inner = multipart([(b'Content-Disposition: form-data; name="data"; filename="a.jpg"\r\nContent-Type: image/jpeg',
+                        photo)], b"inner")
+    return multipart([(b'Content-Disposition: form-data; name="data"\r\n'
+                       b"Content-Type: multipart/mixed; boundary=inner", inner)])
+
+
 def _nested(depth: int, inner: str = "") -> bytes:
     return ("[" * depth + inner + "]" * depth).encode()
 
@@ -112,13 +166,41 @@ def build_corpus(photo: bytes, oversized_mb: int = 65) -> list[Case]:
         Case("jpeg_zeros_in_scan", photo[:5000] + bytes(3000) + photo[8000:], JPEG, "refused", 422),
         Case("photo_as_form_urlencoded", photo, "application/x-www-form-urlencoded", "accepted"),
         Case("photo_as_octet_stream", photo, "application/octet-stream", "accepted"),
-        Case("nested_json_lists", _nested(100_000), JSON, "refused", 400),
-        Case("nested_json_objects", b'{"a":' * 100_000 + b"1" + b"}" * 100_000, JSON, "refused", 400),
-        Case("nested_json_instances", b'{"instances":' + _nested(5000) + b"}", JSON, "refused", 400),
-        Case("nested_json_as_form", _nested(100_000), "application/x-www-form-urlencoded", "refused", 400),
+        Case("nested_json_lists", _nested(100_000), JSON, "refused", 413),
+        Case("nested_json_objects", b'{"a":' * 100_000 + b"1" + b"}" * 100_000, JSON, "refused", 413),
+        Case("nested_json_instances", b'{"instances":' + _nested(5000) + b"}", JSON, "refused", 413),
+        Case("nested_json_as_form", _nested(100_000), "application/x-www-form-urlencoded", "refused", 413),
+        Case("json_40_levels", b'{"b64": "aGVsbG8=", "x": ' + _nested(40) + b"}", JSON, "refused", 413),
+        Case("json_million_keys", json.dumps({f"k{i}": 1 for i in range(1_000_000)}).encode(), JSON, "refused", 413),
+        Case("json_overflowing_number", b'{"b64": "' + b64.encode() + b'", "max_garments": 1e999}', JSON, "refused",
+             400),
+        Case("json_overflowing_negative", b'{"b64": "' + b64.encode() + b'", "max_garments": -1e999}', JSON,
+             "refused", 400),
+        Case("json_overflowing_score", b'{"b64": "' + b64.encode() + b'", "min_score": 1e999}', JSON, "refused", 400),
+        Case("text_16kb", json.dumps({"text": ["x" * 16_000]}).encode(), JSON, "refused", 413),
+        Case("text_1mb", json.dumps({"text": ["red " * 250_000]}).encode(), JSON, "refused", 413),
+        Case("labels_long", json.dumps({"b64": b64, "labels": ["y" * 5000]}).encode(), JSON, "refused", 400),
+        Case("prompt_long", json.dumps({"b64": b64, "prompt": "z" * 100_000}).encode(), JSON, "refused", 400),
+        Case("tiff_million_strips", tiff_strips(), "image/tiff", "refused", 422),
+        Case("jpeg_1000_scans", jpeg_scans(photo), JPEG, "refused", 422),
+        Case("gif_5000_frames", gif_frames(), "image/gif", "refused", 422),
+        Case("png_5000_chunks", png_chunks(photo), PNG, "refused", 422),
+        Case("png_text_bomb", png_text_bomb(photo), PNG, "refused"),
+        Case("multipart_nested", nested_multipart(photo), "multipart/form-data; boundary=xYzZY", "refused", 400),
+        Case("multipart_no_boundary", multipart([(b'Content-Disposition: form-data; name="data"', photo)]),
+             "multipart/form-data", "refused", 400),
+        Case("multipart_unterminated", multipart([(b'Content-Disposition: form-data; name="data"', photo)],
+                                                 close=False), "multipart/form-data; boundary=xYzZY", "refused", 400),
+        Case("multipart_no_name", multipart([(b"Content-Disposition: form-data", photo)]),
+             "multipart/form-data; boundary=xYzZY", "refused", 400),
+        Case("multipart_100_parts", multipart([(b'Content-Disposition: form-data; name="p%d"' % i, b"1")
+                                               for i in range(100)]), "multipart/form-data; boundary=xYzZY",
+             "refused", 400),
+        Case("multipart_mixed", multipart([(b'Content-Disposition: form-data; name="data"', photo)]),
+             "multipart/mixed; boundary=xYzZY", "refused", 400),
         Case("json_huge_integer", b'{"b64": "aGVsbG8=", "max_garments": ' + b"9" * 5000 + b"}", JSON, "refused", 400),
         Case("json_nan_option", json.dumps({"b64": b64, "min_score": float("nan")}).encode(), JSON, "refused", 400),
-        Case("json_text_not_strings", b'{"text": ' + _nested(500) + b"}", JSON, "refused", 400),
+        Case("json_text_not_strings", b'{"text": ' + _nested(500) + b"}", JSON, "refused", 413),
         Case("truncated_png", png[: len(png) // 2], PNG, "refused", 400),
         Case("corrupted_png", bytes(corrupt_png), PNG, "refused", 400),
         Case("zero_bytes", b"", JPEG, "refused", 400),
