@@ -58,6 +58,7 @@ def hop(pairs: int = 300) -> None:
 
     from launcher import torchserve as ts
     from launcher.frontdoor import build_app
+    from launcher.http_server import server_config
     from launcher.settings import FrontDoorSettings
 
     answer = b'{"garments":[' + b"1," * 20000 + b"1]}"
@@ -71,14 +72,13 @@ def hop(pairs: int = 300) -> None:
                     "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": answer})
 
-    def serve(app, port: int) -> None:
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-        threading.Thread(target=server.run, daemon=True).start()
+    def serve(config: uvicorn.Config) -> None:
+        threading.Thread(target=uvicorn.Server(config).run, daemon=True).start()
 
     up, front = ts.free_port(), ts.free_port()
     app = build_app(FrontDoorSettings(), f"http://127.0.0.1:{up}")
-    serve(upstream, up)
-    serve(app, front)
+    serve(uvicorn.Config(upstream, host="127.0.0.1", port=up, log_level="error"))
+    serve(server_config(app, "127.0.0.1", front, drain_s=1.0))  # as served: the guarded protocol and guard
     time.sleep(2)
     app.state.frontdoor.ready = True
     photo = pick_photos(DEFAULT_PHOTOS, 1)[0].read_bytes()

@@ -7,14 +7,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from fashion.errors import InvalidInput
 from fashion.backends import Runner
+from fashion.errors import InvalidInput
+from fashion.limits import limits
 from fashion.manifest import Manifest, load_artifact
 from fashion.preprocess import model_pixels, normalize
 from fashion.segment import Garment
 from fashion.zeroshot import USER_TEMPLATE, ZeroShot
 
-MAX_TEXTS = 256
 LABEL_CACHE = 128  # user vocabularies whose text embeddings are kept
 
 
@@ -79,8 +79,9 @@ class Embedder:
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         if self.text_module is None:
             raise InvalidInput("this embedder archive has no text tower; export it with text enabled")
-        if not texts or len(texts) > MAX_TEXTS or not all(isinstance(t, str) and t.strip() for t in texts):
-            raise InvalidInput(f"'text' must be a list of 1 to {MAX_TEXTS} non-empty strings")
+        most = limits().max_texts
+        if not texts or len(texts) > most or not all(isinstance(t, str) and t.strip() for t in texts):
+            raise InvalidInput(f"'text' must be a list of 1 to {most} non-empty strings (MAX_TEXTS)")
         tokens = self.tokenizer()(texts).to(self.device)
         return torch.nn.functional.normalize(self.text_module(tokens).float(), dim=-1).cpu().numpy()
 

@@ -17,7 +17,15 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def check_structure(data: bytes, bounds: Limits) -> None:
-    """Raise Unprocessable when `data` (any format) is past one of the structural limits of `bounds`."""
+    """Raise Unprocessable when `data` (any format) is past one of the structural limits of `bounds`. A file too
+    short for its own headers passes here: the decoder then says it is truncated."""
+    try:
+        _check(data, bounds)
+    except struct.error:
+        return
+
+
+def _check(data: bytes, bounds: Limits) -> None:
     if data[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
         _check_tiff(data, bounds)
     elif data[:2] == b"\xff\xd8":

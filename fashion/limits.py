@@ -7,8 +7,9 @@ table lists them all.
 - HTTP, read by the front door before any work (launcher.http_guard, launcher.http_server): URL length, query
   parameters, header bytes and count, deadlines for the headers and the body (a slow client is cut off with 408
   and never holds an in-flight slot).
-- Parsing: JSON keys, objects/lists and nesting depth (upper bounds counted at memory speed, exact only past
-  them: fashion.json_bounds); characters per embedder text; multipart parts.
+- Parsing and options: JSON keys, objects/lists and nesting depth (upper bounds counted at memory speed, exact only past
+  them: fashion.json_bounds); embedder texts and their characters; labels, prompt, garments, search hits and
+  vector size; multipart parts.
 - Decoding (fashion.decode, checked from the file's structure before any pixel is decoded): pixels, TIFF strips or
   tiles, JPEG scans, GIF/WebP frames, PNG chunks and text metadata, and a time budget per image decode.
 """
@@ -37,6 +38,12 @@ class Limits:
     max_json_containers: int = 1000  # objects and lists in one JSON body
     max_json_depth: int = 32
     max_text_chars: int = 1000  # per embedder text (CLIP reads 77 tokens: ~300 characters of English)
+    max_texts: int = 256  # embedder texts per request
+    max_labels: int = 64  # option "labels"
+    max_label_chars: int = 80  # per label, and the option "prompt"
+    max_garments: int = 100  # the highest "max_garments" a request may ask for
+    max_search_k: int = 100  # hits per /search
+    max_vector_dim: int = 4096  # a /search query vector
     max_multipart_parts: int = 64
     # decoding
     max_image_side: int = 8192

@@ -7,12 +7,12 @@ import math
 from typing import Any, Mapping
 
 from fashion.errors import InvalidInput
+from fashion.limits import limits
 from fashion.plan import Plan
 
 SECTIONS = ("garments", "embedding", "metadata")
 MASK_FORMATS = ("rle", "polygon", "none")
 GROUPINGS = ("fine", "coarse")  # garments as the segmenter's classes, or merged per body group
-MAX_LABELS, MAX_LABEL_CHARS = 64, 80
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +68,7 @@ def as_number(name: str, value: Any, kind: type, low: float, high: float) -> Any
     return number
 
 
-def parse_options(raw: Mapping[str, Any] | None, max_garments_limit: int = 100) -> Options:
+def parse_options(raw: Mapping[str, Any] | None) -> Options:
     """Validate user options; unknown keys are refused so a typo never silently does nothing."""
     raw = dict(raw or {})
     known = {f.name for f in dataclasses.fields(Options)}
@@ -81,7 +81,7 @@ def parse_options(raw: Mapping[str, Any] | None, max_garments_limit: int = 100) 
     if raw.get("min_score") is not None:
         kwargs["min_score"] = as_number("min_score", raw["min_score"], float, 0.0, 1.0)
     if "max_garments" in raw:
-        kwargs["max_garments"] = as_number("max_garments", raw["max_garments"], int, 0, max_garments_limit)
+        kwargs["max_garments"] = as_number("max_garments", raw["max_garments"], int, 0, limits().max_garments)
     if "mask_format" in raw:
         fmt = str(raw["mask_format"]).lower()
         if fmt not in MASK_FORMATS:
@@ -101,9 +101,9 @@ def parse_options(raw: Mapping[str, Any] | None, max_garments_limit: int = 100) 
         kwargs["groups"] = groups
     if raw.get("prompt") not in (None, ""):
         prompt = raw["prompt"].decode("utf-8", "replace") if isinstance(raw["prompt"], bytes) else raw["prompt"]
-        if not isinstance(prompt, str) or not prompt.strip() or len(prompt) > MAX_LABEL_CHARS:
-            raise InvalidInput(f"option 'prompt' must be a non-empty string of at most {MAX_LABEL_CHARS} characters, "
-                               f"e.g. \"red dress\"")
+        if not isinstance(prompt, str) or not prompt.strip() or len(prompt) > limits().max_label_chars:
+            raise InvalidInput(f"option 'prompt' must be a non-empty string of at most {limits().max_label_chars} "
+                               'characters (MAX_LABEL_CHARS), e.g. "red dress"')
         kwargs["prompt"] = prompt.strip()
     if raw.get("labels") not in (None, "", []):
         kwargs["labels"] = _labels(raw["labels"])
@@ -111,7 +111,7 @@ def parse_options(raw: Mapping[str, Any] | None, max_garments_limit: int = 100) 
 
 
 def _labels(value: Any) -> tuple[str, ...]:
-    """A list of strings (or one comma-separated string): 1 to MAX_LABELS distinct, non-empty, short."""
+    """A list of strings (or one comma-separated string): 1 to max_labels distinct, non-empty, short."""
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     if isinstance(value, str):
@@ -119,7 +119,9 @@ def _labels(value: Any) -> tuple[str, ...]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise InvalidInput("option 'labels' must be a list of strings, e.g. [\"floral\", \"striped\"]")
     labels = tuple(dict.fromkeys(v.strip() for v in value if v.strip()))
-    if not labels or len(labels) > MAX_LABELS or any(len(v) > MAX_LABEL_CHARS for v in labels):
-        raise InvalidInput(f"option 'labels' must hold 1 to {MAX_LABELS} labels of at most {MAX_LABEL_CHARS} "
+    most, chars = limits().max_labels, limits().max_label_chars
+    if not labels or len(labels) > most or any(len(v) > chars for v in labels):
+        raise InvalidInput(f"option 'labels' must hold 1 to {most} labels (MAX_LABELS) of at most {chars} "
+                           f"characters each (MAX_LABEL_CHARS), "
                            f"characters each, got {len(labels)}")
     return labels

@@ -70,8 +70,8 @@ class GuardedH11Protocol(H11Protocol):
     def _head_timed_out(self) -> None:
         self.head_timer = None
         if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-            self.refuse(RequestTimeout(f"the request's headers did not arrive within {self.bounds.header_timeout_s:g} s "
-                                       "(HEADER_TIMEOUT_S)"))
+            self.refuse(RequestTimeout(f"the request's headers did not arrive within "
+                                       f"{self.bounds.header_timeout_s:g} s (HEADER_TIMEOUT_S)"))
 
     # --- the protocol
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]

@@ -33,8 +33,6 @@ from fashion.errors import InvalidInput, NotReady, PayloadTooLarge, RequestError
 from fashion.limits import limits
 from fashion.options import as_number
 
-MAX_K = 100
-MAX_VECTOR = 4096
 QUERY_KEYS = ("k", "scope", "garment", "box", "text")  # what a query string may set (a raw image body's options)
 JSON_KEYS = (*QUERY_KEYS, "vector", "b64")
 QUERY_OPTIONS = {"include": ["garments", "embedding"], "mask_format": "none"}
@@ -63,12 +61,13 @@ def index_folder(index_dir: str | None, uri: str | None) -> Path | None:
 
 
 def finite_vector(value: Any) -> np.ndarray:
-    """A query vector: 1 to MAX_VECTOR finite numbers."""
-    ok = (isinstance(value, list) and 0 < len(value) <= MAX_VECTOR
+    """A query vector: 1 to max_vector_dim finite numbers."""
+    most = limits().max_vector_dim
+    ok = (isinstance(value, list) and 0 < len(value) <= most
           and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value))
     vector = np.asarray(value, np.float64) if ok else None
     if vector is None or not np.isfinite(vector).all() or np.abs(vector).max() > 3.4e38:
-        raise InvalidInput(f"'vector' must be a list of 1 to {MAX_VECTOR} finite numbers")
+        raise InvalidInput(f"'vector' must be a list of 1 to {most} finite numbers (MAX_VECTOR_DIM)")
     return vector.astype(np.float32)
 
 
@@ -172,7 +171,7 @@ class SearchService:
         if self.index is None:
             raise NoIndex(self.reason)
         q = await self.parse(request, body)
-        k = as_number("k", q.get("k", 10), int, 1, MAX_K)
+        k = as_number("k", q.get("k", 10), int, 1, limits().max_search_k)
         scope = str(q.get("scope", "images"))[:40]
         vector, query = await self.vector(client, q)
         from catalogue.index import IndexRefused

@@ -101,8 +101,9 @@ def tiff_strips(strips: int = 1_000_000) -> bytes:
             (277, 3, 1, 1), (278, 3, 1, 1), (279, 4, strips, sbc)]
     ifd = struct.pack("<H", len(tags)) + b"".join(
         struct.pack("<HHIHH", t, k, n, v, 0) if k == 3 else struct.pack("<HHII", t, k, n, v) for t, k, n, v in tags)
-    return (b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + struct.pack(f"<{strips}I", *[pixels] * strips)
-            + struct.pack(f"<{strips}I", *[1] * strips) + b"\x80" * 4096)
+    return (b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0)
+            + struct.pack(f"<{strips}I", *[pixels] * strips) + struct.pack(f"<{strips}I", *[1] * strips)
+            + b"\x80" * 4096)
 
 
 def jpeg_scans(photo: bytes, scans: int = 1000) -> bytes:

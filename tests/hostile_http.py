@@ -118,7 +118,8 @@ def build_http_corpus() -> list[HttpCase]:
         # numbers that overflow, on every predict route
         *[_case(f"overflow_{model}", "numbers", request(
             "POST", f"/predictions/{model}", ["Content-Type: application/json"],
-            b'{"b64": "aGVsbG8=", "max_garments": 1e999}'), 400, upstream=True) for model in ("segmenter", "attributes", "embedder")],
+            b'{"b64": "aGVsbG8=", "max_garments": 1e999}'), 400, upstream=True)
+          for model in ("segmenter", "attributes", "embedder")],
         # framing
         _case("cl_and_te_smuggling", "smuggling", chunked_smuggle, 400, closes=True),
         _case("two_equal_lengths", "smuggling", request("POST", "/predictions/fashion", [

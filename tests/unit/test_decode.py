@@ -10,7 +10,7 @@ from PIL import Image, ImageOps
 from fashion.decode import decode_image
 from fashion.errors import InvalidInput, PayloadTooLarge, Unprocessable, UnsupportedMedia
 from fashion.limits import limits
-from tests.hostile import zero_tables
+from tests.hostile import gif_frames, jpeg_scans, png_chunks, tiff_strips, zero_tables
 
 MAX_IMAGE_SIDE = limits().max_image_side
 
@@ -106,3 +106,45 @@ def test_decoding_survives_ultralytics_patching_pillow():
 
     with pytest.raises(UnsupportedMedia):
         decode_image(b"GIF89a-garbage")
+
+
+def _limits(**changes):
+    import dataclasses
+
+    from fashion.limits import Limits
+    return dataclasses.replace(Limits(), **changes)
+
+
+@pytest.mark.parametrize("build,limit", [
+    (lambda photo: tiff_strips(50_000), "MAX_TIFF_STRIPS"), (lambda photo: jpeg_scans(photo, 100), "MAX_JPEG_SCANS"),
+    (lambda photo: gif_frames(1200), "MAX_FRAMES"), (lambda photo: png_chunks(photo, 1500), "MAX_PNG_CHUNKS")])
+def test_structural_limits_are_a_422_naming_the_limit_before_decoding(build, limit):
+    photo = encode(Image.new("RGB", (64, 48), (120, 30, 30)), "JPEG")
+    with pytest.raises(Unprocessable, match=limit):
+        decode_image(build(photo))
+
+
+def test_files_within_the_structural_limits_decode():
+    photo = encode(Image.new("RGB", (64, 48), (120, 30, 30)), "JPEG")
+    progressive = encode(Image.new("RGB", (64, 48), (120, 30, 30)), "JPEG", progressive=True)
+    assert decode_image(progressive).size == (64, 48)
+    assert decode_image(png_chunks(photo, 50)).size == (64, 64)
+    assert decode_image(tiff_strips(64)).size == (64, 64)
+    with pytest.raises(Unprocessable):
+        decode_image(jpeg_scans(photo, 65))
+
+
+def test_a_bigtiff_is_checked_too():
+    import struct
+    strips = 20_000  # a BigTIFF directory: 8-byte counts; only the header is needed for the check
+    entry = struct.pack("<HHQQ", 273, 16, strips, 64)
+    data = b"II+\x00" + struct.pack("<HHQ", 8, 0, 16) + struct.pack("<Q", 1) + entry + struct.pack("<Q", 0)
+    with pytest.raises(Unprocessable, match="MAX_TIFF_STRIPS"):
+        decode_image(data)
+
+
+def test_the_decode_budget_is_a_422(monkeypatch):
+    import fashion.decode as decode
+    monkeypatch.setattr(decode, "limits", lambda: _limits(decode_budget_s=0.0))
+    with pytest.raises(Unprocessable, match="DECODE_BUDGET_S"):
+        decode_image(encode(Image.new("RGB", (300, 200), (10, 200, 30)), "PNG"))

@@ -103,7 +103,8 @@ def _slow_body(door, stop: threading.Event, results: list) -> None:
 
 def test_slow_bodies_are_cut_off_with_408_and_never_hold_a_slot(door, photo):
     stop, results = threading.Event(), []
-    clients = [threading.Thread(target=_slow_body, args=(door, stop, results)) for _ in range(3 * SETTINGS.max_inflight)]
+    clients = [threading.Thread(target=_slow_body, args=(door, stop, results))
+               for _ in range(3 * SETTINGS.max_inflight)]
     for c in clients:
         c.start()
     time.sleep(0.3)

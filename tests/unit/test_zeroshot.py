@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from fashion.errors import InvalidInput
-from fashion.options import MAX_LABELS, parse_options
+from fashion.limits import limits
+from fashion.options import parse_options
 from fashion.zeroshot import ZeroShot, label_tables, prompts, scores
 from handlers.attributes_handler import AttributesHandler
 from handlers.embedder_handler import EmbedderHandler
@@ -100,7 +101,7 @@ def test_user_labels_score_whole_image_and_each_garment(ensemble, context, monke
 def test_labels_option_parsing():
     assert parse_options({"labels": "floral, striped,floral"}).labels == ("floral", "striped")
     assert parse_options({"labels": ["a b"]}).labels == ("a b",)
-    for bad in ([1, 2], ["x"] * 0 + [str(i) for i in range(MAX_LABELS + 1)], ["y" * 81], {"a": 1}):
+    for bad in ([1, 2], ["x"] * 0 + [str(i) for i in range(limits().max_labels + 1)], ["y" * 81], {"a": 1}):
         with pytest.raises(InvalidInput):
             parse_options({"labels": bad})
 
