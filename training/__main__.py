@@ -305,6 +305,40 @@ def _compare(a, b, path: str = ""):
             yield path, a, b
 
 
+def _worn(args: argparse.Namespace) -> int:
+    """Fine-tune for worn clothes, then figures before (the init model) and after, side by side."""
+    from fashion.attribute_model import build
+    from training.worn_eval import product_figures, worn_figures
+    from training.worn_train import BEST, WornConfig, predict, train
+
+    cfg = WornConfig(csv=args.csv, images=args.images, init=args.init, out=args.out, epochs=args.epochs,
+                     lr=args.lr, batch_size=args.batch_size, limit=args.limit, resume=args.resume,
+                     stop_after=args.stop_after)
+    model, summary, rows, worn, heads = train(cfg)
+    if not summary["finished"]:
+        print(f"stopped after epoch {summary['epochs_run']}; continue with the same arguments and --resume")
+        return 0
+    init = torch.load(cfg.init, map_location="cpu", weights_only=True)
+    before = build(init["architecture"], init["heads"])
+    before.load_state_dict(init["state_dict"])
+    test = torch.from_numpy(np.flatnonzero(rows.parts == "test"))
+    val = np.flatnonzero(worn.parts == "val")
+    offset = int((~np.char.startswith(rows.parts.astype(str), "worn_")).sum())
+    figures = {}
+    for name, m, h in (("before", before, init["heads"]), ("after", model, heads)):
+        figures[name] = {
+            "products_test": product_figures(predict(m, rows.pixels[test]), h, rows.targets[test]),
+            "worn_val": worn_figures(predict(m, rows.pixels[torch.from_numpy(offset + val)]), h,
+                                     [worn.kinds[i] for i in val], [worn.person_gender[i] for i in val],
+                                     [worn.uncertain[i] for i in val], worn.families[torch.from_numpy(val)])}
+    report = {"training": summary, "figures": figures, "checkpoint": str(cfg.out / BEST)}
+    out = args.report_dir / "worn_training.json"
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps(figures, indent=1))
+    print(f"checkpoint: {cfg.out / BEST}; report: {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -398,6 +432,18 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--data-dir", type=Path, default=Path("build/train/segmenter/eval-data"))
     q.add_argument("--out", type=Path, help="write the figures here (.json, and .md beside it)")
     q.add_argument("--title", default="Segmenter evaluation")
+    w = sub.add_parser("worn", help="fine-tune the attribute model for worn clothes (street photos + products)")
+    _data_args(w)
+    w.add_argument("--init", type=Path, default=Path("weights/attributes.pt"), help="the model to start from")
+    w.add_argument("--out", type=Path, default=Path("build/train/worn"),
+                   help="checkpoints (attributes.pt = best epoch, last.pt = resumable)")
+    w.add_argument("--report-dir", type=Path, default=Path("reports"), help="where worn_training.json goes")
+    w.add_argument("--epochs", type=int, default=4)
+    w.add_argument("--lr", type=float, default=5e-4)
+    w.add_argument("--batch-size", type=int, default=64)
+    w.add_argument("--limit", type=int, help="the first N products and N street photos only (smoke runs)")
+    w.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
+    w.add_argument("--stop-after", type=int, help="run at most N epochs now (then --resume)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     log.setLevel(logging.INFO)  # ours; open_clip logs every step of model creation on the root logger
@@ -405,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"train": _train, "evaluate": _evaluate, "embedder": _embedder, "evaluate-embedder": _evaluate_embedder,
                 "compare-embedders": _embedder_compare, "segmenter-data": _segmenter_data,
                 "segmenter": _segmenter, "evaluate-segmenter": _evaluate_segmenter,
-                "calibrate-prompt": _calibrate_prompt, "ship-segmenter": _ship_segmenter}
+                "calibrate-prompt": _calibrate_prompt, "ship-segmenter": _ship_segmenter, "worn": _worn}
     return commands[args.command](args)
 
 

@@ -1,0 +1,217 @@
+"""`python -m training worn`: the attribute model fine-tuned for worn clothes, from the shipped one.
+
+One TinyViT, the same five heads plus a `scene` head (product | worn), trained on three kinds of rows together:
+- product shots (the shipped model's own split, reports/attributes_split.csv: its test split stays held out):
+  every head, and scene "product";
+- whole street photos (training/worn.py, the worn split's `train` part): the person's gender, scene "worn";
+- their labelled garments' masked crops, cut as served: articleType by a loss over the garment's family (minus
+  the log of the probability mass the model puts on the family's members; fashion/worn_families.yaml) and the
+  person's gender.
+Early stopping and the best epoch on the product validation split plus the worn `calib` part (never on `val`).
+Resumable (`--resume`, from OUT/last.pt after every epoch), progress per epoch.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from fashion.attribute_model import MultiHeadClassifier, build, input_spec
+from fashion.worn_families import load as load_families
+from training.catalogue import Problems, read_catalogue
+from training.dataset import Augment, batches, cache_pixels, model_input
+from training.labels import IGNORE, class_weights, encode
+from training.split import read_split
+from training.worn import SCENES, WornData, build_worn
+
+log = logging.getLogger("training")
+BEST, LAST = "attributes.pt", "last.pt"
+
+
+@dataclasses.dataclass
+class WornConfig:
+    csv: Path
+    images: Path
+    init: Path = Path("weights/attributes.pt")
+    product_split: Path = Path("reports/attributes_split.csv")
+    out: Path = Path("build/train/worn")
+    epochs: int = 4
+    patience: int = 2
+    batch_size: int = 64
+    lr: float = 5e-4
+    weight_decay: float = 0.05
+    label_smoothing: float = 0.1
+    seed: int = 0
+    limit: int | None = None  # products and street photos each (smoke runs)
+    resume: bool = False
+    stop_after: int | None = None
+
+
+@dataclasses.dataclass
+class Rows:
+    """Products and worn rows in one index space: products first."""
+    pixels: torch.Tensor  # uint8 (N, 3, S, S)
+    targets: torch.Tensor  # long (N, heads incl. scene); IGNORE where a row has no label
+    families: torch.Tensor  # bool (N, articleTypes): worn garments' families
+    parts: np.ndarray  # train | val (products) | calib | val_worn | test ...
+
+
+def load_rows(cfg: WornConfig, heads: dict[str, list[str]]) -> tuple[Rows, WornData, int]:
+    spec = input_spec(112)
+    split = read_split(cfg.product_split)
+    records, problems = read_catalogue(cfg.csv, cfg.images)
+    records = [r for r in records if r.id in split]
+    if cfg.limit:
+        records = records[:cfg.limit]
+    records, pixels = cache_pixels(records, spec, Problems() if problems is None else problems,
+                                   workers=max(1, os.cpu_count() or 1))
+    product_targets = encode(records, {h: v for h, v in heads.items() if h != "scene"})
+    product_targets = torch.cat([product_targets, torch.zeros(len(records), 1, dtype=torch.long)], 1)
+    worn = build_worn(spec, load_families(), heads["articleType"], heads["gender"], limit=cfg.limit)
+    worn_targets = torch.full((len(worn.kinds), len(heads)), IGNORE, dtype=torch.long)
+    gender, scene = list(heads).index("gender"), list(heads).index("scene")
+    worn_targets[:, gender] = worn.gender
+    is_photo = torch.tensor([k == "photo" for k in worn.kinds])
+    worn_targets[is_photo, scene] = SCENES.index("worn")
+    parts = np.concatenate([np.array([split[r.id] for r in records], dtype=object),
+                            np.array([f"worn_{p}" for p in worn.parts], dtype=object)])
+    rows = Rows(torch.cat([pixels, worn.pixels]), torch.cat([product_targets, worn_targets]),
+                torch.cat([torch.zeros(len(records), len(heads["articleType"]), dtype=torch.bool), worn.families]),
+                parts)
+    return rows, worn, len(records)
+
+
+def family_loss(logits: torch.Tensor, families: torch.Tensor) -> torch.Tensor:
+    """Mean over rows with a family of -log(sum of the softmax over the family's members)."""
+    has = families.any(dim=1)
+    if not has.any():
+        return logits.new_zeros(())
+    chosen = logits[has]
+    inside = chosen.masked_fill(~families[has], float("-inf"))
+    return (torch.logsumexp(chosen, dim=1) - torch.logsumexp(inside, dim=1)).mean()
+
+
+def losses(logits: tuple[torch.Tensor, ...], targets: torch.Tensor, families: torch.Tensor, weights: list,
+           article: int, smoothing: float) -> torch.Tensor:
+    total = logits[0].new_zeros(())
+    for k, (out, w) in enumerate(zip(logits, weights)):
+        t = targets[:, k]
+        if (t != IGNORE).any():
+            total = total + F.cross_entropy(out, t, weight=w, ignore_index=IGNORE, label_smoothing=smoothing)
+    return total + family_loss(logits[article], families)
+
+
+def _model(cfg: WornConfig) -> tuple[MultiHeadClassifier, dict[str, list[str]], dict[str, Any]]:
+    init = torch.load(cfg.init, map_location="cpu", weights_only=True)
+    heads = {**init["heads"], "scene": SCENES}
+    model = build(init["architecture"], heads)
+    missing, unexpected = model.load_state_dict(init["state_dict"], strict=False)
+    if unexpected or any(not m.startswith(f"heads.{len(heads) - 1}.") for m in missing):
+        raise ValueError(f"{cfg.init} does not fit the worn model: missing {missing}, unexpected {unexpected}")
+    return model, heads, init
+
+
+@torch.inference_mode()
+def predict(model: torch.nn.Module, pixels: torch.Tensor, batch_size: int = 128) -> list[torch.Tensor]:
+    model.eval()
+    spec = input_spec(112)
+    outs = [model(model_input(pixels[i:i + batch_size], spec)) for i in range(0, len(pixels), batch_size)]
+    return [torch.cat([o[k] for o in outs]) for k in range(len(outs[0]))]
+
+
+def selection_loss(model, rows: Rows, weights, article: int) -> float:
+    """The loss that picks the best epoch: product validation rows and the worn calib rows (never worn val)."""
+    pick = torch.from_numpy(np.flatnonzero((rows.parts == "val") | (rows.parts == "worn_calib")))
+    logits = predict(model, rows.pixels[pick])
+    return round(float(losses(tuple(logits), rows.targets[pick], rows.families[pick], weights, article, 0.0)), 5)
+
+
+def train(cfg: WornConfig) -> tuple[MultiHeadClassifier, dict[str, Any], Rows, WornData, dict[str, list[str]]]:
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    model, heads, init = _model(cfg)
+    rows, worn, n_products = load_rows(cfg, heads)
+    article = list(heads).index("articleType")
+    train_rows = torch.from_numpy(np.flatnonzero((rows.parts == "train") | (rows.parts == "worn_train")))
+    weights = [class_weights(rows.targets[train_rows, k], len(v)) for k, v in enumerate(heads.values())]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps = math.ceil(len(train_rows) / cfg.batch_size)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps + 1,
+                                                    pct_start=0.15)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    state: dict[str, Any] = {"epoch": 0, "best": math.inf, "best_epoch": 0, "bad": 0, "history": [], "seconds": 0.0}
+    last = cfg.out / LAST
+    if cfg.resume and last.is_file():
+        saved = torch.load(last, map_location="cpu", weights_only=False)  # our own file, written below
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        generator.set_state(saved["generator"])
+        torch.set_rng_state(saved["torch_rng"])
+        state = saved["state"]
+        log.info("resuming after epoch %d", state["epoch"])
+    else:
+        torch.manual_seed(cfg.seed)
+        state["best"] = selection_loss(model, rows, weights, article)  # the shipped model is the bar to beat
+        log.info("epoch 0 (the initial model): selection loss %.4f", state["best"])
+        torch.save(checkpoint(model, heads, init, {}), cfg.out / BEST)
+    augment = Augment((112, 112))
+    spec = input_spec(112)
+    ran = 0
+    while state["epoch"] < cfg.epochs and state["bad"] < cfg.patience:
+        if cfg.stop_after is not None and ran >= cfg.stop_after:
+            break
+        ran += 1
+        epoch, t0, running = state["epoch"] + 1, time.time(), 0.0
+        model.train()
+        bar = tqdm(list(batches(len(train_rows), cfg.batch_size, True, generator)), desc=f"epoch {epoch}/{cfg.epochs}",
+                   unit="batch")
+        for n, idx in enumerate(bar, start=1):
+            pick = train_rows[idx]
+            loss = losses(model(model_input(augment(rows.pixels[pick]), spec)), rows.targets[pick],
+                          rows.families[pick], weights, article, cfg.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            running += loss.item()
+            bar.set_postfix(loss=f"{running / n:.3f}")
+        val = selection_loss(model, rows, weights, article)
+        state["epoch"], state["seconds"] = epoch, state["seconds"] + time.time() - t0
+        state["history"].append({"epoch": epoch, "train_loss": round(running / max(1, len(bar)), 5),
+                                 "selection_loss": val, "seconds": round(time.time() - t0, 1)})
+        if val < state["best"]:
+            state.update(best=val, best_epoch=epoch, bad=0)
+            torch.save(checkpoint(model, heads, init, {}), cfg.out / BEST)
+        else:
+            state["bad"] += 1
+        log.info("epoch %d: train loss %.4f, selection loss %.4f%s", epoch, state["history"][-1]["train_loss"], val,
+                 " (best)" if state["best_epoch"] == epoch else f" (no gain {state['bad']}/{cfg.patience})")
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
+                    "torch_rng": torch.get_rng_state(), "state": state}, last)
+    best = torch.load(cfg.out / BEST, map_location="cpu", weights_only=True)
+    model.load_state_dict(best["state_dict"])
+    finished = state["epoch"] >= cfg.epochs or state["bad"] >= cfg.patience
+    summary = {"finished": finished, "init": str(cfg.init), "epochs": cfg.epochs, "epochs_run": state["epoch"],
+               "best_epoch": state["best_epoch"], "best_selection_loss": state["best"], "lr": cfg.lr,
+               "batch_size": cfg.batch_size, "minutes": round(state["seconds"] / 60, 1),
+               "rows": {p: int((rows.parts == p).sum()) for p in sorted(set(rows.parts))},
+               "products": n_products, "threads": torch.get_num_threads(), "history": state["history"]}
+    return model, summary, rows, worn, heads
+
+
+def checkpoint(model: MultiHeadClassifier, heads: dict[str, list[str]], init: dict[str, Any],
+               extra: dict[str, Any]) -> dict[str, Any]:
+    """The shipped checkpoint's layout (export reads it), with the scene head among the heads."""
+    return {"architecture": init["architecture"], "input_size": init["input_size"], "heads": heads,
+            "mapping": init["mapping"], "min_count": init.get("min_count", 20),
+            "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()}, **extra}
