@@ -141,7 +141,7 @@ def _embedder(args: argparse.Namespace) -> int:
                          attributes_checkpoint=args.attributes_checkpoint, unlock_image=args.unlock_image,
                          epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr,
                          image_lr=args.image_lr, name_share=args.name_share, seed=args.seed, limit=args.limit,
-                         resume=args.resume, stop_after=args.stop_after)
+                         resume=args.resume, stop_after=args.stop_after, worn=args.worn)
     model, data, summary = train(cfg)
     if not summary.pop("finished"):
         print(f"stopped after epoch {summary['epochs_run']} (--stop-after); continue with the same arguments "
@@ -339,6 +339,37 @@ def _worn(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worn_retrieval(args: argparse.Namespace) -> int:
+    """Worn garment -> products P@10 of embedder checkpoints, on the worn val split's labelled garments."""
+    from fashion import embedder_model
+    from fashion.worn_families import load as load_families
+    from training.catalogue import read_catalogue
+    from training.dataset import cache_pixels
+    from training.embedder_eval import image_embeddings
+    from training.worn import build_worn
+    from training.worn_eval import garment_to_products
+
+    families = load_families()
+    vocabulary = sorted({a for f in families.fine.values() for a in f})
+    figures = {}
+    for checkpoint in args.checkpoints:
+        model, _ = embedder_model.create(embedder_model.ARCHITECTURE, pretrained=str(checkpoint))
+        spec = embedder_model.input_spec(model)
+        if not figures:
+            records, problems = read_catalogue(args.csv, args.images)
+            records, pixels = cache_pixels(records, spec, problems, workers=max(1, os.cpu_count() or 1))
+            worn = build_worn(spec, families, vocabulary, ["Men", "Women"])
+            val = [i for i, (kind, part) in enumerate(zip(worn.kinds, worn.parts)) if kind != "photo" and part == "val"]
+        products = image_embeddings(model, pixels, spec)
+        garments = image_embeddings(model, worn.pixels[torch.tensor(val)], spec)
+        figures[str(checkpoint)] = garment_to_products(garments, worn.families[torch.tensor(val)].numpy(), products,
+                                                       [r.labels["articleType"] for r in records], vocabulary)
+        print(checkpoint, figures[str(checkpoint)], flush=True)
+    if args.out:
+        args.out.write_text(json.dumps(figures, indent=1) + "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -387,6 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (one-cycle)")
     m.add_argument("--image-lr", type=float, default=1e-4, help="peak learning rate of an unlocked trunk")
     m.add_argument("--name-share", type=float, default=0.5, help="share of caption draws that are the product name")
+    m.add_argument("--worn", action="store_true",
+                   help="also learn the street photos' garment crops against their articleType family's phrases")
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--limit", type=int, help="use only the first N usable rows (smoke tests)")
     m.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
@@ -444,6 +477,10 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--limit", type=int, help="the first N products and N street photos only (smoke runs)")
     w.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
     w.add_argument("--stop-after", type=int, help="run at most N epochs now (then --resume)")
+    r = sub.add_parser("worn-retrieval", help="worn garment -> products P@10 of embedder checkpoints (worn val split)")
+    _data_args(r)
+    r.add_argument("checkpoints", type=Path, nargs="+", help="embedder.pt files, e.g. weights/embedder.pt")
+    r.add_argument("--out", type=Path, help="write the figures here (JSON)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     log.setLevel(logging.INFO)  # ours; open_clip logs every step of model creation on the root logger
@@ -451,7 +488,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"train": _train, "evaluate": _evaluate, "embedder": _embedder, "evaluate-embedder": _evaluate_embedder,
                 "compare-embedders": _embedder_compare, "segmenter-data": _segmenter_data,
                 "segmenter": _segmenter, "evaluate-segmenter": _evaluate_segmenter,
-                "calibrate-prompt": _calibrate_prompt, "ship-segmenter": _ship_segmenter, "worn": _worn}
+                "calibrate-prompt": _calibrate_prompt, "ship-segmenter": _ship_segmenter, "worn": _worn,
+                "worn-retrieval": _worn_retrieval}
     return commands[args.command](args)
 
 

@@ -13,6 +13,19 @@ from training.catalogue import Record
 _GENDER = {"Men": "men", "Women": "women", "Boys": "boys", "Girls": "girls", "Unisex": "unisex"}
 
 
+def worn_captions(family: tuple[str, ...], gender: str | None, parsing_class: str) -> list[str]:
+    """Captions for a worn garment's crop (a street photo's labelled garment): each articleType of its family in
+    the catalogue's words (bare, with the person's gender, and as the zero-shot prompts), and its parsing class."""
+    who = _GENDER.get(gender or "", "")
+    out = []
+    for article in family:
+        out += [article, f"{who} {article.lower()}".strip(), f"a {singular(article).lower()}"
+                + (f" for {who}" if who else "")]
+        out.extend(prompts("articleType", article))
+    out.append(parsing_class)
+    return list(dict.fromkeys(out))
+
+
 def captions(record: Record) -> list[str]:
     """Distinct captions for one catalogue row (never empty for a row with at least one label)."""
     lab = record.labels

@@ -33,7 +33,7 @@ from fashion.provenance import sha256
 from fashion.embedder_model import SHIPPED_WEIGHTS, input_spec
 from fashion.manifest import InputSpec
 from fashion.preprocess import normalize
-from training.captions import captions
+from training.captions import captions, worn_captions
 from training.catalogue import Problems, Record, read_catalogue
 from training.dataset import Augment, batches, cache_pixels
 from training.embedder_eval import embed_texts, image_embeddings, retrieval
@@ -62,6 +62,8 @@ class EmbedderConfig:
     image_lr: float = 1e-4
     weight_decay: float = 0.1
     name_share: float = 0.5  # how often an epoch's caption is the productDisplayName (else a templated phrase)
+    worn: bool = False  # add the street photos' labelled garment crops (worn split `train` only) with their family
+
     seed: int = 0
     limit: int | None = None
     resume: bool = False
@@ -121,13 +123,36 @@ def prepare_data(cfg: EmbedderConfig, spec: InputSpec) -> Data:
         articles = [r.labels["articleType"] or "" for r in records]
         codes = {a: i for i, a in enumerate(sorted(set(articles)))}
         parts = stratified_split([codes[a] for a in articles], cfg.seed)
-    sha = write_split(cfg.out / SPLIT, [r.id for r in records], parts)
     per_record = [captions(r) for r in records]
+    if cfg.worn:
+        worn_records, worn_pixels, worn_captions_ = worn_rows(spec, cfg.limit)
+        records, per_record = records + worn_records, per_record + worn_captions_
+        pixels = torch.cat([pixels, worn_pixels])
+        parts = np.concatenate([parts, np.array(["train"] * len(worn_records), dtype=object)])
+    sha = write_split(cfg.out / SPLIT, [r.id for r in records], parts)
     texts = sorted({c for cs in per_record for c in cs})
     log.info("catalogue: %d images (%s), %d distinct captions; split %s",
              len(records), {p: int((parts == p).sum()) for p in ("train", "val", "test")}, len(texts), source)
     return Data(records, pixels, parts, per_record, texts, {t: i for i, t in enumerate(texts)}, problems, sha,
                 source)
+
+
+def worn_rows(spec: InputSpec, limit: int | None = None) -> tuple[list[Record], torch.Tensor, list[list[str]]]:
+    """The worn split's training garments (training/worn.py): a Record each (id street-<photo>-<class>, the
+    person's gender), their crops as served, their captions (training.captions.worn_captions)."""
+    from fashion.worn_families import load as load_families
+    from training.worn import STREET, build_worn
+
+    families = load_families()
+    vocabulary = sorted({a for f in families.fine.values() for a in f})
+    worn = build_worn(spec, families, vocabulary, ["Men", "Women"], limit=limit)
+    keep = [i for i, (k, p) in enumerate(zip(worn.kinds, worn.parts)) if k != "photo" and p == "train"]
+    records = [Record(f"street-{worn.stems[i]}-{worn.kinds[i]}", STREET / "photos" / f"{worn.stems[i]}.jpg",
+                      {"gender": None if worn.uncertain[i] else worn.person_gender[i]}, None, None) for i in keep]
+    texts = [worn_captions(families.fine[worn.kinds[i]], None if worn.uncertain[i] else worn.person_gender[i],
+                           worn.kinds[i]) for i in keep]
+    log.info("worn: %d garment crops of %d training street photos", len(keep), len({worn.stems[i] for i in keep}))
+    return records, worn.pixels[torch.tensor(keep, dtype=torch.long)], texts
 
 
 def draw_captions(data: Data, rows: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:

@@ -69,3 +69,16 @@ def product_figures(logits: list[torch.Tensor], heads: dict[str, list[str]], tar
         out["scene"] = round(float((logits[names.index("scene")].argmax(1) == SCENES.index("product")).float().mean()),
                              4)
     return out
+
+
+def garment_to_products(garments: np.ndarray, families: np.ndarray, products: np.ndarray,
+                        product_articles: list[str], vocabulary: list[str], k: int = 10) -> dict[str, Any]:
+    """Worn garment -> products P@k: the share of each garment's k nearest catalogue products (cosine) whose
+    articleType is in the garment's family, averaged over garments; chance is the family's share of the catalogue."""
+    column = {a: i for i, a in enumerate(vocabulary)}
+    article = np.array([column.get(a, -1) for a in product_articles])
+    top = np.argsort(-(garments @ products.T), axis=1)[:, :k]
+    hit = np.array([[a >= 0 and families[g, a] for a in article[row]] for g, row in enumerate(top)])
+    share = np.array([np.mean([a >= 0 and families[g, a] for a in article]) for g in range(len(garments))])
+    return {"garments": int(len(garments)), "products": int(len(products)), f"P@{k}": round(float(hit.mean()), 4),
+            "chance": round(float(share.mean()), 4)}
