@@ -20,7 +20,8 @@ PRODUCTS ?= ../shared/data/fashion_products
 
 .PHONY: setup archives serve stop test test-unit bench lint clean scale train-attributes evaluate-attributes colour-report \
 	image test-image ship-attributes train-embedder ship-embedder evaluate-embedder bench-embedder \
-	train-segmenter ship-segmenter evaluate-segmenter calibrate-prompt enrich-catalogue evaluate-catalogue bench-catalogue
+	train-segmenter ship-segmenter evaluate-segmenter calibrate-prompt enrich-catalogue evaluate-catalogue bench-catalogue \
+	train-worn train-embedder-worn evaluate-worn-retrieval
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +83,23 @@ evaluate-attributes: setup
 train-embedder: setup
 	$(PY) -m training embedder --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images \
 		--out build/train/embedder --report-dir reports $(TRAIN_ARGS)
+
+# Worn clothes (issue 22, in progress): the attribute model fine-tuned on product shots + the street photos'
+# whole images and labelled garment crops, a scene head (about 35 min on 2 CPU cores; figures in
+# reports/worn_training.json), then the embedder on its trunk with the worn crops (make train-embedder-worn), and
+# worn garment -> products P@10 of the shipped and the new embedder (make evaluate-worn-retrieval).
+train-worn: setup
+	$(PY) -m training worn --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images --out build/train/worn \
+		--report-dir reports $(TRAIN_ARGS)
+
+train-embedder-worn: setup
+	$(PY) -m training embedder --worn --attributes-checkpoint build/train/worn/attributes.pt \
+		--csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images --out build/train/embedder-worn \
+		--report-dir build/train/embedder-worn $(TRAIN_ARGS)
+
+evaluate-worn-retrieval: setup
+	$(PY) -m training worn-retrieval weights/embedder.pt $(wildcard build/train/embedder-worn/embedder.pt) \
+		--csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images --out reports/worn_retrieval.json
 
 ship-embedder:
 	cp build/train/embedder/embedder.pt weights/embedder.pt

@@ -9,6 +9,7 @@ import torch
 from tests.conftest import ROOT
 
 SHIPPED = sorted((ROOT / "weights").glob("*.pt"))
+UPCOMING = sorted((ROOT / "weights" / "worn").glob("*.pt"))  # trained, not served yet (weights/README.md)
 
 
 KEYS = {"attributes.pt": {"architecture", "input_size", "heads", "state_dict", "report"},
@@ -20,7 +21,7 @@ def test_the_trained_models_are_shipped():
     assert [p.name for p in SHIPPED] == ["attributes.pt", "embedder.pt", "segmenter.pt"]
 
 
-@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", SHIPPED + UPCOMING, ids=lambda p: str(p.relative_to(ROOT / "weights")))
 def test_shipped_weights_match_their_sha256_and_load(path):
     expected = (path.parent / f"{path.name}.sha256").read_text().split()[0]
     assert hashlib.sha256(path.read_bytes()).hexdigest() == expected
