@@ -58,6 +58,10 @@ class NotReady(RequestError):
     code, phrase = 503, "Service Unavailable"
 
 
+class GatewayTimeout(RequestError):
+    code, phrase = 504, "Gateway Timeout"
+
+
 def error_dict(exc: BaseException) -> dict[str, Any]:
     """The JSON error object for any exception; unexpected ones become a 500 without internals."""
     if isinstance(exc, RequestError):

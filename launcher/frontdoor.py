@@ -33,12 +33,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from fashion.errors import (InvalidInput, MethodNotAllowed, NotFound, NotReady, PayloadTooLarge, RequestError,
-                            RequestTimeout)
+from fashion.errors import (GatewayTimeout, InvalidInput, MethodNotAllowed, NotFound, NotReady, PayloadTooLarge,
+                            RequestError, RequestTimeout)
 from fashion.limits import Limits, limits
 from launcher.body_checks import check_body
 from launcher.http_guard import HttpGuard
-from launcher.routes import PUBLIC_MODELS, PUBLIC_WORKFLOWS, WEB, openapi, route_table
+from launcher.routes import PUBLIC_MODELS, PUBLIC_WORKFLOWS, WEB, WEB_FILES, openapi, route_table
 from launcher.search_route import SearchService
 from launcher.settings import FrontDoorSettings
 from launcher.shedding import Shedder
@@ -51,10 +51,6 @@ PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' d
                 "frame-ancestors 'none'; form-action 'self'"}
 # TorchServe's decoder failures on a malformed body: the caller's fault, whatever status TorchServe gives
 CALLER_FAULTS = ("ErrorDataDecoderException", "BadRequestException", "TooLongFrameException")
-
-
-class GatewayTimeout(RequestError):
-    code, phrase = 504, "Gateway Timeout"
 
 
 class State:
@@ -80,7 +76,7 @@ class State:
 
 
 def error(exc: RequestError, headers: dict[str, str] | None = None) -> Response:
-    if exc.code in (408, 413) or (headers or {}).get("Connection") == "close":
+    if exc.code in (408, 413):
         headers = {**(headers or {}), "Connection": "close"}  # the rest of the body is never read
     return Response(json.dumps(exc.to_dict()), exc.code, headers=headers, media_type="application/json")
 
@@ -157,6 +153,7 @@ class FrontDoor:
 
     def __init__(self, state: State, search: SearchService, bounds: Limits) -> None:
         self.state, self.settings, self.search_service, self.bounds = state, state.settings, search, bounds
+        self.description = json.dumps(openapi(self.settings))  # /openapi.json: fixed once the settings are
         s = self.settings
         self.general_limit = (f"the limit is {s.max_request_bytes} bytes (TorchServe's max_request_size); "
                               "send fewer or smaller images per request")
@@ -276,16 +273,15 @@ class FrontDoor:
         return await self.guarded("/search", answer)
 
     async def openapi(self, request: Request) -> Response:
-        return json_response(openapi(self.settings))
+        return Response(self.description, media_type="application/json")
 
     async def page(self, request: Request) -> Response:
         return FileResponse(WEB / "index.html", media_type="text/html", headers=PAGE_HEADERS)
 
     async def static(self, request: Request) -> Response:
         name = request.path_params["file"]
-        files = {p.name for p in WEB.iterdir() if p.name != "index.html"}
-        if name not in files:
-            return error(NotFound(f"no file {name[:64]!r}; the page's files are {sorted(files)}"))
+        if name not in WEB_FILES:
+            return error(NotFound(f"no file {name[:64]!r}; the page's files are {list(WEB_FILES)}"))
         return FileResponse(WEB / name)
 
     async def http_error(self, request: Request, exc: Exception) -> Response:

@@ -19,7 +19,7 @@ import json
 import logging
 import re
 from typing import Any, Awaitable, Callable
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 from fashion.errors import HeadersTooLarge, InvalidInput, RequestError, URITooLong, error_dict
 from fashion.limits import Limits, limits
@@ -36,13 +36,13 @@ NOSNIFF = (b"x-content-type-options", b"nosniff")
 log = logging.getLogger("launcher.http_guard")
 
 
-def path_problem(raw_path: bytes) -> str | None:
-    """Why a request path is refused, or None. `raw_path` is the path as sent (percent-encoded)."""
+def path_problem(raw_path: bytes, path: str) -> str | None:
+    """Why a request path is refused, or None. `raw_path` is the path as sent (percent-encoded), `path` the
+    server's decoding of it (the ASGI scope's)."""
     if not raw_path.startswith(b"/"):
         return "the path must start with /"
     if ENCODED_SEPARATOR.search(raw_path):
         return "the path holds an encoded separator (%2F or %5C)"
-    path = unquote(raw_path.decode("latin-1"), encoding="utf-8", errors="replace")
     if not path.isascii():
         return "the path holds characters outside ASCII"
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
@@ -61,12 +61,13 @@ def request_problem(scope: Scope, bounds: Limits) -> RequestError | None:
     """The first reason to refuse this request before routing it, or None."""
     if scope.get("http_version") not in ("1.0", "1.1"):
         return InvalidInput(f"HTTP/{scope.get('http_version')} is not served here; speak HTTP/1.1")
-    raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+    path: str = scope["path"]
+    raw_path: bytes = scope.get("raw_path") or path.encode("utf-8", "surrogateescape")
     query: bytes = scope.get("query_string", b"")
     if len(raw_path) + len(query) > bounds.max_url_bytes:
         return URITooLong(f"the URL is {len(raw_path) + len(query)} bytes; the limit is {bounds.max_url_bytes} "
                           "(MAX_URL_BYTES)")
-    if (why := path_problem(raw_path)) is not None:
+    if (why := path_problem(raw_path, path)) is not None:
         return InvalidInput(f"{why}: {raw_path[:120].decode('latin-1')!r}")
     if query and query.count(b"&") + 1 > bounds.max_query_params:
         count = len(parse_qsl(query.decode("latin-1"), keep_blank_values=True))

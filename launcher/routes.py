@@ -15,6 +15,7 @@ from launcher.search_route import QUERY_KEYS as SEARCH_QUERY
 from launcher.settings import FrontDoorSettings
 
 WEB = Path(__file__).with_name("web")
+WEB_FILES: tuple[str, ...] = tuple(sorted(p.name for p in WEB.iterdir() if p.name != "index.html"))  # /web/{file}
 PUBLIC_MODELS: tuple[str, ...] = SERVED
 PUBLIC_WORKFLOWS: tuple[str, ...] = (WORKFLOW,)
 IMAGE_BODIES = ("image/*", "application/octet-stream", "application/json", "multipart/form-data")
@@ -53,7 +54,7 @@ def route_table(settings: FrontDoorSettings) -> tuple[RouteSpec, ...]:
         RouteSpec("/openapi.json", ("GET",), "openapi", "This description"),
         RouteSpec("/", ("GET",), "page", "The web page", returns="text/html"),
         RouteSpec("/web/{file}", ("GET",), "static", "The web page's script and style sheet",
-                  enums=(("file", tuple(sorted(p.name for p in WEB.iterdir() if p.name != "index.html"))),),
+                  enums=(("file", WEB_FILES),),
                   returns="*/*"),
     )
 

@@ -323,7 +323,7 @@ def _worn(args: argparse.Namespace) -> int:
     before.load_state_dict(init["state_dict"])
     test = torch.from_numpy(np.flatnonzero(rows.parts == "test"))
     val = np.flatnonzero(worn.parts == "val")
-    offset = int((~np.char.startswith(rows.parts.astype(str), "worn_")).sum())
+    offset = summary["products"]  # rows: the products first, then the worn rows
     figures = {}
     for name, m, h in (("before", before, init["heads"]), ("after", model, heads)):
         figures[name] = {

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from fashion.attribute_model import MultiHeadClassifier, build, input_spec
 from fashion.worn_families import load as load_families
-from training.catalogue import Problems, read_catalogue
+from training.catalogue import read_catalogue
 from training.dataset import Augment, batches, cache_pixels, model_input
 from training.labels import IGNORE, class_weights, encode
 from training.split import read_split
@@ -72,7 +72,7 @@ def load_rows(cfg: WornConfig, heads: dict[str, list[str]]) -> tuple[Rows, WornD
     records = [r for r in records if r.id in split]
     if cfg.limit:
         records = records[:cfg.limit]
-    records, pixels = cache_pixels(records, spec, Problems() if problems is None else problems,
+    records, pixels = cache_pixels(records, spec, problems,
                                    workers=max(1, os.cpu_count() or 1))
     product_targets = encode(records, {h: v for h, v in heads.items() if h != "scene"})
     product_targets = torch.cat([product_targets, torch.zeros(len(records), 1, dtype=torch.long)], 1)

@@ -11,11 +11,10 @@ import time
 from urllib.parse import urlsplit
 
 import httpx
-from hypothesis import HealthCheck, given, settings
 
 from fashion.models import WORKFLOW
 from launcher.routes import PUBLIC_MODELS
-from tests.fuzz import problem, requests, send
+from tests.fuzz import run_fuzz
 from tests.hostile_http import build_http_corpus, materialise, send_raw, verdict
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_E2E_EXAMPLES", "150"))
@@ -130,23 +129,9 @@ def test_twenty_slow_clients_do_not_slow_anyone_else(server, street_photos):
 
 
 def test_fuzz_through_the_real_door(server, street_photos):
-    photo = street_photos[2].read_bytes()
     before = server.worker_pids()
-    found: list[str] = []
     with httpx.Client(base_url=server.inference, timeout=30) as client:
-        spec = client.get("/openapi.json").json()
-        start = time.monotonic()
-
-        @settings(max_examples=FUZZ_EXAMPLES, deadline=None, derandomize=True,
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-        @given(request=requests(spec, photo))
-        def fuzz(request):
-            r, seconds = send(client, request)
-            if (why := problem(r, seconds)) is not None:
-                found.append(f"{request['method']} {request['url']} {request['params']}: {why}")
-
-        fuzz()
-        print(f"fuzz through the real door: {FUZZ_EXAMPLES} examples in {time.monotonic() - start:.1f} s, "
-              f"{len(found)} problems")
+        found, seconds = run_fuzz(client, street_photos[2].read_bytes(), FUZZ_EXAMPLES)
+    print(f"fuzz through the real door: {FUZZ_EXAMPLES} examples in {seconds:.1f} s, {len(found)} problems")
     assert not found, "\n".join(found[:20])
     assert server.worker_pids() == before, "a worker restarted"
