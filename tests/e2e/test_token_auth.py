@@ -23,8 +23,17 @@ def test_token_authorisation_when_enabled(tmp_path):
     proc = ts.start(config, STORE, tmp_path / "logs", foreground=True, cwd=tmp_path)
     try:
         keys_file = tmp_path / "key_file.json"
-        ts.wait_until(keys_file.is_file, 120, "key_file.json")
-        keys = json.loads(keys_file.read_text())
+        keys: dict = {}
+
+        def keys_written() -> bool:
+            # TorchServe creates the file before it writes it: wait for a whole document, not just the name.
+            try:
+                keys.update(json.loads(keys_file.read_text()))
+            except (OSError, ValueError):
+                return False
+            return "inference" in keys and "management" in keys
+
+        ts.wait_until(keys_written, 120, "key_file.json")
         inference = {"Authorization": f"Bearer {keys['inference']['key']}"}
         management = {"Authorization": f"Bearer {keys['management']['key']}"}
         http = httpx.Client(timeout=60)
