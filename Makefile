@@ -168,7 +168,7 @@ IMAGE_ARGS = $(PULL) --build-arg VARIANT=$(VARIANT) --build-arg TORCH_INDEX_URL=
 
 image: setup
 	@test -n "$(ENGINE)" || { echo "no podman or docker: run ../shared/tools/container-engine.sh (as root)"; exit 2; }
-	rm -rf .image-weights && mkdir .image-weights && cp weights/* .image-weights/
+	rm -rf .image-weights && mkdir .image-weights && find weights -maxdepth 1 -type f -exec cp {} .image-weights/ \;
 	$(if $(WEIGHTS_DIR),cp $(WEIGHTS_DIR)/*.pt .image-weights/ 2>/dev/null || true)
 	@echo "baking in: $$(ls .image-weights | grep -v README | tr '\n' ' ')(anything else is random; the export log says which)"
 	$(PY) -m export.quantize stage .image-calibration
