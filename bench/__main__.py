@@ -6,6 +6,7 @@ Not a test: figures and ratios measured side by side (absolute times on a shared
 """
 from __future__ import annotations
 
+from fashion import models as registry
 import argparse
 import json
 import os
@@ -19,24 +20,23 @@ import torch
 from bench.backends import median_ms
 from bench.photos import DEFAULT_PHOTOS, load_photos, machine_line, pick_photos
 from bench.served import archive_sizes, measure as measure_served
-from export.choice import CHOICE_FILE, MODELS
-from fashion.envelope import Envelope
-from fashion import pipeline as stages
-from fashion.pipeline import Pipeline, decode
-from fashion.response import dumps
+from export.choice import CHOICE_FILE
+from fashion.models import NAMES
+from fashion.pipeline import Envelope, Pipeline, decode
+from fashion.response import dumps, encode
 from fashion.threads import describe as describe_threads
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PHOTO = DEFAULT_PHOTOS / "0005.jpg"
 BATCH = 8
-BATCH_SIZE_ON = 4  # the archives' and workflow's setting (export/archive.py, export/fashion_workflow.yaml)
+BATCH_SIZE_ON = 4  # the archives' and workflow's setting (export/archive.py MODEL_CONFIG, WORKFLOW_SETTINGS)
 
 
 def raw_forwards(pipeline: Pipeline, photo: bytes, images: list, runs: int) -> dict:
     """Each model's forward alone: ms per image at batch 1 and batch 8 (8 photos), and on this photo's real
     inputs (the embedder's batch: the photo and its garment crops): the limit is their sum."""
     item = decode({"body": photo}).items[0]
-    seg, emb, attr = pipeline.segmenter, pipeline.embedder, pipeline.attributes
+    seg, emb, attr = pipeline.model("segmenter"), pipeline.model("embedder"), pipeline.model("attributes")
     seg_in, frames = seg.preprocess([item.pil])
     garments = seg.postprocess(*seg.predict(seg_in), frames, [item.pil.size])[0]
     inputs = {"segmenter": (seg_in, seg.preprocess(images)[0], seg.module),
@@ -50,18 +50,18 @@ def raw_forwards(pipeline: Pipeline, photo: bytes, images: list, runs: int) -> d
                          "photo_batch": int(photo_in.shape[0]),
                          "batch1": median_ms(lambda r=run, x=one: r(x), runs),
                          "batch8": median_ms(lambda r=run, x=eight: r(x), max(3, runs // 3)) / len(eight)}
-    out["limit"] = sum(out[m]["photo"] for m in MODELS)
+    out["limit"] = sum(out[m]["photo"] for m in NAMES)
     return out
 
 
 def encode_cost(pipeline: Pipeline, photo: bytes, runs: int) -> tuple[int, float]:
     """(response bytes, ms to build and serialise it) for this photo."""
     env = decode({"body": photo})
-    pipeline.stages([env])
+    pipeline.run([env])
 
     def response() -> bytes:
         copy = Envelope(env.shape, env.options, env.items, models=list(env.models), texts=env.texts)
-        return dumps(stages.encode(copy)[0])
+        return dumps(encode(copy)[0])
     return len(response()), median_ms(response, runs)
 
 
@@ -91,7 +91,7 @@ def naive(photos: list[Path], runs: int, weights_dir: str | None, checkpoint: st
 def served_env(store: Path) -> dict[str, str]:
     """The thread settings the launcher gives TorchServe's workers (launcher/torchserve.py start)."""
     from launcher.torchserve import node_workers
-    return {"FASHION_NODE_WORKERS": str(node_workers(store / "fashion.war")), **os.environ}
+    return {"FASHION_NODE_WORKERS": str(node_workers(store / registry.WORKFLOW_ARCHIVE)), **os.environ}
 
 
 def report(args, raw, local, naive_figs, served, extra, sizes, encode, manifests) -> list[str]:
@@ -109,7 +109,7 @@ def report(args, raw, local, naive_figs, served, extra, sizes, encode, manifests
         "| raw forward, in-process | ms/img batch 1 | ms/img batch 8 | ms on the photo (batch) |",
         "|---|---:|---:|---:|",
         *[f"| {m} | {raw[m]['batch1']:.1f} | {raw[m]['batch8']:.1f} | {raw[m]['photo']:.1f} ({raw[m]['photo_batch']}) |"
-          for m in MODELS],
+          for m in NAMES],
         f"| **limit** (sum on the photo) | | | **{limit:.1f}** |",
         "",
         "| in-process | figure |", "|---|---:|",
@@ -185,8 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     bodies, images = [b for b, _ in picked], [im for _, im in picked]
 
     pipeline = Pipeline.load(args.export_dir, torch.device("cpu"))
-    manifests = {m: {"backend": getattr(pipeline, m).manifest.backend,
-                     "precision": getattr(pipeline, m).manifest.precision} for m in MODELS}
+    manifests = {m: {"backend": pipeline[m].manifest.backend,
+                     "precision": pipeline[m].manifest.precision} for m in NAMES}
     raw = raw_forwards(pipeline, photo, images, args.runs)
     local = in_process(pipeline, photo, bodies, args.runs)
     encode = encode_cost(pipeline, photo, args.runs)

@@ -24,7 +24,8 @@ import torch
 
 from bench.photos import DEFAULT_PHOTOS, load_photos, machine_line, pick_photos
 from export._trace import quiet_onnx_logs
-from export.choice import CHOICE_FILE, MODELS, update_choice
+from export.choice import CHOICE_FILE, update_choice
+from fashion.models import NAMES
 from fashion import models as registry
 from fashion.backends import BACKENDS
 from fashion.manifest import load_artifact
@@ -105,7 +106,7 @@ def measure(model: str, variant: str, work: Path, images: list, runs: int, devic
 
 def choose_fastest(rows: list[Timing]) -> dict[str, str]:
     return {m: min((r for r in rows if r.model == m and r.ok), key=lambda r: r.ms_batch1).backend
-            for m in MODELS if any(r.model == m and r.ok for r in rows)}
+            for m in NAMES if any(r.model == m and r.ok for r in rows)}
 
 
 def table(rows: list[Timing], choice: dict[str, str]) -> list[str]:
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backends", nargs="+", help=f"variants: {', '.join(BACKENDS)}, 'torchscript fp16' "
                    "(default: every backend on cpu; torchscript, torchscript fp16 on cuda)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    p.add_argument("--models", nargs="+", default=list(NAMES), choices=NAMES)
     p.add_argument("--choice-file", type=Path, default=CHOICE_FILE, help="where the CPU defaults are written")
     p.add_argument("--no-choice", action="store_true", help="measure only; leave the choice file alone")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "backends.json")
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"machine": machine_line(), "rows": [dataclasses.asdict(r) for r in rows],
                                     "choice": choice, "table": lines}, indent=1))
-    if not args.no_choice and device.type == "cpu" and set(choice) == set(MODELS):
+    if not args.no_choice and device.type == "cpu" and set(choice) == set(NAMES):
         update_choice({"cpu": choice, "cpu_chosen_by": f"python -m bench backends, {time.strftime('%Y-%m-%d')}: "
                                                        f"{machine_line()}"}, args.choice_file)
         print(f"CPU defaults written to {args.choice_file}: {choice}")

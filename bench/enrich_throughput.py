@@ -7,6 +7,7 @@ run on the same catalogue photos (the front door and its TorchServe started on s
 """
 from __future__ import annotations
 
+from fashion import models as registry
 import argparse
 import sys
 import tempfile
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         lines = measure(args.url, photos, settings)
     else:
         with tempfile.TemporaryDirectory() as tmp, spawned_front_door(Path(tmp)) as urls:
-            lines = measure(urls["front"] + "/predictions/fashion", photos, settings)
+            lines = measure(urls["front"] + registry.ENSEMBLE_PATH, photos, settings)
     print("\n".join(lines))
     return 0
 

@@ -9,6 +9,7 @@ Starts `python -m launcher serve` (the front door and its TorchServe) on spare p
 """
 from __future__ import annotations
 
+from fashion import models as registry
 import argparse
 import statistics
 import sys
@@ -82,8 +83,8 @@ def hop(pairs: int = 300) -> None:
     time.sleep(2)
     app.state.frontdoor.ready = True
     photo = pick_photos(DEFAULT_PHOTOS, 1)[0].read_bytes()
-    times = alternate({"stand-in directly": f"http://127.0.0.1:{up}/predictions/fashion",
-                       "through the front door": f"http://127.0.0.1:{front}/predictions/fashion"}, photo, pairs)
+    times = alternate({"stand-in directly": f"http://127.0.0.1:{up}{registry.ENSEMBLE_PATH}",
+                       "through the front door": f"http://127.0.0.1:{front}{registry.ENSEMBLE_PATH}"}, photo, pairs)
     a, b = (statistics.median(t) for t in times.values())
     print(f"hop against an instant upstream ({len(photo)} B photo, {len(answer)} B answer): direct {a * 1000:.2f} ms, "
           f"through the front door {b * 1000:.2f} ms: {1000 * (b - a):+.2f} ms at p50")
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         direct, front = urls["inference"], urls["front"]
         print(f"front door {front} -> TorchServe {direct}; in-flight limit per endpoint: "
               f"{httpx.get(front + '/frontdoor/stats').json()}")
-        for path in () if args.skip_cost else ("/predictions/fashion", "/wfpredict/fashion"):
+        for path in () if args.skip_cost else (registry.ENSEMBLE_PATH, registry.WORKFLOW_PATH):
             times = alternate({"TorchServe directly": direct + path, "through the front door": front + path},
                               photos[0], args.runs)
             for name, t in times.items():
@@ -116,13 +117,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path:22s} front door cost at p50: {1000 * (b - a):+.1f} ms ({b / a:.3f}x)")
         for clients in () if args.skip_cost else (8, 32):
             for name, base in (("TorchServe directly", direct), ("through the front door", front)):
-                result = run_load(base + "/predictions/fashion", photos, clients, args.per_client, timeout=300)
+                result = run_load(base + registry.ENSEMBLE_PATH, photos, clients, args.per_client, timeout=300)
                 print(f"/predictions/fashion {clients:2d} clients {name:24s} {describe(result)}")
         if not args.skip_overload:
             # TorchServe alone last: its failures under this load leave it slower for a while
             for clients, name, base in ((32, "through the front door", front), (64, "through the front door", front),
                                         (32, "TorchServe directly", direct)):
-                result = run_load(base + "/wfpredict/fashion", photos, clients, args.per_client, timeout=300,
+                result = run_load(base + registry.WORKFLOW_PATH, photos, clients, args.per_client, timeout=300,
                                   honour_retry_after=True)
                 print(f"/wfpredict/fashion  {clients:2d} clients {name:24s} {describe(result)}")
         print(f"front door stats: {httpx.get(front + '/frontdoor/stats').json()}")

@@ -17,10 +17,12 @@ from PIL import Image
 
 from bench.backends import median_ms
 from fashion import handoff
+from fashion import models as registry
 from fashion.decode import decode_image
 from fashion.envelope import pack, unpack
 from fashion.handoff import Downstream, pixels_cheaper
-from fashion.pipeline import Pipeline, decode, input_pixels, segment
+from fashion.pipeline import Pipeline, decode
+from fashion.stage import input_pixels
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -46,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(1)  # a workflow node's decode runs on one thread
     pipe = Pipeline.load(args.models, torch.device("cpu"))
-    downstream = Downstream.of({"attributes": pipe.attributes.manifest.input, "embedder": pipe.embedder.manifest.input})
+    downstream = Downstream.of({name: pipe[name].manifest.input for name in registry.RUN_ORDER[1:]})
     street = sorted((SHARED / "street_photos" / "photos").glob("*.jpg"))[:args.photos]
     products = sorted((SHARED / "fashion_products" / "images").glob("*.jpg"))[:args.photos]
     cases = [("street", s.read_bytes()) for s in street] + [("product", s.read_bytes()) for s in products]
@@ -57,11 +59,11 @@ def main(argv: list[str] | None = None) -> int:
         pixels = image.width * image.height
         ns = median_ms(functools.partial(decode_image, body), args.runs) * 1e6 / pixels
         env = decode({"body": body})
-        segment(pipe.segmenter, [env])
+        pipe["segmenter"].run([env])
         garments = len(env.items[0].garments or [])
         upload = pack(env)
         pixel_env = decode({"body": body})
-        segment(pipe.segmenter, [pixel_env])
+        pipe["segmenter"].run([pixel_env])
         for spec, crops in downstream.inputs:  # the pixel route, whatever the rule says (pipeline.hand_off)
             input_pixels(pixel_env.items[0], spec, crops)
         pixel_env.items[0].image = None

@@ -57,7 +57,7 @@ def with_precision(directory: Path, variants: dict[str, str] | None = None) -> P
     pipe = Pipeline.load(directory, CPU)
     for name in registry.NAMES:
         precision = (variants or {}).get(name, "fp32")
-        getattr(pipe, name).module = load_runner(artifact(directory, name, precision), "openvino", CPU,
+        pipe.model(name).module = load_runner(artifact(directory, name, precision), "openvino", CPU,
                                                  precision=precision)
     return pipe
 
@@ -66,7 +66,7 @@ def _answers(pipe: Pipeline, paths: list[Path]) -> list[Any]:
     out = []
     for i in range(0, len(paths), 8):
         envs = [decode({"body": p.read_bytes()}) for p in paths[i:i + 8]]
-        pipe.stages(envs)
+        pipe.run(envs)
         out += [it for env in envs for it in env.items]
     return out
 
@@ -77,7 +77,7 @@ def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _labels(items: list[Any]) -> list[dict[str, str]]:
-    return [{h: it.metadata[h]["label"] for h in HEADS} for it in items]
+    return [{h: it.values["metadata"][h]["label"] for h in HEADS} for it in items]
 
 
 class Gates:
@@ -95,7 +95,7 @@ class Gates:
 
     def _map(self, pipe: Pipeline) -> dict[str, float]:
         photos = [SHARED / "street_photos" / "photos" / f"{s}.jpg" for s in sorted(self.labelled)]
-        found = dict(zip(sorted(self.labelled), mask_map.detections(pipe.segmenter, photos)))
+        found = dict(zip(sorted(self.labelled), mask_map.detections(pipe.model("segmenter"), photos)))
         with contextlib.redirect_stdout(io.StringIO()):  # COCOeval prints its summary table
             return mask_map.mask_map(self.labelled, found, self.classes)
 
@@ -115,12 +115,14 @@ class Gates:
         pipe = with_precision(self.directory, {"embedder": precision})
         pb, sb = _answers(pipe, self.products), _answers(pipe, self.street)
         pa, sa = self.products_fp32, self.street_fp32
-        whole = _cos(np.stack([x.embedding for x in pa + sa]), np.stack([y.embedding for y in pb + sb]))
-        parts = [c for x, y in zip(sa, sb) if x.garments for c in _cos(x.garment_embeddings, y.garment_embeddings)]
+        whole = _cos(np.stack([x.values["embedding"] for x in pa + sa]),
+                     np.stack([y.values["embedding"] for y in pb + sb]))
+        parts = [c for x, y in zip(sa, sb) if x.garments
+                 for c in _cos(x.values["garment_embeddings"], y.values["garment_embeddings"])]
         same = {}
         if self.zeroshot is not None:
-            za = self.zeroshot.metadata(np.stack([x.embedding for x in pa]))
-            zb = self.zeroshot.metadata(np.stack([y.embedding for y in pb]))
+            za = self.zeroshot.metadata(np.stack([x.values["embedding"] for x in pa]))
+            zb = self.zeroshot.metadata(np.stack([y.values["embedding"] for y in pb]))
             same = {h: float(np.mean([p[h]["label"] == q[h]["label"] for p, q in zip(za, zb)]))
                     for h in HEADS if h in za[0]}
         return {"min_whole_cosine": round(float(whole.min()), 5),
@@ -146,7 +148,7 @@ def speed(directory: Path, street: list[Path], variants: list[str], runs: int = 
     images = [Image.open(p).convert("RGB") for p in street[:8]]
     pipe = Pipeline.load(directory, CPU)
     for name in registry.NAMES:
-        stage = getattr(pipe, name)
+        stage = pipe.model(name)
         batch = stage.preprocess(images)
         batch = batch[0] if isinstance(batch, tuple) else batch
         runners = {p: load_runner(artifact(directory, name, p), "openvino", CPU, precision=p) for p in variants}

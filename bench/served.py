@@ -15,17 +15,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 from bench.load import percentile, run_load, worker_rss
-from export.archive import WORKFLOW_SPEC, build_war
-from export.choice import MODELS
+from export.archive import build_war
+from fashion import models as registry
 from fashion.samples import synthetic_jpeg
 from fashion.threads import available_cores
 from launcher import torchserve as ts
 
-ENDPOINTS = {"workflow": "/wfpredict/fashion", "ensemble": "/predictions/fashion"}
-PER_MODEL = list(MODELS)
+ENDPOINTS = {"workflow": f"/wfpredict/{registry.WORKFLOW}", "ensemble": f"/predictions/{registry.ENSEMBLE.name}"}
+PER_MODEL = list(registry.NAMES)
 MAX_BATCH_DELAY_MS = 5
 
 
@@ -45,11 +43,7 @@ def batching_store(store: Path, work: Path, batch_size: int) -> Path:
     for mar in store.glob("*.mar"):
         (work / mar.name).unlink(missing_ok=True)
         (work / mar.name).symlink_to(mar.resolve())
-    spec = yaml.safe_load(WORKFLOW_SPEC.read_text())
-    spec["models"]["batch-size"] = batch_size
-    spec_path = work / "fashion_workflow.yaml"
-    spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    build_war(work, spec_path)
+    build_war(work, work, **{"batch-size": batch_size})
     return work
 
 
@@ -83,7 +77,8 @@ def _measure(config: Path, store: Path, batch_size: int, photo: bytes, bodies: l
         start = time.perf_counter()
         with ts.temporary_server(config, linked, work, PER_MODEL, synthetic_jpeg(),
                                  overrides={"load_models": models, "enable_model_api": "true"}) as urls:
-            ts.register_model(urls["management"], "fashion.mar", "fashion", batch_size, MAX_BATCH_DELAY_MS)
+            ensemble = registry.ENSEMBLE.name
+            ts.register_model(urls["management"], f"{ensemble}.mar", ensemble, batch_size, MAX_BATCH_DELAY_MS)
             startup = time.perf_counter() - start
             for name, path in ENDPOINTS.items():
                 if threads == "split" and name != "workflow":

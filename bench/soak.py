@@ -14,6 +14,7 @@ running one); requests go through the front door.
 """
 from __future__ import annotations
 
+from fashion import models as registry
 import argparse
 import base64
 import collections
@@ -33,8 +34,8 @@ from launcher.spawned import spawned_front_door
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = ROOT.parent / "shared" / "data" / "street_photos" / "photos"
-ENDPOINTS = ("/wfpredict/fashion", "/predictions/fashion")
-STALL_S = 10.0  # export/fashion_workflow.yaml timeout-ms
+ENDPOINTS = (registry.WORKFLOW_PATH, registry.ENSEMBLE_PATH)
+STALL_S = 10.0  # the workflow's timeout-ms (export.archive.WORKFLOW_SETTINGS)
 
 
 def bodies(photo: bytes, other: bytes) -> dict[str, tuple[bytes, str]]:

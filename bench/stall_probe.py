@@ -2,6 +2,7 @@
 requests), counting responses slower than 3x the median: TorchServe 0.12's lost-response stall."""
 from __future__ import annotations
 
+from fashion import models as registry
 import argparse
 import base64
 import concurrent.futures
@@ -60,7 +61,7 @@ def main() -> None:
     photo = args.photo.read_bytes()
     with tempfile.TemporaryDirectory() as tmp, ts.temporary_server(
             ROOT / "config.properties", ROOT / "model_store", Path(tmp), MODELS, synthetic_jpeg()) as urls:
-        for path in ("/wfpredict/fashion", "/predictions/fashion"):
+        for path in (registry.WORKFLOW_PATH, registry.ENSEMBLE_PATH):
             by_kind = run(urls["inference"] + path, photo, args.clients, args.per_client)
             everything = [x for xs in by_kind.values() for x in xs]
             median = statistics.median(everything)

@@ -74,7 +74,7 @@ class LocalQueries:
         self.engine = LocalEngine(model_dir)
 
     def text(self, text: str) -> np.ndarray:
-        return self.engine.pipeline.embedder.embed_texts([text])[0]
+        return self.engine.pipeline.model("embedder").embed_texts([text])[0]
 
     def image(self, data: bytes) -> dict[str, Any]:
         return image_answer(self.engine, data)

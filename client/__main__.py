@@ -10,6 +10,7 @@ for *.googleapis.com URLs.
 """
 from __future__ import annotations
 
+from fashion import models as registry
 import argparse
 import json
 import sys
@@ -27,7 +28,7 @@ def _overlay(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m client overlay",
                                 description="draw each garment's mask, box, label and colour on the photo (PNG)")
     p.add_argument("photo", type=Path)
-    p.add_argument("--url", default="http://127.0.0.1:8080/predictions/fashion", help="the endpoint to ask")
+    p.add_argument("--url", default="http://127.0.0.1:8080" + registry.ENSEMBLE_PATH, help="the endpoint to ask")
     p.add_argument("--response", type=Path, help="a saved JSON answer for this photo instead of asking")
     p.add_argument("--out", type=Path, help="default: PHOTO.overlay.png beside the photo")
     p.add_argument("--timeout", type=float, default=120)

@@ -10,7 +10,8 @@ from pathlib import Path
 from PIL import Image
 
 from export._trace import quiet_onnx_logs
-from export.choice import MODELS, choose
+from export.choice import choose
+from fashion.models import NAMES
 from fashion.backends import BACKENDS, PRECISIONS
 from fashion.embedder_model import ARCHITECTURE as DEFAULT_CLIP_MODEL
 
@@ -45,7 +46,7 @@ def quantize_planned(out: Path, names: set[str], calibration: str | None, target
     from fashion.manifest import MANIFEST_SUFFIX, Manifest
 
     root = data_root(calibration)
-    for name in [m for m in MODELS if m in names]:
+    for name in [m for m in NAMES if m in names]:
         try:
             adopt(out, name, root)
         except NoCalibrationData as exc:
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--attributes-checkpoint", default=os.environ.get("ATTRIBUTES_CHECKPOINT") or None,
                    help="trained attribute model from `make train-attributes` (env ATTRIBUTES_CHECKPOINT)")
     p.add_argument("--check-image", help="a real photo for the export checks")
-    p.add_argument("--only", choices=list(MODELS), action="append")
+    p.add_argument("--only", choices=list(NAMES), action="append")
     p.add_argument("--target", choices=["cpu", "cuda"], default=os.environ.get("FASHION_TARGET", "cpu"),
                    help="the device the archives are for: picks the default backend and precision (env FASHION_TARGET)")
     p.add_argument("--backend", action="append", default=[], metavar="[MODEL=]BACKEND",
@@ -99,11 +100,13 @@ def main(argv: list[str] | None = None) -> int:
         from fashion import models as registry
 
         image = _check_image(args.check_image)
-        wanted = set(args.only or MODELS)
-        plan = {m: choose(m, args.target, args.backend, args.precision) for m in MODELS}
+        wanted = set(args.only or NAMES)
+        plan = {m: choose(m, args.target, args.backend, args.precision) for m in NAMES}
         log.info("backends for %s: %s", args.target, {m: f"{b} {p}" for m, (b, p) in plan.items() if m in wanted})
-        options = ExportOptions(args.weights_dir, args.segmenter_weights, args.imgsz, args.clip_model,
-                                args.clip_pretrained, args.clip_weights, not args.no_text, args.attributes_checkpoint)
+        options = ExportOptions(weights_dir=args.weights_dir, segmenter_weights=args.segmenter_weights,
+                                imgsz=args.imgsz, clip_model=args.clip_model, clip_pretrained=args.clip_pretrained,
+                                clip_weights=args.clip_weights, text=not args.no_text,
+                                attributes_checkpoint=args.attributes_checkpoint)
         for spec in registry.MODELS:  # int8 is quantised from the fp32 IR once every model is exported
             if spec.name in wanted:
                 backend, precision = plan[spec.name]

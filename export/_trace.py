@@ -19,7 +19,7 @@ import torch
 
 from fashion.backends import BACKENDS, SUFFIX, Runner, load_runner
 from fashion.manifest import Manifest
-from fashion.pipeline import FORWARD_CHUNK
+from fashion.stage import FORWARD_CHUNK
 
 log = logging.getLogger("export")
 MAX_BATCH = 4 * FORWARD_CHUNK  # the largest batch a dynamic export accepts (the embedder's: images + crops)

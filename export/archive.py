@@ -1,4 +1,6 @@
-"""Pack exported models into TorchServe archives (.mar) and the workflow into a .war."""
+"""Pack exported models into TorchServe archives (.mar) and the workflow into a .war, all from the registry:
+one archive per model, the ensemble (every model in one worker) and the workflow (a chain of one node per model
+in run order, its spec written here)."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +11,6 @@ from pathlib import Path
 
 import yaml
 
-from export.choice import MODELS
 from fashion.backends import artifact_files
 from fashion.handoff import HANDOFF_FILE, Downstream
 from fashion import models as registry
@@ -19,10 +20,19 @@ log = logging.getLogger("export")
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("fashion", "handlers")
-HANDLERS = {m.name: m.handler for m in (*registry.MODELS, registry.ENSEMBLE)}
-# Used when an archive is loaded on its own (a workflow takes its settings from fashion_workflow.yaml).
+# Used when an archive is loaded on its own (a workflow takes its settings from its spec, WORKFLOW_SETTINGS).
 MODEL_CONFIG = {"minWorkers": 1, "maxWorkers": 1, "batchSize": 4, "maxBatchDelay": 5, "responseTimeout": 120}
-WORKFLOW_SPEC = Path(__file__).with_name("fashion_workflow.yaml")
+# The workflow's settings for every node. Batching in a workflow comes only from its spec, not the .mar configs.
+WORKFLOW_SETTINGS = {"min-workers": 1, "max-workers": 1, "batch-size": 4, "max-batch-delay": 5,
+                     "retry-attempts": 2, "timeout-ms": 10000}
+WORKFLOW_NOTE = """\
+# TorchServe workflow, written by export.archive from the registry (fashion/models.py): a chain of model nodes
+# in run order, {chain}. Why this shape: TorchServe 0.12 accepts exactly one start
+# node ("DAG should have only one start node"), and under concurrency it loses the response of a node that answers
+# almost instantly, which function nodes do (measured: a 5 ms decode-only start node stalled 8 of 400 requests for
+# the full timeout-ms); chains of model nodes did not stall. Each node passes an envelope (the upload's bytes or
+# the next models' pixels, and the results so far). Node models: {nodes} (scale them with the management API).
+"""
 
 
 def _tool(name: str) -> str:
@@ -61,31 +71,51 @@ def build_mar(name: str, files: list[Path], store: Path, build_dir: Path) -> Pat
     config.write_text(yaml.safe_dump(MODEL_CONFIG))
     store.mkdir(parents=True, exist_ok=True)
     subprocess.run([_tool("torch-model-archiver"), "--model-name", name, "--version", "1.0",
-                    "--handler", str(ROOT / "handlers" / HANDLERS[name]), "--extra-files", str(stage),
+                    "--handler", str(ROOT / "handlers" / registry.spec(name).handler), "--extra-files", str(stage),
                     "--config-file", str(config), "--export-path", str(store), "--force"], check=True)
     log.info("built %s", store / f"{name}.mar")
     return store / f"{name}.mar"
 
 
-def build_war(store: Path, spec: Path = WORKFLOW_SPEC) -> Path:
+def workflow_spec(**settings: int) -> dict:
+    """The workflow: a node per registry model (its archive), chained in run order; `settings` override
+    WORKFLOW_SETTINGS for every node (bench.served sweeps the batch size)."""
+    chain = registry.RUN_ORDER
+    models: dict = {**WORKFLOW_SETTINGS, **settings}
+    models.update({name: {"url": f"{name}.mar"} for name in chain})
+    return {"models": models, "dag": {a: [b] for a, b in zip(chain, chain[1:])}}
+
+
+def write_workflow_spec(path: Path, **settings: int) -> Path:
+    chain = registry.RUN_ORDER
+    note = WORKFLOW_NOTE.format(chain=" -> ".join(("request", *chain)),
+                                nodes=", ".join(registry.NODE_PREFIX + n for n in chain))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(note + yaml.safe_dump(workflow_spec(**settings), sort_keys=False))
+    return path
+
+
+def build_war(store: Path, build_dir: Path, **settings: int) -> Path:
     """The workflow has model nodes only, so the .war is just its spec (the models come from the .mars)."""
-    subprocess.run([_tool("torch-workflow-archiver"), "--workflow-name", "fashion",
+    name = registry.WORKFLOW
+    spec = write_workflow_spec(build_dir / f"{name}_workflow.yaml", **settings)
+    subprocess.run([_tool("torch-workflow-archiver"), "--workflow-name", name,
                     "--spec-file", str(spec), "--handler", str(ROOT / "handlers" / "workflow_handler.py"),
                     "--export-path", str(store), "--force"], check=True)
-    log.info("built %s", store / "fashion.war")
-    return store / "fashion.war"
+    log.info("built %s", store / f"{name}.war")
+    return store / f"{name}.war"
 
 
 def handoff_file(export_dir: Path) -> Path:
-    """The next models' input specs for the workflow's segmenter node (fashion.handoff), from their manifests."""
-    specs = {n: Manifest.load(export_dir / f"{n}.json").input for n in MODELS if n != "segmenter"}
+    """The later nodes' input specs for the workflow's first node (fashion.handoff), from their manifests."""
+    specs = {n: Manifest.load(export_dir / f"{n}.json").input for n in registry.RUN_ORDER[1:]}
     return Downstream.of(specs).save(export_dir / HANDOFF_FILE)
 
 
 def build_all(export_dir: Path, store: Path, build_dir: Path) -> list[Path]:
-    extra = {"segmenter": [handoff_file(export_dir)]}
-    built = [build_mar(n, _model_files(export_dir, n) + extra.get(n, []), store, build_dir) for n in MODELS]
-    ensemble = [f for n in MODELS for f in _model_files(export_dir, n)]
-    built.append(build_mar("fashion", ensemble, store, build_dir))
-    built.append(build_war(store))
+    extra = {registry.RUN_ORDER[0]: [handoff_file(export_dir)]}
+    built = [build_mar(n, _model_files(export_dir, n) + extra.get(n, []), store, build_dir) for n in registry.NAMES]
+    ensemble = [f for n in registry.NAMES for f in _model_files(export_dir, n)]
+    built.append(build_mar(registry.ENSEMBLE.name, ensemble, store, build_dir))
+    built.append(build_war(store, build_dir))
     return built

@@ -11,10 +11,12 @@ import json
 from pathlib import Path
 
 from fashion.backends import BACKENDS
-from fashion.models import RESPONSE_ORDER
+from fashion.models import NAMES
 
-MODELS = RESPONSE_ORDER  # segmenter, embedder, attributes (the registry, fashion/models.py)
 CHOICE_FILE = Path(__file__).with_name("backends.json")
+
+
+DEFAULT_BACKEND = "torchscript"  # a model export/backends.json does not name yet (a new one)
 
 
 class BadBackendFlag(ValueError):
@@ -38,8 +40,8 @@ def parse_flags(flags: list[str]) -> dict[str, str]:
     for flag in flags:
         model, _, backend = flag.rpartition("=")
         model = model or "*"
-        if model != "*" and model not in MODELS:
-            raise BadBackendFlag(f"--backend {flag}: unknown model {model!r}; expected one of {', '.join(MODELS)}")
+        if model != "*" and model not in NAMES:
+            raise BadBackendFlag(f"--backend {flag}: unknown model {model!r}; expected one of {', '.join(NAMES)}")
         if backend != "auto" and backend not in BACKENDS:
             raise BadBackendFlag(f"--backend {flag}: unknown backend {backend!r}; "
                                  f"expected auto or one of {', '.join(BACKENDS)}")
@@ -56,7 +58,7 @@ def choose(model: str, target: str, flags: list[str], precision: str | None = No
     chosen_precision = "fp32"
     if backend == "auto":
         choice = load_choice() if choice is None else choice
-        backend, _, chosen_precision = choice.get(target, {}).get(model, "torchscript").partition(" ")
+        backend, _, chosen_precision = choice.get(target, {}).get(model, DEFAULT_BACKEND).partition(" ")
     precision = precision or chosen_precision or "fp32"
     if precision == "fp16" and backend != "torchscript":
         raise BadBackendFlag(f"{model}: fp16 needs the torchscript backend, not {backend}")

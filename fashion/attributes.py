@@ -1,15 +1,22 @@
-"""Product attributes from one multi-head TinyViT: preprocess -> predict -> postprocess."""
+"""Product attributes from one multi-head TinyViT: preprocess -> predict -> postprocess; AttributesStage runs it
+over envelopes and writes a response's `metadata` (fashion.stage)."""
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from PIL import Image
 
 from fashion.backends import Runner
-from fashion.manifest import Manifest
+from fashion.manifest import Manifest, load_artifact
 from fashion.metadata import derive
 from fashion.preprocess import model_pixels, normalize
+from fashion.stage import add_model, chunks, input_pixels, live, planned
+
+if TYPE_CHECKING:
+    from fashion.options import Options
+    from fashion.pipeline import Envelope, ImageResult
 
 
 class AttributeClassifier:
@@ -43,3 +50,60 @@ class AttributeClassifier:
                 fields[head] = {"label": vocab[int(idx)], "score": round(float(score), 4)}
             out.append({**derive(fields, self.mapping), "source": self.source})
         return out
+
+
+# Its part of the response contract (fashion.schema composes the whole): top-level sections, what it adds
+# to each garment, and definitions those use.
+SCHEMA: dict[str, Any] = {'sections': {'metadata': {'type': 'object',
+                           'required': ['gender',
+                                        'articleType',
+                                        'baseColour',
+                                        'season',
+                                        'usage',
+                                        'masterCategory',
+                                        'subCategory',
+                                        'productDisplayName',
+                                        'source'],
+                           'properties': {'gender': {'$ref': '#/$defs/scored'},
+                                          'articleType': {'$ref': '#/$defs/scored'},
+                                          'baseColour': {'$ref': '#/$defs/scored'},
+                                          'season': {'$ref': '#/$defs/scored'},
+                                          'usage': {'$ref': '#/$defs/scored'},
+                                          'masterCategory': {'type': ['string', 'null']},
+                                          'subCategory': {'type': ['string', 'null']},
+                                          'productDisplayName': {'type': 'string'},
+                                          'source': {'description': 'classifier: trained attribute heads; '
+                                                                    'zero-shot: CLIP against the vocabularies '
+                                                                    '(no trained heads in this deployment); '
+                                                                    'untrained classifier: random heads and no '
+                                                                    'text tower to fall back on',
+                                                     'enum': ['classifier',
+                                                              'zero-shot',
+                                                              'untrained classifier']}}}},
+ 'required': ['metadata']}
+
+
+class AttributesStage:
+    """The registry's attribute model: each image's metadata for the requests whose plan classifies."""
+    name: ClassVar[str] = "attributes"
+    schema: ClassVar[dict[str, Any]] = SCHEMA
+
+    def __init__(self, model: AttributeClassifier) -> None:
+        self.model, self.manifest = model, model.manifest
+
+    @classmethod
+    def load(cls, directory: str | Path, device: torch.device) -> "AttributesStage":
+        return cls(AttributeClassifier(*load_artifact(directory, cls.name, device), device))
+
+    def run(self, envs: list[Envelope]) -> None:
+        attr = self.model
+        for chunk in chunks(live(envs, planned(self.name))):
+            logits = attr.predict(attr.preprocess_pixels([input_pixels(it, attr.manifest.input) for _, it in chunk]))
+            for (_, it), fields in zip(chunk, attr.postprocess(logits)):
+                it.values["metadata"] = fields
+        add_model(envs, self.manifest.provenance())
+
+    @staticmethod
+    def writes(result: ImageResult, options: Options, response: dict[str, Any]) -> None:
+        if result.values.get("metadata") is not None and options.plan.emits("metadata"):
+            response["metadata"] = result.values["metadata"]

@@ -1,4 +1,4 @@
-"""TorchServe's request shapes in one place: decode_request() and encode_response().
+"""TorchServe's request shapes in one place: parse_request() (the response side is fashion.response).
 
 A TorchServe request item is a dict: `data`/`body` holds raw bytes, a str, or JSON TorchServe has already
 parsed; a multipart form gives one key per field. We accept raw image bytes, multipart files (several = a
@@ -20,7 +20,6 @@ from fashion.limits import limits
 from fashion.options import Options, parse_options
 
 OPTION_KEYS = frozenset(f.name for f in dataclasses.fields(Options))
-
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,7 +132,7 @@ def _file_bytes(value: Any) -> ImageItem:
     return InvalidInput("multipart fields must hold image files")
 
 
-def decode_request(item: dict[str, Any]) -> Request:
+def parse_request(item: dict[str, Any]) -> Request:
     """One TorchServe request item -> Request. Raises RequestError when the whole request is unusable."""
     payload = item.get("data", item.get("body"))
     fields = {k: v for k, v in item.items() if k not in ("data", "body")}
@@ -168,15 +167,3 @@ def _from_payload(payload: Any) -> Request:
             return _from_json(_parse_json_bytes(data.removeprefix(UTF8_BOM)))
         return Request([data], Options(), "single")
     raise InvalidInput(f"unsupported request body of type {type(payload).__name__}")
-
-
-def encode_response(request_shape: str, results: list[dict[str, Any]]) -> tuple[Any, int]:
-    """Per-image results -> (JSON payload, HTTP status). A single image's error sets the status."""
-    if request_shape == "vertex":
-        return {"predictions": results}, 200
-    if request_shape == "list":
-        return results, 200
-    result = results[0]
-    status = result["error"]["code"] if isinstance(result, dict) and "error" in result else 200
-    return result, status
-

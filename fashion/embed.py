@@ -1,19 +1,29 @@
-"""CLIP embeddings of whole images, garment crops (one batch) and texts; all L2-normalised."""
+"""CLIP embeddings of whole images, garment crops (one batch) and texts; all L2-normalised. EmbedderStage runs it
+over envelopes, with what is computed from embeddings: zero-shot metadata (when the attribute heads are
+untrained), the request's own labels (tags) and garment by words (prompt) (fashion.stage)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
 from PIL import Image
 
 from fashion.backends import Runner
-from fashion.errors import InvalidInput
+from fashion import garment_groups, garment_prompt, zeroshot
+from fashion.errors import InvalidInput, RequestError
 from fashion.limits import limits
 from fashion.manifest import Manifest, load_artifact
 from fashion.preprocess import model_pixels, normalize
+from fashion.response import TEXT_EMBEDDINGS, TEXT_MODEL, vector_json
 from fashion.segment import Garment
+from fashion.stage import FORWARD_CHUNK, add_model, chunks, input_pixels, live
 from fashion.zeroshot import USER_TEMPLATE, ZeroShot
+
+if TYPE_CHECKING:
+    from fashion.options import Options
+    from fashion.pipeline import Envelope, ImageResult
 
 LABEL_CACHE = 128  # user vocabularies whose text embeddings are kept
 
@@ -95,3 +105,137 @@ class Embedder:
                 self._label_vectors.pop(next(iter(self._label_vectors)))
             self._label_vectors[labels] = self.embed_texts([USER_TEMPLATE.format(v) for v in labels])
         return self._label_vectors[labels]
+
+
+def _untrained(metadata: dict[str, Any] | None) -> bool:
+    """Metadata from random attribute heads (replaced by zero-shot). None: no attribute stage ran (the embedder
+    alone), and the embedder alone answers embeddings only."""
+    return metadata is not None and metadata.get("source") != "classifier"
+
+
+# Its part of the response contract (fashion.schema composes the whole): top-level sections, what it adds
+# to each garment, and definitions those use.
+SCHEMA: dict[str, Any] = {'sections': {'embedding': {'$ref': '#/$defs/embedding'},
+              'tags': {'$ref': '#/$defs/tags'},
+              'prompt': {'description': "garment by words (option 'prompt'): the selected garment's number in "
+                                        "'garments', or null when none clears the threshold (cosine "
+                                        'similarity, calibrated; fashion/garment_prompt.json)',
+                         'type': 'object',
+                         'required': ['text', 'selected', 'threshold'],
+                         'additionalProperties': False,
+                         'properties': {'text': {'type': 'string'},
+                                        'selected': {'type': ['integer', 'null'], 'minimum': 0},
+                                        'threshold': {'type': 'number'}}}},
+ 'required': ['embedding'],
+ 'garment': {'embedding': {'$ref': '#/$defs/embedding'},
+             'tags': {'$ref': '#/$defs/tags'},
+             'prompt_score': {'description': 'cosine similarity of this garment to the prompt (option '
+                                             "'prompt')",
+                              'type': 'number',
+                              'minimum': -1,
+                              'maximum': 1},
+             'selected': {'description': 'the garment the prompt selects (at most one per image)',
+                          'type': 'boolean'}},
+ 'garment_required': ['embedding'],
+ 'defs': {'embedding': {'type': 'array', 'minItems': 2, 'items': {'type': 'number'}},
+          'tags': {'description': "scores of the request's own labels (option 'labels'), a softmax over them, "
+                                  'best first',
+                   'type': 'array',
+                   'minItems': 1,
+                   'items': {'$ref': '#/$defs/scored'}}}}
+
+
+class EmbedderStage:
+    """The registry's embedder: whole-image and garment embeddings, all crops of all images in one batch per
+    chunk, then zero-shot metadata, tags and the prompt's selection; and {"text": [...]} requests' embeddings."""
+    name: ClassVar[str] = "embedder"
+    schema: ClassVar[dict[str, Any]] = SCHEMA
+
+    def __init__(self, model: Embedder) -> None:
+        self.model, self.manifest = model, model.manifest
+
+    @classmethod
+    def load(cls, directory: str | Path, device: torch.device) -> "EmbedderStage":
+        return cls(Embedder.load(directory, device))
+
+    def wanted(self, env: Envelope) -> bool:
+        """The plan runs it, or metadata is asked for and the attribute heads turned out untrained (zero-shot)."""
+        plan = env.options.plan
+        return plan.runs(self.name) or (plan.emits("metadata") and self.model.zeroshot is not None
+                                        and any(_untrained(it.values.get("metadata")) for it in env.items))
+
+    def run(self, envs: list[Envelope]) -> None:
+        emb = self.model
+        for chunk in chunks(live(envs, self.wanted)):
+            batch, counts = emb.preprocess_pixels([input_pixels(it, emb.manifest.input, crops=True) for _, it in chunk])
+            vectors = torch.cat([emb.predict(b) for b in torch.split(batch, 4 * FORWARD_CHUNK)])
+            for (env, it), (whole, parts) in zip(chunk, emb.postprocess(vectors, counts)):
+                self._derive(env, it, whole, parts)
+        for env in envs:
+            if env.texts is not None and env.error is None:
+                self._texts(env)
+        add_model(envs, self.manifest.provenance())
+
+    def _derive(self, env: Envelope, it: ImageResult, whole: np.ndarray, parts: np.ndarray) -> None:
+        emb, plan = self.model, env.options.plan
+        it.values["embedding"] = whole
+        if it.garments is not None:
+            it.values["garment_embeddings"] = parts
+        if emb.zeroshot is not None and plan.emits("metadata") and _untrained(it.values.get("metadata")):
+            it.values["metadata"] = emb.zeroshot.metadata(whole[None])[0]
+        try:
+            if plan.emits("tags"):
+                self._tag(env, it)
+            if plan.emits("prompt") and it.garments is not None:
+                self._select(env, it)
+        except RequestError as exc:
+            it.error = exc.to_dict()
+
+    def _texts(self, env: Envelope) -> None:
+        try:
+            env.values[TEXT_EMBEDDINGS] = self.model.embed_texts(env.texts)
+            env.values[TEXT_MODEL] = self.manifest.provenance()
+        except RequestError as exc:
+            env.error = exc.to_dict()
+
+    def _garment_vectors(self, it: ImageResult) -> np.ndarray:
+        parts = it.values.get("garment_embeddings")
+        return parts if parts is not None else np.zeros((0, self.model.dim), np.float32)
+
+    def _tag(self, env: Envelope, it: ImageResult) -> None:
+        """Scores of the request's own labels for the whole image and each garment."""
+        emb, labels = self.model, env.options.labels
+        text = emb.label_vectors(labels)
+        s = zeroshot.scores(np.concatenate([it.values["embedding"][None], self._garment_vectors(it)]), text,
+                            emb.logit_scale)
+        it.values["tags"] = zeroshot.ranked(s[0], list(labels))
+        it.values["garment_tags"] = [zeroshot.ranked(row, list(labels)) for row in s[1:]]
+
+    def _select(self, env: Envelope, it: ImageResult) -> None:
+        """Garment by words: each garment's similarity to the prompt, the best one selected past the threshold."""
+        emb = self.model
+        text = emb.label_vectors((env.options.prompt,))[0]
+        words = garment_groups.load().word_of
+        labels = (np.stack([emb.label_vectors((words(g.label),))[0] for g in it.garments]) if it.garments
+                  else np.zeros((0, emb.dim), np.float32))
+        scores, selected = garment_prompt.rank(text, self._garment_vectors(it), labels)
+        it.values["prompt"] = {"text": env.options.prompt, "scores": scores, "selected": selected,
+                               "threshold": garment_prompt.threshold()}
+
+    @staticmethod
+    def writes(result: ImageResult, options: Options, response: dict[str, Any]) -> None:
+        values, plan = result.values, options.plan
+        prompt = values.get("prompt")
+        for n, garment in enumerate(response.get("garments", ())):
+            if values.get("garment_embeddings") is not None:
+                garment["embedding"] = vector_json(values["garment_embeddings"][n])
+            if values.get("garment_tags") is not None:
+                garment["tags"] = values["garment_tags"][n]
+            if prompt is not None:
+                garment["prompt_score"], garment["selected"] = prompt["scores"][n], n == prompt["selected"]
+        if values.get("embedding") is not None and plan.emits("embedding"):
+            response["embedding"] = vector_json(values["embedding"])
+        if values.get("tags") is not None and plan.emits("tags"):
+            response["tags"] = values["tags"]
+        if prompt is not None and plan.emits("prompt"):
+            response["prompt"] = {k: prompt[k] for k in ("text", "selected", "threshold")}

@@ -16,25 +16,26 @@ import json
 from pathlib import Path
 from typing import Any
 
+from fashion import models as registry
 from fashion.manifest import InputSpec
 
 HANDOFF_FILE = "handoff.json"
 HOP_NS_PER_BYTE = 10.0  # ~10 ms per MB of raw bytes between TorchServe workflow nodes (DESIGN.md)
 DECODE_NS_PER_PIXEL = 4.0  # decoding an upload again, per pixel (bench.handoff: JPEG photos on this CPU)
-HOPS = 2  # segmenter -> attributes -> embedder
+HOPS = len(registry.RUN_ORDER) - 1  # the workflow's chain: segmenter -> attributes -> embedder
 
 
 @dataclasses.dataclass(frozen=True)
 class Downstream:
-    """The input specs of the models after the segmenter, each with whether it takes the garment crops."""
+    """The input specs of the models after the chain's first, each with whether it takes the garment crops."""
     inputs: tuple[tuple[InputSpec, bool], ...]
 
     @classmethod
-    def of(cls, specs: dict[str, InputSpec], crops_for: str = "embedder") -> "Downstream":
-        """Models sharing a spec share its pixels; crops where `crops_for`'s spec is."""
+    def of(cls, specs: dict[str, InputSpec]) -> "Downstream":
+        """Models sharing a spec share its pixels; crops where a model taking them (the registry's `crops`) is."""
         merged: dict[InputSpec, bool] = {}
         for name, spec in specs.items():
-            merged[spec] = merged.get(spec, False) or name == crops_for
+            merged[spec] = merged.get(spec, False) or registry.spec(name).crops
         return cls(tuple(merged.items()))
 
     def to_dict(self) -> dict[str, Any]:

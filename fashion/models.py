@@ -1,52 +1,74 @@
-"""The model registry: what each served model is, in one table. Export, the archives, the launcher, the
-workflow spec, the response contract, the metrics and the benchmarks read it (tests/unit/test_registry.py fails
-when config.properties, export/fashion_workflow.yaml or schemas/response.schema.json disagree with it).
+"""The model registry: every served model in one table, and everything else built from it.
 
-Adding a model: its runtime module in fashion/ (a class with preprocess/predict/postprocess, built from
-load_artifact), its exporter in export/ (a module with `export_with(out, image, options, backend, precision)`),
-its handler in handlers/, one entry here, and then: config.properties' load_models, the workflow's node and dag
-edge, the schema's model enum (the registry test lists what is missing).
+Each entry names its stage (fashion.stage: load, run, writes), its exporter, its handler, the response sections it
+writes and those it is run for, and the models whose results it reads. From this table come the pipeline and its
+order, the workflow spec and its chain, the archives, the models TorchServe loads, the response (its sections and
+their order), the request options' `include`, the response schema, the metrics and the benchmarks.
+
+Adding a model (tests/e2e/test_fourth_model.py does exactly this): its module with a stage class and a SCHEMA
+fragment (fashion/<name>.py), its exporter (export/<name>.py, `export_with(out, image, options, backend,
+precision)`), and one entry below. A handler file only if the shared one (handlers/model_handler.py) is not enough.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 from typing import Any
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelSpec:
-    name: str  # the archive, TorchServe model and response `models` entry name
-    runtime: str  # "module:Class" of the pipeline stage that runs it
-    exporter: str  # the export module (export.<name>)
-    handler: str  # its TorchServe handler file in handlers/
-    section: str  # the response section it produces
-    segments: bool = False  # it produces garments (metrics count them on its node)
+class Section:
+    """A top-level section of a response."""
+    name: str
+    order: int  # where it sits in a response (image first, then sections by order, then models)
+    asked_by: str | None = None  # the option that asks for it (tags: labels); None: named in `include`
 
-    def runtime_class(self) -> Any:
-        module, _, cls = self.runtime.partition(":")
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    name: str  # the archive, TorchServe model, workflow node and response `models` entry name
+    stage: str  # "module:Class" of its stage (fashion.stage.Stage)
+    exporter: str  # its export module: export_with(out, image, options, backend, precision)
+    sections: tuple[Section, ...] = ()  # the response sections it writes
+    serves: tuple[str, ...] = ()  # it runs when a request's response carries one of these sections
+    needs: tuple[str, ...] = ()  # models whose results it reads: they run before it (pipeline, workflow chain)
+    crops: bool = False  # it takes the garment crops as well as the whole image (the workflow's hand-off)
+    segments: bool = False  # it produces garments (metrics count them on its node)
+    precisions: tuple[str, ...] = ("bf16", "int8")  # precisions bench.precision gates besides fp32
+    handler: str = "model_handler.py"  # its TorchServe handler file in handlers/
+
+    def stage_class(self) -> Any:
+        module, _, cls = self.stage.partition(":")
         return getattr(importlib.import_module(module), cls)
 
     def exporter_module(self) -> Any:
         return importlib.import_module(self.exporter)
 
 
-# In workflow order (export/fashion_workflow.yaml's chain) and the order of a response's `models`.
+# The registry's models, in the order of a response's `models` entries.
 MODELS: tuple[ModelSpec, ...] = (
-    ModelSpec("segmenter", "fashion.segment:Segmenter", "export.segmenter", "segmenter_handler.py", "garments",
-              segments=True),
-    ModelSpec("attributes", "fashion.attributes:AttributeClassifier", "export.attributes", "attributes_handler.py",
-              "metadata"),
-    ModelSpec("embedder", "fashion.embed:Embedder", "export.embedder", "embedder_handler.py", "embedding"),
+    ModelSpec("segmenter", "fashion.segment:SegmenterStage", "export.segmenter",
+              sections=(Section("garments", 10),), serves=("garments",), segments=True),
+    ModelSpec("embedder", "fashion.embed:EmbedderStage", "export.embedder",
+              sections=(Section("embedding", 20), Section("tags", 40, "labels"), Section("prompt", 50, "prompt")),
+              serves=("embedding", "garments", "tags", "prompt"),
+              # garment crops come from the segmenter; untrained attribute heads' metadata is replaced by zero-shot
+              needs=("segmenter", "attributes"), crops=True),
+    ModelSpec("attributes", "fashion.attributes:AttributesStage", "export.attributes",
+              sections=(Section("metadata", 30),), serves=("metadata",)),
 )
-ENSEMBLE = ModelSpec("fashion", "fashion.pipeline:Pipeline", "export.archive", "ensemble_handler.py", "all",
-                     segments=True)  # all three in one worker (fashion.mar); the workflow is fashion.war
-WORKFLOW = "fashion"
-RESPONSE_ORDER = ("segmenter", "embedder", "attributes")  # the order of a response's `models` entries
+# All models in one worker (fashion.mar), and the workflow of one node per model (fashion.war): one name.
+ENSEMBLE = ModelSpec("fashion", "fashion.pipeline:Pipeline", "export.archive", segments=True, precisions=())
+WORKFLOW = ENSEMBLE.name
+NODE_PREFIX = f"{WORKFLOW}__"  # TorchServe names a workflow's node models <workflow>__<node>
+WORKFLOW_ARCHIVE = f"{WORKFLOW}.war"
+ENSEMBLE_PATH = f"/predictions/{ENSEMBLE.name}"  # TorchServe's (and the front door's) inference paths
+WORKFLOW_PATH = f"/wfpredict/{WORKFLOW}"
 
 NAMES = tuple(m.name for m in MODELS)
 BY_NAME = {m.name: m for m in (*MODELS, ENSEMBLE)}
-SERVED = (*NAMES, ENSEMBLE.name)  # what config.properties loads at start
+SERVED = (*NAMES, ENSEMBLE.name)  # the models TorchServe loads at start (the launcher's load_models)
 
 
 def spec(name: str) -> ModelSpec:
@@ -54,3 +76,28 @@ def spec(name: str) -> ModelSpec:
         return BY_NAME[name]
     except KeyError:
         raise KeyError(f"no model {name!r}; the registry (fashion/models.py) has {sorted(BY_NAME)}") from None
+
+
+def _run_order(models: tuple[ModelSpec, ...]) -> tuple[str, ...]:
+    """The models ordered so each runs after those it needs (ties in registry order)."""
+    done: list[str] = []
+    pending = list(models)
+    while pending:
+        ready = next((m for m in pending if set(m.needs) <= set(done)), None)
+        if ready is None:
+            raise ValueError(f"the registry's needs form a cycle or name unknown models: {[m.name for m in pending]}")
+        done.append(ready.name)
+        pending.remove(ready)
+    return tuple(done)
+
+
+RUN_ORDER = _run_order(MODELS)  # the ensemble's stage order and the workflow's chain of nodes
+SECTIONS: tuple[Section, ...] = tuple(sorted((s for m in MODELS for s in m.sections), key=lambda s: s.order))
+SECTION_NAMES = tuple(s.name for s in SECTIONS)  # in a response's order
+INCLUDABLE = tuple(s.name for s in SECTIONS if s.asked_by is None)  # what the `include` option may name
+
+
+@functools.cache
+def stage_classes() -> tuple[Any, ...]:
+    """Every model's stage class in run order (imports the model modules)."""
+    return tuple(spec(name).stage_class() for name in RUN_ORDER)

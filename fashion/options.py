@@ -6,11 +6,12 @@ import functools
 import math
 from typing import Any, Mapping
 
+from fashion import models as registry
 from fashion.errors import InvalidInput
 from fashion.limits import limits
 from fashion.plan import Plan
 
-SECTIONS = ("garments", "embedding", "metadata")
+INCLUDABLE = registry.INCLUDABLE  # what `include` may name, in a response's order (the registry)
 MASK_FORMATS = ("rle", "polygon", "none")
 GROUPINGS = ("fine", "coarse")  # garments as the segmenter's classes, or merged per body group
 
@@ -21,7 +22,7 @@ class Options:
     min_score: float | None = None  # None: the segmenter archive's own default
     max_garments: int = 20
     mask_format: str = "rle"
-    include: tuple[str, ...] = SECTIONS
+    include: tuple[str, ...] = INCLUDABLE
     labels: tuple[str, ...] = ()  # a user vocabulary: scores per garment and for the whole image ("tags")
     groups: str = "fine"  # "coarse": upper body / lower body / full body / footwear / accessories, masks merged
     prompt: str | None = None  # garment by words: garments scored against it, the best match "selected"
@@ -91,9 +92,9 @@ def parse_options(raw: Mapping[str, Any] | None) -> Options:
         include = raw["include"]
         if isinstance(include, (bytes, str)):
             include = [s.strip() for s in (include.decode() if isinstance(include, bytes) else include).split(",")]
-        if not isinstance(include, (list, tuple)) or any(s not in SECTIONS for s in include):
-            raise InvalidInput(f"option 'include' must list sections from {list(SECTIONS)}, got {include!r}")
-        kwargs["include"] = tuple(s for s in SECTIONS if s in include)
+        if not isinstance(include, (list, tuple)) or any(s not in INCLUDABLE for s in include):
+            raise InvalidInput(f"option 'include' must list sections from {list(INCLUDABLE)}, got {include!r}")
+        kwargs["include"] = tuple(s for s in INCLUDABLE if s in include)
     if "groups" in raw:
         groups = str(raw["groups"]).lower()
         if groups not in GROUPINGS:

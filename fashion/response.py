@@ -1,4 +1,9 @@
-"""encode: pipeline results -> the response contract's JSON (see schemas/response.schema.json)."""
+"""encode: an envelope -> the response contract's JSON (fashion.schema), the one place a response is built.
+
+Each registry model's stage writes its part of an image's response from the values it computed
+(`Stage.writes`); this module orders the sections (fashion.models.SECTIONS), adds the `models` provenance and
+wraps the results in the request's shape. The handlers only serialise what comes out (dumps).
+"""
 from __future__ import annotations
 
 import json
@@ -6,14 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fashion.masks import polygons
+from fashion import models as registry
+from fashion.errors import error_dict
 from fashion.options import Options
-from fashion.segment import Garment
 
 if TYPE_CHECKING:
-    from fashion.envelope import ImageResult
+    from fashion.pipeline import Envelope, ImageResult
 
 EMBEDDING_DECIMALS = 6
+# an envelope's whole-request values, set by the model that embeds texts: the answer to a {"text": [...]} request
+TEXT_EMBEDDINGS, TEXT_MODEL = "text_embeddings", "text_model"
 
 
 def vector_json(v: np.ndarray) -> list:
@@ -21,48 +28,54 @@ def vector_json(v: np.ndarray) -> list:
     return np.round(v.astype(np.float64), EMBEDDING_DECIMALS).tolist()
 
 
-def encode_garment(g: Garment, embedding: np.ndarray | None, options: Options,
-                   tags: list[dict[str, Any]] | None = None, prompt_score: float | None = None,
-                   selected: bool | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"label": g.label, "score": round(g.score, 4),
-                           "box": [round(v, 1) for v in g.box], "area": g.area, "colour": g.colour}
-    if options.mask_format == "rle":
-        out["mask"] = g.rle
-    elif options.mask_format == "polygon":
-        out["mask"] = {"size": list(g.mask.shape), "polygons": polygons(g.mask)}
-    if embedding is not None:
-        out["embedding"] = vector_json(embedding)
-    if tags is not None:
-        out["tags"] = tags
-    if prompt_score is not None:
-        out["prompt_score"], out["selected"] = prompt_score, bool(selected)
-    return out
-
-
 def build_response(result: ImageResult, options: Options, models: list[dict[str, Any]]) -> dict[str, Any]:
-    """One image's response: each section the request's plan emits, where a model computed it."""
-    plan = options.plan
+    """One image's response: each section the request's plan emits, where a model computed it, in section order."""
+    parts: dict[str, Any] = {}
+    for stage in registry.stage_classes():
+        stage.writes(result, options, parts)
     out: dict[str, Any] = {"image": {"width": result.size[0], "height": result.size[1]}}
-    garments, prompt = result.garments, result.prompt
-    if garments is not None and plan.emits("garments"):
-        embs = result.garment_embeddings if result.garment_embeddings is not None else [None] * len(garments)
-        per = result.garment_tags if result.garment_tags is not None else [None] * len(garments)
-        scores = prompt["scores"] if prompt is not None else [None] * len(garments)
-        chosen = prompt["selected"] if prompt is not None else None
-        out["garments"] = [encode_garment(g, e, options, t, s, None if s is None else n == chosen)
-                           for n, (g, e, t, s) in enumerate(zip(garments, embs, per, scores))]
-    if result.embedding is not None and plan.emits("embedding"):
-        out["embedding"] = vector_json(result.embedding)
-    if result.metadata is not None and plan.emits("metadata"):
-        out["metadata"] = result.metadata
-    if result.tags is not None and plan.emits("tags"):
-        out["tags"] = result.tags
-    if prompt is not None and plan.emits("prompt"):
-        out["prompt"] = {k: prompt[k] for k in ("text", "selected", "threshold")}
+    out.update((name, parts[name]) for name in registry.SECTION_NAMES if name in parts)
     out["models"] = models
     return out
 
 
+def _ordered(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Provenance entries in the registry's order (the order of a response's `models`)."""
+    rank = {name: i for i, name in enumerate(registry.NAMES)}
+    return sorted(models, key=lambda m: rank.get(m.get("name"), len(rank)))
+
+
+def shaped(shape: str, results: list[dict[str, Any]]) -> tuple[Any, int]:
+    """Per-image results -> (JSON payload, HTTP status) in the request's shape. A single image's error sets the
+    status."""
+    if shape == "vertex":
+        return {"predictions": results}, 200
+    if shape == "list":
+        return results, 200
+    result = results[0]
+    status = result["error"]["code"] if isinstance(result, dict) and "error" in result else 200
+    return result, status
+
+
+def encode(env: Envelope) -> tuple[Any, int]:
+    """An envelope -> (JSON payload, HTTP status) in the request's own shape."""
+    if env.error is not None:
+        return env.error, env.error["error"]["code"]
+    if TEXT_EMBEDDINGS in env.values:
+        return {"embeddings": vector_json(env.values[TEXT_EMBEDDINGS]),
+                "models": [env.values[TEXT_MODEL]]}, 200
+    models = _ordered(env.models)
+    results = []
+    for it in env.items:
+        if it.error is not None:
+            results.append({"error": it.error["error"]})
+            continue
+        try:
+            results.append(build_response(it, env.options, models))
+        except Exception as exc:  # one image's encoding failure must not fail its neighbours
+            results.append(error_dict(exc))
+    return shaped(env.shape, results)
+
+
 def dumps(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
-

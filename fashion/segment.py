@@ -1,8 +1,10 @@
-"""Garment segmentation with an exported YOLO-seg model (any backend): preprocess -> predict -> postprocess."""
+"""Garment segmentation with an exported YOLO-seg model (any backend): preprocess -> predict -> postprocess;
+SegmenterStage runs it over envelopes and writes a response's `garments` (fashion.stage)."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -10,10 +12,16 @@ import torchvision
 from PIL import Image
 
 from fashion.backends import Runner
-from fashion.errors import InvalidInput
-from fashion.manifest import Manifest
-from fashion.masks import decode_rle, encode_rle, encode_window_rle, rle_area
+from fashion.colour import dominant_colours
+from fashion.errors import InvalidInput, RequestError
+from fashion.manifest import Manifest, load_artifact
+from fashion.masks import decode_rle, encode_rle, encode_window_rle, polygons, rle_area
 from fashion.preprocess import Letterbox, letterbox
+from fashion.stage import add_model, chunks, live, planned, rgb
+
+if TYPE_CHECKING:
+    from fashion.options import Options
+    from fashion.pipeline import Envelope, ImageResult
 
 
 def pixel_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
@@ -193,3 +201,86 @@ class Segmenter:
         if not inside.any():
             return None
         return (x1, y1, x2, y2), inside.cpu().numpy()
+
+
+def encode_garment(g: Garment, options: Options) -> dict[str, Any]:
+    """A garment's own part of a response (the other models add theirs: embedding, tags, ...)."""
+    out: dict[str, Any] = {"label": g.label, "score": round(g.score, 4),
+                           "box": [round(v, 1) for v in g.box], "area": g.area, "colour": g.colour}
+    if options.mask_format == "rle":
+        out["mask"] = g.rle
+    elif options.mask_format == "polygon":
+        out["mask"] = {"size": list(g.mask.shape), "polygons": polygons(g.mask)}
+    return out
+
+
+# Its part of the response contract (fashion.schema composes the whole): top-level sections, what it adds
+# to each garment, and definitions those use.
+SCHEMA: dict[str, Any] = {'sections': {'garments': {'type': 'array', 'items': {'$ref': '#/$defs/garment'}}},
+ 'required': ['garments'],
+ 'garment': {'label': {'type': 'string'},
+             'score': {'type': 'number', 'minimum': 0, 'maximum': 1},
+             'box': {'type': 'array', 'items': {'type': 'number', 'minimum': 0}, 'minItems': 4, 'maxItems': 4},
+             'area': {'type': 'integer', 'minimum': 1},
+             'colour': {'description': "dominant colour inside the mask, named in the catalogue's baseColour "
+                                       'vocabulary (fashion/colour.py); null for masks under 16 pixels',
+                        'type': ['object', 'null'],
+                        'required': ['name', 'hex', 'share'],
+                        'additionalProperties': False,
+                        'properties': {'name': {'type': 'string'},
+                                       'hex': {'type': 'string', 'pattern': '^#[0-9A-F]{6}$'},
+                                       'share': {'type': 'number', 'minimum': 0, 'maximum': 1}}},
+             'mask': {'description': 'COCO RLE (pycocotools): size is [height, width], counts the compressed '
+                                     'string',
+                      'type': 'object',
+                      'required': ['size', 'counts'],
+                      'additionalProperties': False,
+                      'properties': {'size': {'type': 'array',
+                                              'items': {'type': 'integer'},
+                                              'minItems': 2,
+                                              'maxItems': 2},
+                                     'counts': {'type': 'string'}}}},
+ 'garment_required': ['label', 'score', 'box', 'area', 'colour', 'mask']}
+
+
+class SegmenterStage:
+    """The registry's segmenter: each image's garments (with their colour) for the requests whose plan segments."""
+    name: ClassVar[str] = "segmenter"
+    schema: ClassVar[dict[str, Any]] = SCHEMA
+
+    def __init__(self, model: Segmenter) -> None:
+        self.model, self.manifest = model, model.manifest
+
+    @classmethod
+    def load(cls, directory: str | Path, device: torch.device) -> "SegmenterStage":
+        return cls(Segmenter(*load_artifact(directory, cls.name, device), device))
+
+    def run(self, envs: list[Envelope]) -> None:
+        seg = self.model
+        for chunk in chunks(live(envs, planned(self.name))):
+            images = [rgb(it) for _, it in chunk]
+            batch, frames = seg.preprocess(images)
+            preds, protos = seg.predict(batch)
+            for (env, it), p, proto, frame, pixels in zip(chunk, preds, protos, frames, images):
+                it.garments = seg.postprocess(p[None], proto[None], [frame], [it.size],
+                                              env.options.min_score, env.options.max_garments)[0]
+                if env.options.groups == "coarse":
+                    try:
+                        it.garments = seg.merge_coarse(it.garments)
+                    except RequestError as exc:
+                        it.error, it.garments = exc.to_dict(), None
+                        continue
+                self._colour(it.garments, pixels)
+        add_model(envs, self.manifest.provenance())
+
+    @staticmethod
+    def _colour(garments: list[Garment], pixels: np.ndarray) -> None:
+        if garments:
+            windows = [(pixels[y1:y2, x1:x2], inside) for (x1, y1, x2, y2), inside in (g.local for g in garments)]
+            for g, colour in zip(garments, dominant_colours(windows, torch.get_num_threads())):
+                g.colour = colour
+
+    @staticmethod
+    def writes(result: ImageResult, options: Options, response: dict[str, Any]) -> None:
+        if result.garments is not None and options.plan.emits("garments"):
+            response["garments"] = [encode_garment(g, options) for g in result.garments]

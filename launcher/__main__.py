@@ -6,6 +6,7 @@ stop:  SIGTERM to what `start` started (it drains, then stops TorchServe).
 """
 from __future__ import annotations
 
+from fashion import models as registry
 import argparse
 import contextlib
 import os
@@ -20,7 +21,6 @@ import httpx
 from launcher import torchserve as ts
 from launcher.settings import FrontDoorSettings
 
-MODELS = ts.SERVED_MODELS
 
 
 def _front_door(settings: FrontDoorSettings) -> str:
@@ -61,8 +61,8 @@ def start(args: argparse.Namespace) -> int:
         time.sleep(1)
     print(f"""
 Serving at {front} (TorchServe behind it on loopback; management {ts.read_config(args.config)['management_address']}).
-  curl --data-binary @photo.jpg {front}/wfpredict/fashion     # the workflow (curl -T works too)
-  curl --data-binary @photo.jpg {front}/predictions/fashion   # the in-process ensemble, same JSON
+  curl --data-binary @photo.jpg {front}{registry.WORKFLOW_PATH}     # the workflow (curl -T works too)
+  curl --data-binary @photo.jpg {front}{registry.ENSEMBLE_PATH}   # the in-process ensemble, same JSON
   curl -T photo.jpg {front}/predictions/segmenter             # or embedder, attributes
   curl -H 'Content-Type: application/json' -d '{{"text": ["red dress"]}}' {front}/predictions/embedder
 Stop it with `make stop`. Logs: {args.logs}/.""")
@@ -114,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         print(ts.register_workflow(management))
         return 0
     if not os.environ.get("AIP_STORAGE_URI"):
-        missing = [f"{m}.mar" for m in MODELS if not (args.store / f"{m}.mar").is_file()]
-        missing += [] if (args.store / "fashion.war").is_file() else ["fashion.war"]
+        missing = [f"{m}.mar" for m in registry.SERVED if not (args.store / f"{m}.mar").is_file()]
+        missing += [] if (args.store / registry.WORKFLOW_ARCHIVE).is_file() else [registry.WORKFLOW_ARCHIVE]
         if missing:
             print(f"{missing} missing in {args.store}: run `make archives` first", file=sys.stderr)
             return 2

@@ -155,8 +155,8 @@ class FrontDoor:
         self.state, self.settings, self.search_service, self.bounds = state, state.settings, search, bounds
         self.description = json.dumps(openapi(self.settings))  # /openapi.json: fixed once the settings are
         s = self.settings
-        self.general_limit = (f"the limit is {s.max_request_bytes} bytes (TorchServe's max_request_size); "
-                              "send fewer or smaller images per request")
+        self.general_limit = (f"the limit is {s.max_request_bytes} bytes (MAX_REQUEST_BYTES, TorchServe's "
+                              "max_request_size); send fewer or smaller images per request")
         self.predict_limit = (f"Vertex AI shared endpoints accept at most {s.predict_route_max_bytes} bytes. Resize "
                               "the images before sending (`python -m client --max-bytes ...` does it) or deploy to "
                               "a dedicated endpoint and set FASHION_PREDICT_MAX_BYTES=0")

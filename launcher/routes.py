@@ -7,10 +7,12 @@ metrics and description APIs, and any other path answer 404 in the error shape.
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
 from fashion.models import SERVED, WORKFLOW
+from fashion.schema import response_schema
 from launcher.search_route import QUERY_KEYS as SEARCH_QUERY
 from launcher.settings import FrontDoorSettings
 
@@ -100,6 +102,12 @@ def openapi(settings: FrontDoorSettings) -> dict[str, Any]:
     return {"openapi": "3.1.0",
             "info": {"title": "fashion-serve front door", "version": "1",
                      "description": "Garment masks, embeddings and product metadata for fashion photos. Every "
-                                    "refusal is a 4xx in the error shape; the response contract is "
-                                    "schemas/response.schema.json."},
-            "paths": paths, "components": {"schemas": {"Error": ERROR_SCHEMA}}}
+                                    "refusal is a 4xx in the error shape; one image's answer is "
+                                    "components.schemas.ImageResponse (fashion.schema, from the registry)."},
+            "paths": paths, "components": {"schemas": {"Error": ERROR_SCHEMA, "ImageResponse": image_response()}}}
+
+
+def image_response() -> dict[str, Any]:
+    """The response contract (fashion.schema), its internal references rewritten to this document's root."""
+    text = json.dumps(response_schema()).replace('"#/$defs/', '"#/components/schemas/ImageResponse/$defs/')
+    return json.loads(text)

@@ -15,6 +15,7 @@ as query parameters. Answer: {"query": {...}, "hits": [{"id", "score", "garment"
 """
 from __future__ import annotations
 
+from fashion import models as registry
 import base64
 import binascii
 import json
@@ -139,7 +140,7 @@ class SearchService:
             return np.asarray(self._ok(r)["embeddings"][0], np.float32), {"text": text}
         if "vector" in q:
             return finite_vector(q["vector"]), {"vector": len(q["vector"])}
-        r = await client.post("/predictions/fashion", content=json.dumps(
+        r = await client.post(registry.ENSEMBLE_PATH, content=json.dumps(
             {"b64": base64.b64encode(q["image"]).decode(), **QUERY_OPTIONS}),
             headers={"Content-Type": "application/json"})
         answer = self._ok(r)

@@ -13,6 +13,7 @@ and Kubernetes start it) and the e2e fixtures:
 """
 from __future__ import annotations
 
+from fashion import models as registry
 import asyncio
 import contextlib
 import os
@@ -33,7 +34,7 @@ from launcher.http_server import server_config
 from launcher.search_route import SearchService, index_folder
 from launcher.settings import FrontDoorSettings
 
-PROBED = ("/predictions/fashion", "/wfpredict/fashion")
+PROBED = (registry.ENSEMBLE_PATH, registry.WORKFLOW_PATH)
 TORCHSERVE_GRACE_S = 3.0
 
 
@@ -131,7 +132,7 @@ class Supervisor:
 def run(config: Path, store: Path, logs: Path, timeout: float = 900) -> int:
     """Start TorchServe and the front door; return when either ends (0 after SIGTERM/SIGINT)."""
     base = ts.read_config(config)
-    settings = FrontDoorSettings.from_env(max_request_bytes=int(base.get("max_request_size", "0").strip() or 0))
+    settings = FrontDoorSettings.from_env()
     workdir = Path(tempfile.mkdtemp(prefix="fashion-serve-"))
     # TorchServe unpacks every archive under java.io.tmpdir/models (1.2 GB here) and never deletes it: give it
     # this run's own directory (TMPDIR for the workers too), removed when the run ends, so restarts never fill

@@ -1,11 +1,13 @@
 """The front door's settings, read once from the environment into a frozen object (nothing read at import)."""
 from __future__ import annotations
 
+from fashion import models as registry
 import dataclasses
 import math
 import os
 from typing import Mapping
 
+from fashion.limits import limits
 from fashion.threads import available_cores
 
 SHARED_ENDPOINT_LIMIT = 1_572_864  # Vertex AI's public shared endpoints refuse larger requests
@@ -21,10 +23,11 @@ class FrontDoorSettings:
     port: int = 8080
     predict_route: str = "/predict"  # Vertex AI's AIP_PREDICT_ROUTE
     health_route: str = "/health"  # Vertex AI's AIP_HEALTH_ROUTE; readiness everywhere else too
-    predict_target: str = "/predictions/fashion"  # what the predict route calls (or /wfpredict/fashion)
+    predict_target: str = registry.ENSEMBLE_PATH  # what the predict route calls (or /wfpredict/fashion)
     storage_uri: str | None = None  # AIP_STORAGE_URI: where the archives come from (else the image's own)
     index_dir: str | None = None  # FASHION_INDEX: the catalogue index /search answers from (else AIP_STORAGE_URI/index)
-    max_request_bytes: int = 64 * 1024 * 1024  # TorchServe's max_request_size (config.properties)
+    # MAX_REQUEST_BYTES (fashion.limits), also TorchServe's max_request_size (launcher.torchserve.served_settings)
+    max_request_bytes: int = dataclasses.field(default_factory=lambda: limits().max_request_bytes)
     predict_route_max_bytes: int = SHARED_ENDPOINT_LIMIT  # 0 = no extra limit (dedicated endpoints)
     latency_budget_s: float = 5.0  # queueing a request may add at most this; past it, a fast 503
     max_inflight: int = 16  # per endpoint (TorchServe model or workflow); see default_inflight()
@@ -32,8 +35,7 @@ class FrontDoorSettings:
     drain_s: float = 6.0  # on SIGTERM: how long in-flight requests may finish before TorchServe stops
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None,
-                 max_request_bytes: int | None = None) -> "FrontDoorSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "FrontDoorSettings":
         env = os.environ if env is None else env
         budget = float(env.get("FASHION_LATENCY_BUDGET_S", cls.latency_budget_s))
         inflight = env.get("FASHION_MAX_INFLIGHT", "")
@@ -45,7 +47,7 @@ class FrontDoorSettings:
             predict_target=env.get("FASHION_PREDICT_TARGET") or env.get("FASHION_VERTEX_TARGET") or cls.predict_target,
             storage_uri=env.get("AIP_STORAGE_URI") or None,
             index_dir=env.get("FASHION_INDEX") or None,
-            max_request_bytes=max_request_bytes or cls.max_request_bytes,
+            max_request_bytes=limits().max_request_bytes,
             predict_route_max_bytes=int(env.get("FASHION_PREDICT_MAX_BYTES",
                                                 env.get("FASHION_VERTEX_MAX_REQUEST_BYTES", SHARED_ENDPOINT_LIMIT))),
             latency_budget_s=budget,

@@ -22,8 +22,19 @@ import yaml
 
 from fashion import models as registry
 
-# What config.properties loads at start (the workflow's nodes come with fashion.war when it is registered).
+from fashion.limits import limits
+
+# What TorchServe loads at start (the workflow's nodes come with its .war when it is registered).
 SERVED_MODELS = list(registry.SERVED)
+
+
+def served_settings() -> dict[str, str]:
+    """What the registry and the limits decide in TorchServe's configuration (derive_config adds them where a
+    config file does not set them): the models loaded at start, and the body limit (MAX_REQUEST_BYTES) for
+    requests and responses."""
+    size = str(limits().max_request_bytes)
+    return {"load_models": ",".join(f"{m}={m}.mar" for m in registry.SERVED),
+            "max_request_size": size, "max_response_size": size}
 
 
 def torchserve_bin() -> str:
@@ -52,7 +63,7 @@ def start(config: Path, store: Path, log_dir: Path, foreground: bool = False,
     # 2 cores, passive waiting took the workflow from 718 to 430 ms p50 and 1.47 to 2.64 img/s at 8 clients.
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     # Threads per worker (fashion.threads): the cores divided among the workers of one model or node.
-    env.setdefault("FASHION_NODE_WORKERS", str(node_workers(store / "fashion.war")))
+    env.setdefault("FASHION_NODE_WORKERS", str(node_workers(store / registry.WORKFLOW_ARCHIVE)))
     env.setdefault("FASHION_MODEL_WORKERS", read_config(config).get("default_workers_per_model", "1").strip() or "1")
     log_dir.mkdir(parents=True, exist_ok=True)
     cmd = [torchserve_bin(), "--start", "--ncs", "--ts-config", str(config), "--model-store", str(store)]
@@ -109,9 +120,9 @@ def models_ready(management: str, names: list[str]) -> bool:
     return True
 
 
-def register_workflow(management: str, war: str = "fashion.war", timeout: float = 600) -> str:
+def register_workflow(management: str, war: str = registry.WORKFLOW_ARCHIVE, timeout: float = 600) -> str:
     """POST /workflows?url=<war in the store>; idempotent (an existing workflow is kept)."""
-    status, body = _request("GET", f"{management}/workflows/fashion")
+    status, body = _request("GET", f"{management}/workflows/{registry.WORKFLOW}")
     if status == 200:
         return "already registered"
     query = urllib.parse.urlencode({"url": war})
@@ -155,9 +166,11 @@ def read_config(config: Path) -> dict[str, str]:
 
 
 def derive_config(base: Path, out: Path, overrides: dict[str, str]) -> Path:
-    """A copy of `base` with some keys replaced (ports, addresses, store paths)."""
+    """A copy of `base` with some keys replaced (ports, addresses, store paths), and served_settings() for the
+    keys it does not set."""
     text = base.read_text()
-    for key, value in overrides.items():
+    given = read_config(base)
+    for key, value in {**{k: v for k, v in served_settings().items() if k not in given}, **overrides}.items():
         line = f"{key}={value}".replace("\\", "\\\\")
         text, n = re.subn(rf"^{key}=.*$", line, text, flags=re.M)
         if not n:
@@ -199,7 +212,7 @@ def temporary_server(base_config: Path, store: Path, workdir: Path, models: list
     try:
         wait_until(lambda: models_ready(urls["management"], models), timeout, f"models {models}")
         register_workflow(urls["management"])
-        wait_until(lambda: answers(urls["inference"], "/wfpredict/fashion", probe), timeout, "the workflow")
+        wait_until(lambda: answers(urls["inference"], registry.WORKFLOW_PATH, probe), timeout, "the workflow")
         yield {**urls, "logs": str(workdir / "logs")}
     finally:
         with contextlib.suppress(ProcessLookupError):

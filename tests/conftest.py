@@ -1,7 +1,6 @@
 """Shared fixtures: real photos from ../shared/data, the built artifacts, schema."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -45,7 +44,9 @@ def product_photos() -> list[Path]:
 
 @pytest.fixture(scope="session")
 def response_schema() -> dict:
-    return json.loads((ROOT / "schemas" / "response.schema.json").read_text())
+    from fashion.schema import response_schema as composed
+
+    return composed()
 
 
 @pytest.fixture(scope="session")

@@ -53,7 +53,7 @@ def trials(export_dir: Path, root: Path, split_file: Path, limit_train: int = 30
     grouping = load()
     split = {r["id"]: r["split"] for r in csv.DictReader(split_file.open())}
     pipeline = Pipeline.load(export_dir)
-    vec = pipeline.embedder.label_vectors
+    vec = pipeline.model("embedder").label_vectors
     prompts = {"name": {g: vec((g,))[0] for g in grouping.groups},
                "synonym": {g: vec((SYNONYMS.get(g, g),))[0] for g in grouping.groups}}
     out, used = [], collections.Counter()
@@ -63,7 +63,7 @@ def trials(export_dir: Path, root: Path, split_file: Path, limit_train: int = 30
             continue
         used[part] += 1
         env = decode({"body": sample.image.read_bytes()})
-        pipeline.stages([env])
+        pipeline.run([env])
         it = env.items[0]
         garments = it.garments or []
         regions: dict[str, np.ndarray] = {}
@@ -76,7 +76,8 @@ def trials(export_dir: Path, root: Path, split_file: Path, limit_train: int = 30
                 if not garments:
                     out.append(Trial(part, kind, label, label in regions, -1.0, 0.0))
                     continue
-                scores, best = garment_prompt.rank(prompts[kind][label], it.garment_embeddings, labels, cut=-2.0)
+                scores, best = garment_prompt.rank(prompts[kind][label], it.values["garment_embeddings"], labels,
+                                                   cut=-2.0)
                 iou = 0.0
                 if label in regions:
                     mask, region = garments[best].mask, regions[label]

@@ -80,7 +80,7 @@ def test_checkpoint_exports_and_serves_through_the_embedder_archive(trained, tmp
     from export.archive import _model_files, build_mar
     from fashion import embedder_model
     from fashion.decode import decode_image
-    from handlers.embedder_handler import EmbedderHandler
+    from handlers.model_handler import ModelHandler
 
     photo = sorted(PRODUCTS.glob("*.jpg"))[0]
     image = decode_image(photo.read_bytes())
@@ -92,7 +92,7 @@ def test_checkpoint_exports_and_serves_through_the_embedder_archive(trained, tmp
     assert manifest.parity["cosine_vs_open_clip"] >= 0.999
     mar = build_mar("embedder", _model_files(tmp_path / "export", "embedder"), tmp_path / "store", tmp_path / "build")
     zipfile.ZipFile(mar).extractall(tmp_path / "unpacked")
-    handler, context = EmbedderHandler(), FakeContext(tmp_path / "unpacked", "embedder")
+    handler, context = ModelHandler(), FakeContext(tmp_path / "unpacked", "embedder")
     handler.initialize(context)
     served = np.array(json.loads(handler.handle([{"body": photo.read_bytes()}], context)[0])["embedding"])
     model, preprocess = embedder_model.create(pretrained=str(trained / "embedder.pt"))

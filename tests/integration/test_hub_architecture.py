@@ -21,7 +21,7 @@ def test_marqo_fashion_siglip_architecture_exports_and_serves(tmp_path, response
     from export.archive import _model_files, build_mar
     from fashion import embedder_model
     from fashion.decode import decode_image
-    from handlers.embedder_handler import EmbedderHandler
+    from handlers.model_handler import ModelHandler
 
     name = f"local-dir:{MARQO}"
     photo = sorted(PRODUCTS.glob("*.jpg"))[3]
@@ -34,7 +34,7 @@ def test_marqo_fashion_siglip_architecture_exports_and_serves(tmp_path, response
 
     mar = build_mar("embedder", _model_files(tmp_path / "export", "embedder"), tmp_path / "store", tmp_path / "build")
     zipfile.ZipFile(mar).extractall(tmp_path / "unpacked")
-    handler, context = EmbedderHandler(), FakeContext(tmp_path / "unpacked", "embedder")
+    handler, context = ModelHandler(), FakeContext(tmp_path / "unpacked", "embedder")
     handler.initialize(context)
     body = json.loads(handler.handle([{"body": photo.read_bytes()}], context)[0])
     sections = {k: response_schema["properties"][k] for k in ("image", "embedding", "models")}  # the embedder's part

@@ -66,7 +66,7 @@ def test_checkpoint_exports_to_an_archive_that_serves_its_labels(trained, tmp_pa
     from export import attributes
     from export.archive import _model_files, build_mar
     from fashion.decode import decode_image
-    from handlers.attributes_handler import AttributesHandler
+    from handlers.model_handler import ModelHandler
 
     photo = sorted(PRODUCTS.glob("*.jpg"))[0]
     manifest = attributes.export(tmp_path / "export", decode_image(photo.read_bytes()),
@@ -77,7 +77,7 @@ def test_checkpoint_exports_to_an_archive_that_serves_its_labels(trained, tmp_pa
                     tmp_path / "build")
     unpacked = tmp_path / "unpacked"
     zipfile.ZipFile(mar).extractall(unpacked)
-    handler = AttributesHandler()
+    handler = ModelHandler()
     context = FakeContext(unpacked, "attributes")
     handler.initialize(context)
     meta = json.loads(handler.handle([{"body": photo.read_bytes()}], context)[0])["metadata"]

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import zipfile
-from pathlib import Path
 
 import yaml
 
 from bench.backends import Timing, choose_fastest, table
 from bench.served import batching_store
+from export.archive import workflow_spec
 
 
 def test_fastest_backend_that_passed_is_chosen():
@@ -29,7 +29,7 @@ def test_batching_store_links_archives_and_rewrites_only_the_batch_size(tmp_path
     assert (linked / "segmenter.mar").resolve() == (store / "segmenter.mar").resolve()
     with zipfile.ZipFile(linked / "fashion.war") as z:
         spec = yaml.safe_load(z.read("fashion_workflow.yaml"))
-    shipped = yaml.safe_load((Path("export") / "fashion_workflow.yaml").read_text())
+    shipped = workflow_spec()
     assert spec["models"]["batch-size"] == 1
     assert spec["dag"] == shipped["dag"]
     assert {k: v for k, v in spec["models"].items() if k != "batch-size"} == \

@@ -1,4 +1,4 @@
-"""decode_request: every request shape TorchServe hands a handler."""
+"""parse_request: every request shape TorchServe hands a handler."""
 from __future__ import annotations
 
 import base64
@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from fashion.codec import ImageURL, decode_request, encode_response
+from fashion.codec import ImageURL, parse_request
+from fashion.response import shaped
 from fashion.errors import InvalidInput, PayloadTooLarge, RequestError
 from fashion.limits import limits
 
@@ -17,35 +18,35 @@ B64 = base64.b64encode(JPEG).decode()
 
 
 def test_raw_bytes_is_one_image():
-    r = decode_request({"body": bytearray(JPEG)})
+    r = parse_request({"body": bytearray(JPEG)})
     assert r.images == [JPEG] and r.shape == "single" and r.options.mask_format == "rle"
 
 
 def test_json_b64_with_options_parsed_by_torchserve_or_not():
     for body in ({"b64": B64, "min_score": 0.4}, f'{{"b64": "{B64}", "min_score": 0.4}}'.encode()):
-        r = decode_request({"body": body})
+        r = parse_request({"body": body})
         assert r.images == [JPEG] and r.options.min_score == 0.4 and r.shape == "single"
 
 
 def test_data_url_prefix_is_accepted():
-    assert decode_request({"body": {"b64": "data:image/jpeg;base64," + B64}}).images == [JPEG]
+    assert parse_request({"body": {"b64": "data:image/jpeg;base64," + B64}}).images == [JPEG]
 
 
 def test_list_and_vertex_envelope():
-    r = decode_request({"body": [{"b64": B64}, B64, {"b64": "@@"}]})
+    r = parse_request({"body": [{"b64": B64}, B64, {"b64": "@@"}]})
     assert r.shape == "list" and r.images[:2] == [JPEG, JPEG] and isinstance(r.images[2], InvalidInput)
-    v = decode_request({"body": {"instances": [{"b64": B64}], "parameters": {"embedding_only": "true"}}})
+    v = parse_request({"body": {"instances": [{"b64": B64}], "parameters": {"embedding_only": "true"}}})
     assert v.shape == "vertex" and v.options.embedding_only is True
 
 
 def test_multipart_files_in_order_and_option_fields():
-    r = decode_request({"a": JPEG, "b": b"second", "max_garments": b"3", "mask_format": "polygon"})
+    r = parse_request({"a": JPEG, "b": b"second", "max_garments": b"3", "mask_format": "polygon"})
     assert r.images == [JPEG, b"second"] and r.shape == "list"
     assert r.options.max_garments == 3 and r.options.mask_format == "polygon"
 
 
 def test_text_request():
-    r = decode_request({"body": {"text": ["red dress"]}})
+    r = parse_request({"body": {"text": ["red dress"]}})
     assert r.texts == ["red dress"] and r.images == []
 
 
@@ -59,43 +60,43 @@ def test_text_request():
 ])
 def test_whole_request_errors_say_what_to_do(body, fragment):
     with pytest.raises(InvalidInput, match=fragment):
-        decode_request({"body": body})
+        parse_request({"body": body})
 
 
 def test_url_input_is_an_image_url_and_bad_urls_are_refused_per_item():
-    url, bad = decode_request({"body": [{"url": " http://example.com/a.jpg "}, {"url": 3}]}).images
+    url, bad = parse_request({"body": [{"url": " http://example.com/a.jpg "}, {"url": 3}]}).images
     assert url == ImageURL("http://example.com/a.jpg")
     assert isinstance(bad, RequestError) and bad.code == 400 and "url" in bad.message
 
 
 def test_batch_limit():
     with pytest.raises(PayloadTooLarge, match="split the batch"):
-        decode_request({"body": [B64] * (MAX_BATCH_IMAGES + 1)})
+        parse_request({"body": [B64] * (MAX_BATCH_IMAGES + 1)})
 
 
 def test_encode_response_shapes():
     err = {"error": {"code": 415, "message": "x"}}
-    assert encode_response("single", [err]) == (err, 415)
-    assert encode_response("list", [{"a": 1}, err]) == ([{"a": 1}, err], 200)
-    assert encode_response("vertex", [{"a": 1}]) == ({"predictions": [{"a": 1}]}, 200)
+    assert shaped("single", [err]) == (err, 415)
+    assert shaped("list", [{"a": 1}, err]) == ([{"a": 1}, err], 200)
+    assert shaped("vertex", [{"a": 1}]) == ({"predictions": [{"a": 1}]}, 200)
 
 
-def test_body_limit_matches_config_properties():
+def test_one_body_limit_for_torchserve_and_the_workers(tmp_path):
     MAX_REQUEST_BYTES = limits().max_request_bytes
-    from launcher.torchserve import read_config
+    from launcher.torchserve import derive_config, read_config
     from tests.conftest import ROOT
 
-    config = read_config(ROOT / "config.properties")
-    assert int(config["max_request_size"]) == MAX_REQUEST_BYTES
+    config = read_config(derive_config(ROOT / "config.properties", tmp_path / "config.properties", {}))
+    assert int(config["max_request_size"]) == int(config["max_response_size"]) == MAX_REQUEST_BYTES
     with pytest.raises(PayloadTooLarge):
-        decode_request({"body": b"\xff" * (MAX_REQUEST_BYTES + 1)})
+        parse_request({"body": b"\xff" * (MAX_REQUEST_BYTES + 1)})
 
 
 @pytest.mark.parametrize("body", [b"[" * 100_000, b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
                                   b'{"instances":' + b"[" * 5000 + b"]" * 5000 + b"}"])
 def test_deeply_nested_json_is_refused_before_it_is_parsed(body):
     with pytest.raises(PayloadTooLarge, match="MAX_JSON_(CONTAINERS|KEYS)"):
-        decode_request({"body": body})
+        parse_request({"body": body})
 
 
 @pytest.mark.parametrize("body,limit", [
@@ -104,22 +105,22 @@ def test_deeply_nested_json_is_refused_before_it_is_parsed(body):
     (json.dumps({"images": ["aGVsbG8="] * 900 + [[]] * 1100}).encode(), "MAX_JSON_CONTAINERS")])
 def test_json_past_a_structural_limit_is_a_413_naming_it(body, limit):
     with pytest.raises(PayloadTooLarge, match=limit):
-        decode_request({"body": body})
+        parse_request({"body": body})
 
 
 def test_colons_and_brackets_inside_strings_do_not_count():
     caption = "a: b: [c] {d} " * 500
-    request = decode_request({"body": json.dumps({"text": [caption[:900]] * 3}).encode()})
+    request = parse_request({"body": json.dumps({"text": [caption[:900]] * 3}).encode()})
     assert request.texts is not None and len(request.texts) == 3
 
 
 def test_an_embedder_text_past_its_length_limit_is_a_413():
     with pytest.raises(PayloadTooLarge, match="MAX_TEXT_CHARS"):
-        decode_request({"body": json.dumps({"text": ["x" * 1001]}).encode()})
+        parse_request({"body": json.dumps({"text": ["x" * 1001]}).encode()})
 
 
 def test_json_with_a_utf8_bom_is_json_and_texts_must_be_strings():
-    request = decode_request({"body": b'\xef\xbb\xbf{"b64": "aGVsbG8="}'})
+    request = parse_request({"body": b'\xef\xbb\xbf{"b64": "aGVsbG8="}'})
     assert request.images == [b"hello"]
     with pytest.raises(InvalidInput, match="list of strings"):
-        decode_request({"body": b'{"text": [["red dress"]]}'})
+        parse_request({"body": b'{"text": [["red dress"]]}'})

@@ -10,9 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from fashion.codec import ImageURL, decode_request, encode_response
+from fashion.codec import ImageURL, parse_request
+from fashion.response import shaped
 from fashion.decode import decode_image
-from fashion.envelope import Envelope, ImageResult, pack, unpack
+from fashion.envelope import pack, unpack
+from fashion.pipeline import Envelope, ImageResult
 from fashion.errors import RequestError
 from fashion.options import Options, parse_options
 from fashion.pipeline import decode
@@ -41,7 +43,7 @@ PNG = _tiny_png()
 def test_any_json_is_a_request_or_a_typed_error(value):
     for body in (value, json.dumps(value).encode()):
         try:
-            request = decode_request({"body": body})
+            request = parse_request({"body": body})
         except RequestError as exc:
             assert 400 <= exc.code < 500 and exc.message
             continue
@@ -101,7 +103,7 @@ def test_batches_answer_in_order_with_errors_in_place(images, shape):
     assert len(env.items) == len(images)
     for item, raw in zip(env.items, images):
         assert (item.error is None) == (raw == PNG)
-    payload, status = encode_response(shape, [{"ok": i} for i in range(len(images))])
+    payload, status = shaped(shape, [{"ok": i} for i in range(len(images))])
     assert status == 200
 
 
@@ -110,11 +112,12 @@ def test_batches_answer_in_order_with_errors_in_place(images, shape):
 def test_envelope_round_trip(items, with_error):
     rng = np.random.default_rng(0)
     env = Envelope("list", Options(labels=("a", "b")), [
-        ImageResult(image=img, size=(n, n), embedding=rng.standard_normal(n).astype(np.float32),
-             metadata={"k": n}, tags=[{"label": "a", "score": 0.5}]) for img, n in items],
+        ImageResult(image=img, size=(n, n), values={"embedding": rng.standard_normal(n).astype(np.float32),
+             "metadata": {"k": n}, "tags": [{"label": "a", "score": 0.5}]}) for img, n in items],
         error={"error": {"code": 400, "message": "x"}} if with_error else None)
     back = unpack(pack(env))
     assert back.options == env.options and back.error == env.error and len(back.items) == len(items)
     for a, b in zip(env.items, back.items):
-        assert a.image == b.image and a.size == b.size and a.metadata == b.metadata and a.tags == b.tags
-        np.testing.assert_array_equal(a.embedding, b.embedding)
+        assert a.image == b.image and a.size == b.size and a.values["metadata"] == b.values["metadata"]
+        assert a.values["tags"] == b.values["tags"]
+        np.testing.assert_array_equal(a.values["embedding"], b.values["embedding"])

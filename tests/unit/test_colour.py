@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from fashion.colour import NOT_A_COLOUR, dominant_colour, hex_to_rgb, table
-from handlers.segmenter_handler import SegmenterHandler
+from handlers.model_handler import ModelHandler
 from tests.unit.tiny_models import FakeContext, build_artifacts
 
 TABLE = table()
@@ -59,8 +59,8 @@ def test_served_garment_colour_is_measured_inside_its_mask(tmp_path):
     image[:, :64], image[:, 64:] = hex_to_rgb(TABLE["Navy Blue"][0]), hex_to_rgb(TABLE["Red"][0])
     buf = io.BytesIO()
     Image.fromarray(image).save(buf, format="PNG")
-    context = FakeContext(build_artifacts(tmp_path))
-    handler = SegmenterHandler()
+    context = FakeContext(build_artifacts(tmp_path), "segmenter")
+    handler = ModelHandler()
     handler.initialize(context)
     (garment,) = json.loads(handler.handle([{"body": buf.getvalue()}], context)[0])["garments"]
     assert garment["colour"] == {"name": "Navy Blue", "hex": TABLE["Navy Blue"][0], "share": 1.0}

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fashion.envelope import Envelope, ImageResult, is_envelope, pack, unpack
+from fashion.envelope import is_envelope, pack, unpack
+from fashion.pipeline import Envelope, ImageResult
 from fashion.masks import encode_rle
 from fashion.metadata import derive, singular
 from fashion.options import Options
@@ -16,17 +17,17 @@ def test_envelope_round_trip():
     g = Garment("top", 0, 0.75, (2.0, 1.0, 5.0, 4.0), _mask=mask)
     emb = np.arange(4, dtype=np.float32) / 7
     env = Envelope("list", Options(min_score=0.3, include=("garments", "embedding")),
-                   [ImageResult(image=b"\x00jpeg", size=(5, 6), garments=[g], embedding=emb,
-                         garment_embeddings=emb[None] * 2, metadata={"gender": {"label": "Men", "score": 0.5}}),
+                   [ImageResult(image=b"\x00jpeg", size=(5, 6), garments=[g], values={"embedding": emb,
+                         "garment_embeddings": emb[None] * 2, "metadata": {"gender": {"label": "Men", "score": 0.5}}}),
                     ImageResult(error={"error": {"code": 415, "message": "no"}})], models=[{"name": "segmenter"}])
     data = pack(env)
     assert is_envelope(data) and not is_envelope(b"\xff\xd8")
     back = unpack(data)
     assert back.shape == "list" and back.options == env.options and back.models == env.models
     a, b = back.items
-    assert a.image == b"\x00jpeg" and a.size == (5, 6) and a.metadata == env.items[0].metadata
-    np.testing.assert_array_equal(a.embedding, emb)
-    np.testing.assert_array_equal(a.garment_embeddings, emb[None] * 2)
+    assert a.image == b"\x00jpeg" and a.size == (5, 6) and a.values["metadata"] == env.items[0].values["metadata"]
+    np.testing.assert_array_equal(a.values["embedding"], emb)
+    np.testing.assert_array_equal(a.values["garment_embeddings"], emb[None] * 2)
     np.testing.assert_array_equal(a.garments[0].mask, mask)
     assert a.garments[0].rle == encode_rle(mask) and b.error == env.items[1].error
 

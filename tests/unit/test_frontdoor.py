@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from launcher.frontdoor import build_app, upstream_content_type, workflow_status
+from fashion.limits import limits
 from launcher.settings import FrontDoorSettings, default_inflight
 
 SETTINGS = FrontDoorSettings(predict_route="/v1/predict", health_route="/v1/health", max_request_bytes=10_000,
@@ -171,9 +172,10 @@ def test_unknown_routes_and_methods_are_json():
 def test_settings_from_the_vertex_environment():
     env = {"AIP_HTTP_PORT": "9000", "AIP_PREDICT_ROUTE": "/x:predict", "AIP_HEALTH_ROUTE": "/hz",
            "AIP_STORAGE_URI": "/mnt/archives", "FASHION_CPUS": "2"}
-    s = FrontDoorSettings.from_env(env, max_request_bytes=123)
+    s = FrontDoorSettings.from_env(env)
     assert (s.host, s.port, s.predict_route, s.health_route, s.storage_uri) == ("0.0.0.0", 9000, "/x:predict", "/hz",
                                                                              "/mnt/archives")
-    assert s.max_request_bytes == 123 and s.max_inflight == default_inflight(s.latency_budget_s, 2) == 14
+    assert s.max_request_bytes == limits().max_request_bytes
+    assert s.max_inflight == default_inflight(s.latency_budget_s, 2) == 14
     local = FrontDoorSettings.from_env({"FASHION_MAX_INFLIGHT": "7", "FASHION_PREDICT_MAX_BYTES": "0"})
     assert (local.host, local.port, local.max_inflight, local.predict_route_max_bytes) == ("127.0.0.1", 8080, 7, 0)

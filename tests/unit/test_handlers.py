@@ -6,10 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from handlers.attributes_handler import AttributesHandler
-from handlers.embedder_handler import EmbedderHandler
-from handlers.ensemble_handler import EnsembleHandler
-from handlers.segmenter_handler import SegmenterHandler
+from handlers.model_handler import ModelHandler
 from tests.unit.tiny_models import FakeContext, build_artifacts, solid_jpeg
 
 RED = (255, 0, 0)
@@ -23,10 +20,10 @@ def context(tmp_path_factory) -> FakeContext:
 @pytest.fixture(scope="module")
 def handlers(context):
     out = {}
-    for cls in (SegmenterHandler, EmbedderHandler, AttributesHandler, EnsembleHandler):
-        h = cls()
-        h.initialize(context)
-        out[cls.name] = h
+    for name in ("segmenter", "embedder", "attributes", "fashion"):
+        h = ModelHandler()
+        h.initialize(FakeContext(context.system_properties["model_dir"], name))
+        out[name] = h
     return out
 
 
@@ -55,19 +52,19 @@ def test_attributes_exact_labels(handlers, context):
     assert meta["productDisplayName"] == "Men"
 
 
-def workflow_node(cls, context: FakeContext):
-    node = FakeContext(context.system_properties["model_dir"], f"fashion__{cls.name}")
-    handler = cls()
+def workflow_node(name: str, context: FakeContext):
+    node = FakeContext(context.system_properties["model_dir"], f"fashion__{name}")
+    handler = ModelHandler()
     handler.initialize(node)
     return handler, node
 
 
 def test_workflow_nodes_equal_ensemble_and_batch_keeps_order(handlers, context):
-    """The DAG of export/fashion_workflow.yaml: segmenter -> attributes -> embedder (leaf)."""
+    """The workflow's chain (export.archive.workflow_spec): segmenter -> attributes -> embedder (leaf)."""
     good = solid_jpeg(RED)
     requests = [{"body": good}, {"body": b"not an image"}, {"body": {"b64": "!!"}}]
     (seg, seg_ctx), (attr, attr_ctx), (emb, emb_ctx) = (
-        workflow_node(cls, context) for cls in (SegmenterHandler, AttributesHandler, EmbedderHandler))
+        workflow_node(name, context) for name in ("segmenter", "attributes", "embedder"))
     seg_out = seg.handle(requests, seg_ctx)
     attr_out = attr.handle([{"body": e} for e in seg_out], attr_ctx)
     flow = [json.loads(r) for r in emb.handle([{"body": e} for e in attr_out], emb_ctx)]
@@ -110,7 +107,7 @@ def test_metrics_per_phase_images_garments_and_errors(handlers, context):
 def test_workflow_counts_an_error_once_at_the_leaf(context):
     from tests.unit.tiny_models import RecordingMetrics
 
-    nodes = [workflow_node(cls, context) for cls in (SegmenterHandler, AttributesHandler, EmbedderHandler)]
+    nodes = [workflow_node(name, context) for name in ("segmenter", "attributes", "embedder")]
     data = [{"body": b"junk"}]
     for handler, ctx in nodes:
         ctx.metrics = RecordingMetrics()

@@ -10,10 +10,7 @@ from fashion import handoff, pipeline
 from fashion.envelope import unpack
 from fashion.handoff import Downstream, pixels_cheaper
 from fashion.manifest import InputSpec
-from handlers.attributes_handler import AttributesHandler
-from handlers.embedder_handler import EmbedderHandler
-from handlers.ensemble_handler import EnsembleHandler
-from handlers.segmenter_handler import SegmenterHandler
+from handlers.model_handler import ModelHandler
 from tests.unit.tiny_models import FakeContext, build_artifacts, solid_jpeg
 
 A = InputSpec((112, 112), "shortest_crop", "bicubic", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
@@ -45,9 +42,9 @@ def artifacts(tmp_path_factory):
     return directory
 
 
-def node(cls, directory, name: str):
+def node(directory, name: str):
     ctx = FakeContext(directory, name)
-    handler = cls()
+    handler = ModelHandler()
     handler.initialize(ctx)
     return handler, ctx
 
@@ -57,7 +54,7 @@ def test_workflow_answers_the_same_whichever_is_passed_on(artifacts, monkeypatch
     monkeypatch.setattr(pipeline, "pixels_cheaper", lambda *a, **k: route == "pixels")
     requests = [{"body": solid_jpeg((255, 0, 0))}, {"body": b"not an image"}, {"body": solid_jpeg((0, 0, 255))}]
     (seg, seg_ctx), (attr, attr_ctx), (emb, emb_ctx) = (
-        node(cls, artifacts, f"fashion__{cls.name}") for cls in (SegmenterHandler, AttributesHandler, EmbedderHandler))
+        node(artifacts, f"fashion__{name}") for name in ("segmenter", "attributes", "embedder"))
     seg_out = seg.handle(requests, seg_ctx)
     passed = unpack(seg_out[0]).items[0]
     if route == "pixels":
@@ -67,14 +64,14 @@ def test_workflow_answers_the_same_whichever_is_passed_on(artifacts, monkeypatch
         assert passed.image is not None and not passed.pixels
     attr_out = attr.handle([{"body": e} for e in seg_out], attr_ctx)
     flow = [json.loads(r) for r in emb.handle([{"body": e} for e in attr_out], emb_ctx)]
-    ensemble, ens_ctx = node(EnsembleHandler, artifacts, "fashion")
+    ensemble, ens_ctx = node(artifacts, "fashion")
     assert flow == [json.loads(r) for r in ensemble.handle(requests, ens_ctx)]
     assert flow[0]["garments"] and flow[1]["error"]["code"] == 415
 
 
 def test_a_node_whose_spec_was_not_passed_on_says_so(artifacts, monkeypatch):
     monkeypatch.setattr(pipeline, "pixels_cheaper", lambda *a, **k: True)
-    seg, seg_ctx = node(SegmenterHandler, artifacts, "fashion__segmenter")
+    seg, seg_ctx = node(artifacts, "fashion__segmenter")
     env = unpack(seg.handle([{"body": solid_jpeg((255, 0, 0))}], seg_ctx)[0])
     env.items[0].pixels.clear()  # as if the archives came from different exports
     with pytest.raises(RuntimeError, match="make archives"):

@@ -1,46 +1,66 @@
-"""Everything that names the models agrees with the registry (fashion/models.py): config.properties, the
-workflow spec, the response contract, the archive handlers, the exporters, the backend choice."""
+"""Everything the registry (fashion/models.py) builds agrees with it: what TorchServe loads, the workflow's chain,
+the response contract and its order, the plan, the archives' handlers, the exporters, the backend choice."""
 from __future__ import annotations
 
-import json
+import pytest
 
-import yaml
-
-from export.archive import HANDLERS, WORKFLOW_SPEC
-from export.choice import load_choice
+from export.archive import workflow_spec
+from export.choice import DEFAULT_BACKEND, choose
 from fashion import models as registry
-from launcher.torchserve import SERVED_MODELS
+from fashion.options import parse_options
+from fashion.schema import response_schema
+from launcher.torchserve import derive_config, read_config
 from tests.conftest import ROOT
 
 
-def test_config_properties_loads_what_the_registry_serves() -> None:
-    line = next(x for x in (ROOT / "config.properties").read_text().splitlines() if x.startswith("load_models="))
-    loaded = dict(part.split("=") for part in line.removeprefix("load_models=").split(","))
-    assert loaded == {name: f"{name}.mar" for name in registry.SERVED} and SERVED_MODELS == list(registry.SERVED)
+def test_torchserve_loads_what_the_registry_serves(tmp_path) -> None:
+    config = read_config(derive_config(ROOT / "config.properties", tmp_path / "config.properties", {}))
+    loaded = dict(part.split("=") for part in config["load_models"].split(","))
+    assert loaded == {name: f"{name}.mar" for name in registry.SERVED}
 
 
-def test_the_workflow_chains_the_registry_in_its_order() -> None:
-    spec = yaml.safe_load(WORKFLOW_SPEC.read_text())
+def test_the_workflow_chains_the_registry_in_run_order() -> None:
+    spec = workflow_spec()
     nodes = [k for k, v in spec["models"].items() if isinstance(v, dict)]
-    assert nodes == list(registry.NAMES)
+    assert nodes == list(registry.RUN_ORDER) == ["segmenter", "attributes", "embedder"]
     assert all(spec["models"][n]["url"] == f"{n}.mar" for n in nodes)
-    chain = list(zip(registry.NAMES, registry.NAMES[1:]))
-    assert spec["dag"] == {a: [b] for a, b in chain}
+    assert spec["dag"] == {"segmenter": ["attributes"], "attributes": ["embedder"]}
+    assert workflow_spec(**{"batch-size": 8})["models"]["batch-size"] == 8
 
 
-def test_the_contract_names_the_registry_models() -> None:
-    schema = json.loads((ROOT / "schemas" / "response.schema.json").read_text())
-    enum = schema["properties"]["models"]["items"]["properties"]["name"]["enum"]
-    assert sorted(enum) == sorted(registry.NAMES) == sorted(registry.RESPONSE_ORDER)
-    assert {m.section for m in registry.MODELS} <= set(schema["properties"])
+def test_each_model_runs_after_what_it_needs() -> None:
+    for m in registry.MODELS:
+        assert all(registry.RUN_ORDER.index(n) < registry.RUN_ORDER.index(m.name) for n in m.needs)
+    cyclic = (registry.ModelSpec("a", "x:A", "x", needs=("b",)), registry.ModelSpec("b", "x:B", "x", needs=("a",)))
+    with pytest.raises(ValueError, match="cycle"):
+        registry._run_order(cyclic)
+
+
+def test_the_contract_is_composed_from_the_registry() -> None:
+    schema = response_schema()
+    assert schema["properties"]["models"]["items"]["properties"]["name"]["enum"] == list(registry.NAMES)
+    assert set(registry.SECTION_NAMES) <= set(schema["properties"])
+    assert schema["required"] == ["image", "garments", "embedding", "metadata", "models"]
+    garment = schema["$defs"]["garment"]
+    assert garment["required"] == ["label", "score", "box", "area", "colour", "mask", "embedding"]
+
+
+def test_sections_and_the_plan_come_from_the_registry() -> None:
+    assert registry.SECTION_NAMES == ("garments", "embedding", "metadata", "tags", "prompt")
+    assert registry.INCLUDABLE == ("garments", "embedding", "metadata")
+    plan = parse_options({"include": "garments", "labels": ["red"]}).plan
+    assert plan.sections == ("garments", "tags") and plan.runs_models == {"segmenter", "embedder"}
 
 
 def test_every_entry_resolves() -> None:
-    choice = load_choice()
     for m in (*registry.MODELS, registry.ENSEMBLE):
-        assert HANDLERS[m.name] == m.handler and (ROOT / "handlers" / m.handler).is_file()
-        assert callable(getattr(m.runtime_class(), "load", None)) or hasattr(m.runtime_class(), "preprocess")
-        assert hasattr(m.exporter_module(), "export" if m is not registry.ENSEMBLE else "build_all")
+        assert (ROOT / "handlers" / m.handler).is_file()
+        cls = m.stage_class()
+        assert callable(cls.load) and callable(cls.run)
     for m in registry.MODELS:
-        assert m.name in choice.get("cpu", choice), f"export/backends.json has no backend for {m.name}"
-    assert registry.spec("embedder").section == "embedding"
+        assert callable(m.exporter_module().export_with) and m.stage_class().name == m.name
+        assert isinstance(m.stage_class().schema, dict)
+        assert choose(m.name, "cpu", []) != (DEFAULT_BACKEND, None)
+    assert registry.spec("embedder").sections[0].name == "embedding"
+    with pytest.raises(KeyError, match="no model"):
+        registry.spec("nope")

@@ -10,10 +10,7 @@ from fashion.errors import InvalidInput
 from fashion.limits import limits
 from fashion.options import parse_options
 from fashion.zeroshot import ZeroShot, label_tables, prompts, scores
-from handlers.attributes_handler import AttributesHandler
-from handlers.embedder_handler import EmbedderHandler
-from handlers.ensemble_handler import EnsembleHandler
-from handlers.segmenter_handler import SegmenterHandler
+from handlers.model_handler import ModelHandler
 from tests.unit.test_handlers import EnsembleContext, workflow_node
 from tests.unit.tiny_models import FakeContext, build_artifacts, solid_jpeg
 
@@ -26,8 +23,8 @@ def context(tmp_path_factory) -> FakeContext:
 
 
 @pytest.fixture(scope="module")
-def ensemble(context) -> EnsembleHandler:
-    handler = EnsembleHandler()
+def ensemble(context) -> ModelHandler:
+    handler = ModelHandler()
     handler.initialize(context)
     return handler
 
@@ -69,7 +66,7 @@ def test_untrained_heads_give_zero_shot_metadata(ensemble, context, colour, expe
 def test_workflow_equals_ensemble_with_zero_shot(ensemble, context):
     requests = [{"body": solid_jpeg(RED)}, {"body": solid_jpeg(BLUE)}]
     (seg, seg_ctx), (attr, attr_ctx), (emb, emb_ctx) = (
-        workflow_node(cls, context) for cls in (SegmenterHandler, AttributesHandler, EmbedderHandler))
+        workflow_node(name, context) for name in ("segmenter", "attributes", "embedder"))
     flow = emb.handle([{"body": e} for e in attr.handle([{"body": e} for e in seg.handle(requests, seg_ctx)],
                                                         attr_ctx)], emb_ctx)
     assert [json.loads(r) for r in flow] == [json.loads(r) for r in ensemble.handle(requests, EnsembleContext(context))]
@@ -84,7 +81,7 @@ def test_labels_without_text_tower_are_a_clear_400(ensemble, context):
 
 def test_user_labels_score_whole_image_and_each_garment(ensemble, context, monkeypatch):
     words = {"a photo of red.": (1.0, -1.0, -1.0), "a photo of blue.": (-1.0, -1.0, 1.0)}
-    model = ensemble.model.embedder
+    model = ensemble.stage.model("embedder")
     monkeypatch.setattr(model, "text_module", object())
     monkeypatch.setattr(model, "embed_texts", lambda texts: np.array(
         [np.array(words[t]) / np.sqrt(3) for t in texts], np.float32))
