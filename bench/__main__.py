@@ -6,7 +6,6 @@ Not a test: figures and ratios measured side by side (absolute times on a shared
 """
 from __future__ import annotations
 
-from fashion import models as registry
 import argparse
 import json
 import os
@@ -21,6 +20,7 @@ from bench.backends import median_ms
 from bench.photos import DEFAULT_PHOTOS, load_photos, machine_line, pick_photos
 from bench.served import archive_sizes, measure as measure_served
 from export.choice import CHOICE_FILE
+from fashion import models as registry
 from fashion.models import NAMES
 from fashion.pipeline import Envelope, Pipeline, decode
 from fashion.response import dumps, encode

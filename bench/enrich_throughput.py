@@ -7,7 +7,6 @@ run on the same catalogue photos (the front door and its TorchServe started on s
 """
 from __future__ import annotations
 
-from fashion import models as registry
 import argparse
 import sys
 import tempfile
@@ -18,6 +17,7 @@ from catalogue.engines import RemoteEngine
 from catalogue.enrich import Job
 from catalogue.sources import Record
 from catalogue.store import Journal
+from fashion import models as registry
 from launcher.spawned import spawned_front_door
 
 PRODUCTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "fashion_products" / "images"

@@ -9,7 +9,6 @@ Starts `python -m launcher serve` (the front door and its TorchServe) on spare p
 """
 from __future__ import annotations
 
-from fashion import models as registry
 import argparse
 import statistics
 import sys
@@ -22,6 +21,7 @@ import httpx
 
 from bench.load import LoadResult, percentile, run_load
 from bench.photos import DEFAULT_PHOTOS, pick_photos
+from fashion import models as registry
 from launcher.spawned import spawned_front_door
 
 

@@ -40,6 +40,8 @@ from fashion.pipeline import Pipeline, decode
 from training.split import read_split
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+# the models with lower precisions to gate (the registry's `precisions`); each has a method of Gates
+GATED = tuple(m.name for m in registry.MODELS if m.precisions)
 GATES = {"embedding_cosine": 0.99, "zero_shot_same": 0.99, "attribute_agreement": 0.99,
          "accuracy_points": 0.5, "map50_points": 0.01}
 HEADS = ["gender", "articleType", "baseColour", "season", "usage"]
@@ -55,7 +57,7 @@ def artifact(directory: Path, name: str, precision: str) -> Path:
 def with_precision(directory: Path, variants: dict[str, str] | None = None) -> Pipeline:
     """The in-process pipeline, every model in fp32 except those `variants` names ({"embedder": "int8"})."""
     pipe = Pipeline.load(directory, CPU)
-    for name in registry.NAMES:
+    for name in GATED:
         precision = (variants or {}).get(name, "fp32")
         pipe.model(name).module = load_runner(artifact(directory, name, precision), "openvino", CPU,
                                                  precision=precision)
@@ -147,7 +149,7 @@ def speed(directory: Path, street: list[Path], variants: list[str], runs: int = 
     out = {}
     images = [Image.open(p).convert("RGB") for p in street[:8]]
     pipe = Pipeline.load(directory, CPU)
-    for name in registry.NAMES:
+    for name in GATED:
         stage = pipe.model(name)
         batch = stage.preprocess(images)
         batch = batch[0] if isinstance(batch, tuple) else batch
@@ -185,7 +187,7 @@ def limits(directory: Path, chosen: dict[str, str], photo: Path, runs: int = 20)
         for k, pipe in pipes.items():
             seen[k].append(raw_forwards(pipe, photo.read_bytes(), images, runs))
     return {k: round(min(r["limit"] for r in v), 2) for k, v in seen.items()} | {
-        f"{k} {m}": round(min(r[m]["photo"] for r in v), 2) for k, v in seen.items() for m in registry.NAMES}
+        f"{k} {m}": round(min(r[m]["photo"] for r in v), 2) for k, v in seen.items() for m in GATED}
 
 
 def chosen_variants(target: str = "cpu") -> dict[str, str]:
@@ -216,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     if not bf16_supported():
         print("this CPU does not report BF16 to OpenVINO: int8 only")
     root = data_root(args.calibration_data)
-    for name in registry.NAMES:
+    for name in GATED:
         quantize(args.models, name, root)
     test = [i for i, part in read_split(Path("reports/attributes_split.csv")).items() if part == "test"]
     products = [SHARED / "fashion_products" / "images" / f"{i}.jpg" for i in test]
@@ -233,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.speed_only:
         return 0
     gates = Gates(args.models, products, truth, street, mask_map.ground_truth(SHARED / "street_photos", val))
-    results = {name: {v: getattr(gates, name)(v) for v in variants} for name in registry.NAMES}
+    results = {name: {v: getattr(gates, name)(v) for v in variants} for name in GATED}
     for name, by_variant in results.items():
         for v, r in by_variant.items():
             print(f"{name} {v}: {'PASS' if r['pass'] else 'FAIL'} {r}")

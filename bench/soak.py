@@ -14,7 +14,6 @@ running one); requests go through the front door.
 """
 from __future__ import annotations
 
-from fashion import models as registry
 import argparse
 import base64
 import collections
@@ -30,6 +29,7 @@ from pathlib import Path
 import httpx
 
 from bench.load import worker_rss
+from fashion import models as registry
 from launcher.spawned import spawned_front_door
 
 ROOT = Path(__file__).resolve().parent.parent

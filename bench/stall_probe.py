@@ -2,7 +2,6 @@
 requests), counting responses slower than 3x the median: TorchServe 0.12's lost-response stall."""
 from __future__ import annotations
 
-from fashion import models as registry
 import argparse
 import base64
 import concurrent.futures
@@ -14,9 +13,10 @@ from pathlib import Path
 
 import httpx
 
+from fashion import models as registry
 from launcher import torchserve as ts
 from fashion.samples import synthetic_jpeg
-from launcher.__main__ import MODELS
+
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTO = ROOT.parent / "shared" / "data" / "street_photos" / "photos" / "0005.jpg"
@@ -60,7 +60,8 @@ def main() -> None:
     args = p.parse_args()
     photo = args.photo.read_bytes()
     with tempfile.TemporaryDirectory() as tmp, ts.temporary_server(
-            ROOT / "config.properties", ROOT / "model_store", Path(tmp), MODELS, synthetic_jpeg()) as urls:
+            ROOT / "config.properties", ROOT / "model_store", Path(tmp), list(registry.SERVED),
+            synthetic_jpeg()) as urls:
         for path in (registry.WORKFLOW_PATH, registry.ENSEMBLE_PATH):
             by_kind = run(urls["inference"] + path, photo, args.clients, args.per_client)
             everything = [x for xs in by_kind.values() for x in xs]

@@ -12,11 +12,12 @@
 """
 from __future__ import annotations
 
-from fashion import models as registry
 import argparse
 import json
 import sys
 from pathlib import Path
+
+from fashion import models as registry
 
 DEFAULT_URL = "http://127.0.0.1:8080" + registry.ENSEMBLE_PATH
 DEFAULT_MODELS = Path("build/export")

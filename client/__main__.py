@@ -10,7 +10,6 @@ for *.googleapis.com URLs.
 """
 from __future__ import annotations
 
-from fashion import models as registry
 import argparse
 import json
 import sys
@@ -20,6 +19,7 @@ import httpx
 
 from client.auth import access_token
 from client.payload import vertex_body
+from fashion import models as registry
 
 
 def _overlay(argv: list[str]) -> int:

@@ -71,7 +71,7 @@ def decode_image(data: bytes) -> Image.Image:
     except UnidentifiedImageError:
         raise UnsupportedMedia(
             f"the body is not an image Pillow can read ({len(data)} bytes, starting {data[:8]!r}); "
-            f"send JPEG, PNG, WebP, BMP, GIF or TIFF") from None
+            f"send one of {', '.join(sorted(ALLOWED_FORMATS))}") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise PayloadTooLarge(f"the image has too many pixels; the limit is {limits().max_image_pixels}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:  # a known format whose header is broken

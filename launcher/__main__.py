@@ -6,7 +6,6 @@ stop:  SIGTERM to what `start` started (it drains, then stops TorchServe).
 """
 from __future__ import annotations
 
-from fashion import models as registry
 import argparse
 import contextlib
 import os
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from fashion import models as registry
 from launcher import torchserve as ts
 from launcher.settings import FrontDoorSettings
 

@@ -15,7 +15,6 @@ as query parameters. Answer: {"query": {...}, "hits": [{"id", "score", "garment"
 """
 from __future__ import annotations
 
-from fashion import models as registry
 import base64
 import binascii
 import json
@@ -30,6 +29,7 @@ import numpy as np
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from fashion import models as registry
 from fashion.errors import InvalidInput, NotReady, PayloadTooLarge, RequestError, Unprocessable, UnsupportedMedia
 from fashion.limits import limits
 from fashion.options import as_number

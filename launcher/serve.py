@@ -13,7 +13,6 @@ and Kubernetes start it) and the e2e fixtures:
 """
 from __future__ import annotations
 
-from fashion import models as registry
 import asyncio
 import contextlib
 import os
@@ -27,6 +26,7 @@ from typing import AsyncIterator
 
 import uvicorn
 
+from fashion import models as registry
 from fashion.samples import synthetic_jpeg
 from launcher import torchserve as ts
 from launcher.frontdoor import State, build_app

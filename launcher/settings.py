@@ -1,12 +1,12 @@
 """The front door's settings, read once from the environment into a frozen object (nothing read at import)."""
 from __future__ import annotations
 
-from fashion import models as registry
 import dataclasses
 import math
 import os
 from typing import Mapping
 
+from fashion import models as registry
 from fashion.limits import limits
 from fashion.threads import available_cores
 

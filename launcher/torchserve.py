@@ -20,8 +20,8 @@ from typing import Iterator
 
 import yaml
 
-from fashion import models as registry
 
+from fashion import models as registry
 from fashion.limits import limits
 
 # What TorchServe loads at start (the workflow's nodes come with its .war when it is registered).
