@@ -28,11 +28,13 @@ import httpx
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.responses import Response
 
 from fashion import models as registry
 from fashion.errors import InvalidInput, NotReady, PayloadTooLarge, RequestError, Unprocessable, UnsupportedMedia
 from fashion.limits import limits
 from fashion.options import as_number
+from launcher.door import Door, error, json_response
 
 QUERY_KEYS = ("k", "scope", "garment", "box", "text")  # what a query string may set (a raw image body's options)
 JSON_KEYS = (*QUERY_KEYS, "vector", "b64")
@@ -182,3 +184,24 @@ class SearchService:
         except IndexRefused as exc:
             raise InvalidInput(str(exc)) from None
         return {"query": {**query, "k": k, "scope": scope}, "hits": hits, "index": self.index.info()}
+
+
+class SearchRoutes:
+    """/search: the body read and checked before a slot is taken, then the index answers (SearchService)."""
+
+    def __init__(self, door: Door, service: SearchService) -> None:
+        self.door, self.service = door, service
+
+    async def search(self, request: Request) -> Response:
+        if (refused := self.door.not_ready()) is not None:
+            return refused
+        try:
+            body = await self.door.body(request, self.door.settings.max_request_bytes, self.door.general_limit)
+        except RequestError as exc:
+            return error(exc)
+
+        async def answer() -> Response:
+            assert self.door.state.client is not None
+            return json_response(await self.service.search(self.door.state.client, request, body))
+
+        return await self.door.guarded("/search", answer)

@@ -9,7 +9,8 @@ from typing import Awaitable, Callable
 import httpx
 import pytest
 
-from launcher.frontdoor import build_app, upstream_content_type, workflow_status
+from launcher.frontdoor import build_app
+from launcher.predict_route import upstream_content_type, workflow_status
 from fashion.limits import limits
 from launcher.settings import FrontDoorSettings, default_inflight
 
