@@ -1,4 +1,4 @@
-"""The response contract, composed from the registry: the shared parts (schemas/response.base.json) and each
+"""The response contract, composed from the registry: the shared parts (fashion/response.base.json) and each
 model's own (its stage's `schema`: top-level sections, what it adds to each garment, definitions), with the
 models' names. `python -m fashion.schema` prints it; the front door's /openapi.json carries it.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 from fashion import models as registry
 
-BASE = Path(__file__).resolve().parent.parent / "schemas" / "response.base.json"
+BASE = Path(__file__).with_name("response.base.json")
 
 
 @functools.cache

@@ -29,7 +29,7 @@ from launcher import torchserve as ts
 from tests.conftest import ROOT
 
 HERE = Path(__file__).parent / "fourth_model"
-CODE = ("fashion", "handlers", "export", "launcher", "schemas", "config.properties")
+CODE = ("fashion", "handlers", "export", "launcher", "config.properties")
 ADDED = {"fashion/pattern.py": HERE / "pattern_stage.py", "export/pattern.py": HERE / "pattern_export.py"}
 ENTRY = ('    ModelSpec("pattern", "fashion.pattern:PatternStage", "export.pattern",\n'
          '              sections=(Section("pattern", 60),), serves=("pattern",), precisions=()),\n')
