@@ -12,7 +12,7 @@ from fashion.backends import Runner
 from fashion.manifest import Manifest, load_artifact
 from fashion.metadata import derive
 from fashion.preprocess import model_pixels, normalize
-from fashion.stage import add_model, chunks, input_pixels, live, planned
+from fashion.stage import ModelStage, add_model, chunks, input_pixels, live, planned
 
 if TYPE_CHECKING:
     from fashion.options import Options
@@ -83,13 +83,12 @@ SCHEMA: dict[str, Any] = {'sections': {'metadata': {'type': 'object',
  'required': ['metadata']}
 
 
-class AttributesStage:
+class AttributesStage(ModelStage):
     """The registry's attribute model: each image's metadata for the requests whose plan classifies."""
     name: ClassVar[str] = "attributes"
     schema: ClassVar[dict[str, Any]] = SCHEMA
 
-    def __init__(self, model: AttributeClassifier) -> None:
-        self.model, self.manifest = model, model.manifest
+    model: AttributeClassifier
 
     @classmethod
     def load(cls, directory: str | Path, device: torch.device) -> "AttributesStage":

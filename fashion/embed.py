@@ -18,7 +18,7 @@ from fashion.manifest import Manifest, load_artifact
 from fashion.preprocess import model_pixels, normalize
 from fashion.response import TEXT_EMBEDDINGS, TEXT_MODEL, vector_json
 from fashion.segment import Garment
-from fashion.stage import FORWARD_CHUNK, add_model, chunks, input_pixels, live
+from fashion.stage import FORWARD_CHUNK, ModelStage, add_model, chunks, input_pixels, live
 from fashion.zeroshot import USER_TEMPLATE, ZeroShot
 
 if TYPE_CHECKING:
@@ -145,14 +145,13 @@ SCHEMA: dict[str, Any] = {'sections': {'embedding': {'$ref': '#/$defs/embedding'
                    'items': {'$ref': '#/$defs/scored'}}}}
 
 
-class EmbedderStage:
+class EmbedderStage(ModelStage):
     """The registry's embedder: whole-image and garment embeddings, all crops of all images in one batch per
     chunk, then zero-shot metadata, tags and the prompt's selection; and {"text": [...]} requests' embeddings."""
     name: ClassVar[str] = "embedder"
     schema: ClassVar[dict[str, Any]] = SCHEMA
 
-    def __init__(self, model: Embedder) -> None:
-        self.model, self.manifest = model, model.manifest
+    model: Embedder
 
     @classmethod
     def load(cls, directory: str | Path, device: torch.device) -> "EmbedderStage":

@@ -23,6 +23,7 @@ from fashion.fetch import FetchPolicy, fetch_images, url_policy
 from fashion.handoff import Downstream, pixels_cheaper
 from fashion.manifest import InputSpec, select_device
 from fashion.options import Options
+from fashion.response import encode
 from fashion.segment import Garment
 from fashion.stage import Stage, input_pixels, live
 
@@ -111,8 +112,6 @@ class Pipeline:
 
     def __call__(self, items: list[dict[str, Any]]) -> list[tuple[Any, int]]:
         """TorchServe request items -> (JSON payload, HTTP status) per request."""
-        from fashion.response import encode
-
         envs = [decode(item) for item in items]
         self.run(envs)
         return [encode(env) for env in envs]

@@ -17,7 +17,7 @@ from fashion.errors import InvalidInput, RequestError
 from fashion.manifest import Manifest, load_artifact
 from fashion.masks import decode_rle, encode_rle, encode_window_rle, polygons, rle_area
 from fashion.preprocess import Letterbox, letterbox
-from fashion.stage import add_model, chunks, live, planned, rgb
+from fashion.stage import ModelStage, add_model, chunks, live, planned, rgb
 
 if TYPE_CHECKING:
     from fashion.options import Options
@@ -243,13 +243,12 @@ SCHEMA: dict[str, Any] = {'sections': {'garments': {'type': 'array', 'items': {'
  'garment_required': ['label', 'score', 'box', 'area', 'colour', 'mask']}
 
 
-class SegmenterStage:
+class SegmenterStage(ModelStage):
     """The registry's segmenter: each image's garments (with their colour) for the requests whose plan segments."""
     name: ClassVar[str] = "segmenter"
     schema: ClassVar[dict[str, Any]] = SCHEMA
 
-    def __init__(self, model: Segmenter) -> None:
-        self.model, self.manifest = model, model.manifest
+    model: Segmenter
 
     @classmethod
     def load(cls, directory: str | Path, device: torch.device) -> "SegmenterStage":

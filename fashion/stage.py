@@ -39,6 +39,16 @@ class Stage(Protocol):
     def writes(result: ImageResult, options: Options, response: dict[str, Any]) -> None: ...
 
 
+class ModelStage:
+    """What the stages of the shipped models share: the model they run (its preprocess, predict, postprocess)
+    and its manifest."""
+    name: ClassVar[str]
+    schema: ClassVar[dict[str, Any]]  # its part of the response contract (fashion.schema)
+
+    def __init__(self, model: Any) -> None:
+        self.model, self.manifest = model, model.manifest
+
+
 def live(envs: list[Envelope], runs: Callable[[Envelope], bool]) -> list[tuple[Envelope, ImageResult]]:
     """The images of the requests a stage serves (`runs`), less those already refused."""
     return [(env, it) for env in envs if env.error is None and runs(env)

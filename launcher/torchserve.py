@@ -161,15 +161,19 @@ def scale(management: str, model: str, workers: int, timeout: float = 600) -> li
     return json.loads(body)[0]["workers"]
 
 
+def _settings(text: str) -> dict[str, str]:
+    return dict(re.findall(r"^([A-Za-z_]+)=(.*)$", text, re.M))
+
+
 def read_config(config: Path) -> dict[str, str]:
-    return dict(re.findall(r"^([A-Za-z_]+)=(.*)$", config.read_text(), re.M))
+    return _settings(config.read_text())
 
 
 def derive_config(base: Path, out: Path, overrides: dict[str, str]) -> Path:
     """A copy of `base` with some keys replaced (ports, addresses, store paths), and served_settings() for the
     keys it does not set."""
     text = base.read_text()
-    given = read_config(base)
+    given = _settings(text)
     for key, value in {**{k: v for k, v in served_settings().items() if k not in given}, **overrides}.items():
         line = f"{key}={value}".replace("\\", "\\\\")
         text, n = re.subn(rf"^{key}=.*$", line, text, flags=re.M)

@@ -5,13 +5,11 @@ the toy answers alone, in the ensemble and in the workflow, inside the composed 
 from __future__ import annotations
 
 import base64
-import contextlib
 import io
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -26,6 +24,7 @@ import yaml
 from PIL import Image
 
 from launcher import torchserve as ts
+from launcher.serve import stop_process_group
 from tests.conftest import ROOT
 
 HERE = Path(__file__).parent / "fourth_model"
@@ -107,12 +106,7 @@ def served(copy: Path) -> Iterator[dict]:
         ts.wait_until(ready, 900, "the served copy")
         yield {"front": front, "metrics": urls["metrics"], "schema": json.loads(run(copy, "-m", "fashion.schema"))}
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_process_group(proc, 60)
 
 
 def test_a_fourth_model_is_three_files(copy: Path) -> None:

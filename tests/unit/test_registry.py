@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from export.archive import workflow_spec
-from export.choice import DEFAULT_BACKEND, choose
+from export.choice import load_choice
 from fashion import models as registry
 from fashion.options import parse_options
 from fashion.schema import response_schema
@@ -60,7 +60,7 @@ def test_every_entry_resolves() -> None:
     for m in registry.MODELS:
         assert callable(m.exporter_module().export_with) and m.stage_class().name == m.name
         assert isinstance(m.stage_class().schema, dict)
-        assert choose(m.name, "cpu", []) != (DEFAULT_BACKEND, None)
+        assert m.name in load_choice().get("cpu", {}), f"export/backends.json has no backend for {m.name}"
     assert registry.spec("embedder").sections[0].name == "embedding"
     with pytest.raises(KeyError, match="no model"):
         registry.spec("nope")
