@@ -34,14 +34,18 @@ BATCH_SIZE_ON = 4  # the archives' and workflow's setting (export/archive.py MOD
 
 def raw_forwards(pipeline: Pipeline, photo: bytes, images: list, runs: int) -> dict:
     """Each model's forward alone: ms per image at batch 1 and batch 8 (8 photos), and on this photo's real
-    inputs (the embedder's batch: the photo and its garment crops): the limit is their sum."""
+    inputs (the photo and its garment crops; the embedder only projects the attribute model's trunk features
+    when the two share their trunk, fashion.trunk): the limit is their sum."""
     item = decode({"body": photo}).items[0]
     seg, emb, attr = pipeline.model("segmenter"), pipeline.model("embedder"), pipeline.model("attributes")
     seg_in, frames = seg.preprocess([item.pil])
     garments = seg.postprocess(*seg.predict(seg_in), frames, [item.pil.size])[0]
+    crops = emb.preprocess([item.pil], [garments])[0]  # the attribute model's input spec is the embedder's
+    shared = emb.projection is not None and attr.features and attr.digest == emb.digest
     inputs = {"segmenter": (seg_in, seg.preprocess(images)[0], seg.module),
               "embedder": (emb.preprocess([item.pil], [garments])[0], emb.preprocess(images)[0], emb.module),
-              "attributes": (attr.preprocess([item.pil]), attr.preprocess(images), attr.module)}
+              "attributes": (crops if attr.features else attr.preprocess([item.pil]), attr.preprocess(images),
+                             attr.module)}
     out: dict = {"garments": len(garments)}
     with torch.inference_mode():
         for name, (photo_in, eight, run) in inputs.items():
@@ -50,6 +54,10 @@ def raw_forwards(pipeline: Pipeline, photo: bytes, images: list, runs: int) -> d
                          "photo_batch": int(photo_in.shape[0]),
                          "batch1": median_ms(lambda r=run, x=one: r(x), runs),
                          "batch8": median_ms(lambda r=run, x=eight: r(x), max(3, runs // 3)) / len(eight)}
+    if shared:  # the embedder's part of the photo: projecting the attribute model's trunk features
+        features = attr.predict(crops)[1].numpy()
+        out["embedder"]["photo"] = median_ms(lambda: emb.projection(features), runs)
+        out["embedder"]["photo_batch"] = "projection"
     out["limit"] = sum(out[m]["photo"] for m in NAMES)
     return out
 

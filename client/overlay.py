@@ -47,6 +47,9 @@ def draw(photo: bytes, answer: dict[str, Any]) -> Image.Image:
         pen.rectangle((x1, y1, x2, y2), outline=edge, width=max(2, round(min(image.size) / 250)))
         colour = g.get("colour") or {}
         text = f"{g['label']} {g['score']:.2f}" + (f" {colour['name']}" if colour.get("name") else "")
+        name = (g.get("metadata") or {}).get("productDisplayName")
+        if name:  # the garment's own metadata, from its crop
+            text += f" - {name}"
         left, top, right, bottom = pen.textbbox((x1 + 3, y1 + 2), text)
         pen.rectangle((left - 2, top - 1, right + 2, bottom + 1), fill=edge)
         pen.text((x1 + 3, y1 + 2), text, fill="white")

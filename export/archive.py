@@ -58,7 +58,8 @@ def _model_files(export_dir: Path, name: str) -> list[Path]:
         raise FileNotFoundError(f"{manifest_path} is missing: run `python -m export models` first")
     manifest = Manifest.load(manifest_path)
     names = artifact_files(manifest.artifact, manifest.backend)
-    names += [manifest.settings[k] for k in ("text_artifact", "zeroshot_artifact") if manifest.settings.get(k)]
+    names += [manifest.settings[k] for k in ("text_artifact", "zeroshot_artifact", "projection_artifact")
+              if manifest.settings.get(k)]
     missing = [n for n in names if not (export_dir / n).is_file()]
     if missing:
         raise FileNotFoundError(f"{name}.json names {missing}, not in {export_dir}: run `python -m export models`")

@@ -14,14 +14,16 @@ from export._trace import ExportCheckFailed, convert_check_save, write_manifest
 from export.options import ExportOptions
 from export._weights import WeightsSource, find_local, warn_random
 from fashion.provenance import hub_reachable
-from fashion.attribute_model import build, input_spec
+from fashion.attribute_model import WithFeatures, build, input_spec
 from fashion.attributes import AttributeClassifier
 from fashion.backends import Runner
 from fashion.manifest import InputSpec, Manifest
+from fashion.trunk import DIGEST, digest
 
 log = logging.getLogger("export")
 
 DEFAULT_ARCH = "tiny_vit_5m_224"
+FEATURES_MIN_COSINE = 0.99  # the trunk features the embedder projects (bf16 reaches ~0.999)
 
 
 def load_model(checkpoint: Path | None, architecture: str) -> tuple[torch.nn.Module, dict[str, Any], WeightsSource]:
@@ -73,21 +75,28 @@ def export(out_dir: Path, check_image: Image.Image, checkpoint: str | None = Non
         name="attributes", architecture=architecture, artifact="attributes.pt", input=spec,
         weights=source.describe(), labels=labels,
         settings={"head_order": model.head_names, "trained_heads": source.kind == "local",
+                  "features": True, DIGEST: digest(model.backbone),
                   "backend": backend, "precision": precision}, parity={})
+    graph = WithFeatures(model).eval()
 
     def check(traced: Runner) -> dict:
         dev = torch.device("cpu")
-        ours, ref = AttributeClassifier(traced, manifest, dev), AttributeClassifier(model, manifest, dev)
+        ours, ref = AttributeClassifier(traced, manifest, dev), AttributeClassifier(graph, manifest, dev)
         batch = ours.preprocess([check_image])
-        got, want = ours.predict(batch), ref.predict(batch)
+        (got, got_features), (want, want_features) = ours.predict(batch), ref.predict(batch)
         a, b = ours.postprocess(got)[0], ref.postprocess(want)[0]
         diff = [h for h in model.head_names if a[h]["label"] != b[h]["label"]]
         if diff:
             raise ExportCheckFailed(f"attributes: {backend} top-1 differs from eager for {diff}")
         prob_diff = max(float((x.softmax(-1) - y.softmax(-1)).abs().max()) for x, y in zip(got, want))
-        return {"same_top1": True, "heads": len(model.head_names), "max_prob_diff": round(prob_diff, 6)}
+        cosine = float(torch.nn.functional.cosine_similarity(got_features, want_features).min())
+        if cosine < FEATURES_MIN_COSINE:
+            raise ExportCheckFailed(f"attributes: {backend} trunk features' cosine to eager {cosine:.5f} < "
+                                    f"{FEATURES_MIN_COSINE}")
+        return {"same_top1": True, "heads": len(model.head_names), "max_prob_diff": round(prob_diff, 6),
+                "features_cosine": round(cosine, 6)}
 
-    artifact, figures = convert_check_save(model, torch.zeros(1, 3, *manifest.input.size), out_dir, "attributes",
+    artifact, figures = convert_check_save(graph, torch.zeros(1, 3, *manifest.input.size), out_dir, "attributes",
                                            check, backend, precision)
     manifest = dataclasses.replace(manifest, artifact=artifact, parity=figures)
     write_manifest(manifest, out_dir)

@@ -18,6 +18,7 @@ from export.options import ExportOptions
 from fashion import embedder_model
 from fashion.backends import Runner
 from fashion.manifest import Manifest
+from fashion.trunk import DIGEST, PROJECTION_FILE, Projection, digest
 from fashion.embed import Embedder
 from fashion.zeroshot import label_tables, save_tables
 
@@ -50,6 +51,17 @@ class TextTower(torch.nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.clip.encode_text(tokens)
+
+
+def save_projection(model: torch.nn.Module, out_dir: Path) -> dict[str, str]:
+    """A timm tower's trunk digest and linear projection (fashion.trunk), so the pipeline can project the
+    attribute model's trunk features when that trunk is this one; {} for towers without that shape."""
+    trunk, head = getattr(model.visual, "trunk", None), getattr(model.visual, "head", None)
+    projection = Projection.of(head) if trunk is not None and head is not None else None
+    if projection is None:
+        return {}
+    projection.save(out_dir / PROJECTION_FILE)
+    return {DIGEST: digest(trunk), "projection_artifact": PROJECTION_FILE}
 
 
 def architecture_name(model_name: str) -> str:
@@ -129,7 +141,8 @@ def export(out_dir: Path, check_image: Image.Image, model_name: str = DEFAULT_MO
     example = torch.zeros(2, 3, *spec.size)
     artifact, figures = convert_check_save(model.visual, example, out_dir, "embedder", check_image_tower,
                                            backend, precision)
-    manifest = dataclasses.replace(manifest, artifact=artifact)
+    manifest = dataclasses.replace(manifest, artifact=artifact,
+                                   settings={**manifest.settings, **save_projection(model, out_dir)})
     if text:
         tokenizer = embedder_model.tokenizer(model_name)
         tokens = tokenizer(["a photo of a red dress", "navy blue shirt"])

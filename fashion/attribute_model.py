@@ -25,6 +25,19 @@ class MultiHeadClassifier(torch.nn.Module):
         return tuple(head(features) for head in self.heads)
 
 
+class WithFeatures(torch.nn.Module):
+    """The served graph: every head's logits, then the backbone's pooled features (fashion.trunk: the embedder
+    projects them when its trunk is this backbone)."""
+
+    def __init__(self, model: MultiHeadClassifier) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        features = self.model.backbone(x)
+        return (*(head(features) for head in self.model.heads), features)
+
+
 def build(architecture: str, heads: dict[str, list[str]], pretrained: bool = False) -> MultiHeadClassifier:
     import timm
 

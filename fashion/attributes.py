@@ -5,14 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
 import torch
 from PIL import Image
 
 from fashion.backends import Runner
 from fashion.manifest import Manifest, load_artifact
-from fashion.metadata import derive
 from fashion.preprocess import model_pixels, normalize
-from fashion.stage import ModelStage, add_model, chunks, input_pixels, live, planned
+from fashion.stage import FORWARD_CHUNK, ModelStage, add_model, chunks, input_pixels, live, planned
+from fashion.trunk import DIGEST, FEATURES
+from fashion.worn_metadata import Calibration, garment_metadata, photo_metadata
 
 if TYPE_CHECKING:
     from fashion.options import Options
@@ -27,6 +29,8 @@ class AttributeClassifier:
         # heads trained by `python -m training` (a checkpoint); else random heads, replaced by zero-shot downstream
         self.trained = bool(manifest.settings.get("trained_heads", not manifest.random_weights))
         self.source = "classifier" if self.trained else "untrained classifier"
+        self.features = bool(manifest.settings.get("features", False))
+        self.digest: str | None = manifest.settings.get(DIGEST)
 
     def preprocess(self, images: list[Image.Image]) -> torch.Tensor:
         return self.preprocess_pixels([model_pixels(im, self.manifest.input) for im in images])
@@ -36,59 +40,76 @@ class AttributeClassifier:
         return normalize(torch.stack([p[0] for p in pixels]), self.manifest.input).to(self.device)
 
     @torch.inference_mode()
-    def predict(self, batch: torch.Tensor) -> list[torch.Tensor]:
-        """One logits tensor per head, in the manifest's head order."""
-        return [t.float() for t in self.module(batch)]
+    def predict(self, batch: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+        """One logits tensor per head, in the manifest's head order, and the trunk's pooled features when the
+        graph returns them (archives exported since the shared trunk, fashion.trunk)."""
+        out = [t.float() for t in self.module(batch)]
+        if self.features:
+            return out[:-1], out[-1]
+        return out, None
+
+    def probabilities(self, logits: list[torch.Tensor]) -> list[dict[str, np.ndarray]]:
+        """Per input row, each head's softmax."""
+        probs = [t.softmax(dim=-1).cpu().numpy() for t in logits]
+        return [dict(zip(self.heads, (p[n] for p in probs))) for n in range(len(probs[0]))]
 
     def postprocess(self, logits: list[torch.Tensor]) -> list[dict[str, Any]]:
-        probs = [t.softmax(dim=-1).cpu() for t in logits]
-        out = []
-        for i in range(probs[0].shape[0]):
-            fields = {}
-            for (head, vocab), p in zip(self.heads.items(), probs):
-                score, idx = p[i].max(dim=0)
-                fields[head] = {"label": vocab[int(idx)], "score": round(float(score), 4)}
-            out.append({**derive(fields, self.mapping), "source": self.source})
-        return out
+        """Each row's metadata as a whole photo without garments (fashion.worn_metadata)."""
+        return [photo_metadata(row, self.heads, self.mapping, self.source, None, [], Calibration.load())
+                for row in self.probabilities(logits)]
 
 
 # Its part of the response contract (fashion.schema composes the whole): top-level sections, what it adds
 # to each garment, and definitions those use.
-SCHEMA: dict[str, Any] = {'sections': {'metadata': {'type': 'object',
-                           'required': ['gender',
-                                        'articleType',
-                                        'baseColour',
-                                        'season',
-                                        'usage',
-                                        'masterCategory',
-                                        'subCategory',
-                                        'productDisplayName',
-                                        'source'],
-                           'properties': {'gender': {'$ref': '#/$defs/scored'},
-                                          'articleType': {'$ref': '#/$defs/scored'},
-                                          'baseColour': {'$ref': '#/$defs/scored'},
-                                          'season': {'$ref': '#/$defs/scored'},
-                                          'usage': {'$ref': '#/$defs/scored'},
-                                          'masterCategory': {'type': ['string', 'null']},
-                                          'subCategory': {'type': ['string', 'null']},
-                                          'productDisplayName': {'type': 'string'},
-                                          'source': {'description': 'classifier: trained attribute heads; '
-                                                                    'zero-shot: CLIP against the vocabularies '
-                                                                    '(no trained heads in this deployment); '
-                                                                    'untrained classifier: random heads and no '
-                                                                    'text tower to fall back on',
-                                                     'enum': ['classifier',
-                                                              'zero-shot',
-                                                              'untrained classifier']}}}},
- 'required': ['metadata']}
+_FIELD_NOTE = ("a metadata field: its label and score, or label null with the reason (its calibrated confidence too "
+               "low: fashion/worn_calibration.json)")
+_METADATA_PROPERTIES: dict[str, Any] = {
+    **{h: {"$ref": "#/$defs/field"} for h in ("gender", "articleType", "baseColour", "season", "usage")},
+    "masterCategory": {"type": ["string", "null"]},
+    "subCategory": {"type": ["string", "null"]},
+    "productDisplayName": {"type": "string"},
+    "source": {"description": "classifier: trained attribute heads; zero-shot: CLIP against the vocabularies (no "
+                              "trained heads in this deployment); untrained classifier: random heads and no text "
+                              "tower to fall back on",
+               "enum": ["classifier", "zero-shot", "untrained classifier"]},
+}
+_REQUIRED = ["gender", "articleType", "baseColour", "season", "usage", "masterCategory", "subCategory",
+             "productDisplayName", "source"]
+SCHEMA: dict[str, Any] = {
+    "sections": {"metadata": {
+        "description": "the photo's metadata. A product shot (scene product): the attribute heads on the photo. A "
+                       "photo of a person (scene worn): the person's gender, and the main garment's articleType, "
+                       "colour, season and usage (garment: its number in 'garments')",
+        "type": "object", "required": _REQUIRED, "additionalProperties": False,
+        "properties": {**_METADATA_PROPERTIES,
+                       "scene": {"$ref": "#/$defs/scored",
+                                 "description": "product: a catalogue product shot; worn: a person wearing clothes"},
+                       "garment": {"type": ["integer", "null"], "minimum": 0}}}},
+    "required": ["metadata"],
+    "garment": {"metadata": {"description": "the garment's own metadata, from its masked crop",
+                             "type": "object", "required": _REQUIRED, "additionalProperties": False,
+                             "properties": _METADATA_PROPERTIES}},
+    "garment_required": [],
+    "defs": {"field": {"description": _FIELD_NOTE, "type": "object", "required": ["label", "score"],
+                       "additionalProperties": False,
+                       "properties": {"label": {"type": ["string", "null"]},
+                                      "score": {"type": "number", "minimum": 0, "maximum": 1},
+                                      "reason": {"type": "string"}}}},
+}
 
 
 class AttributesStage(ModelStage):
-    """The registry's attribute model: each image's metadata for the requests whose plan classifies."""
+    """The registry's attribute model: each image's metadata, and each garment's from its masked crop, all
+    inputs of a chunk in one batch (fashion.worn_metadata decides what a photo of a person answers); the trunk
+    features it computed are kept for the embedder (fashion.trunk)."""
     name: ClassVar[str] = "attributes"
     schema: ClassVar[dict[str, Any]] = SCHEMA
 
     model: AttributeClassifier
+
+    def __init__(self, model: AttributeClassifier, cal: Calibration | None = None) -> None:
+        super().__init__(model)
+        self.calibration = cal or Calibration.load()  # when a worn photo's fields are answered
 
     @classmethod
     def load(cls, directory: str | Path, device: torch.device) -> "AttributesStage":
@@ -97,12 +118,36 @@ class AttributesStage(ModelStage):
     def run(self, envs: list[Envelope]) -> None:
         attr = self.model
         for chunk in chunks(live(envs, planned(self.name))):
-            logits = attr.predict(attr.preprocess_pixels([input_pixels(it, attr.manifest.input) for _, it in chunk]))
-            for (_, it), fields in zip(chunk, attr.postprocess(logits)):
-                it.values["metadata"] = fields
+            pixels = [input_pixels(it, attr.manifest.input, crops=True) for _, it in chunk]
+            batch = normalize(torch.cat(pixels), attr.manifest.input).to(attr.device)
+            outs = [attr.predict(b) for b in torch.split(batch, 4 * FORWARD_CHUNK)]
+            probs = [torch.cat([o[0][h] for o in outs]).softmax(dim=-1).cpu().numpy() for h in range(len(attr.heads))]
+            features = torch.cat([o[1] for o in outs]).cpu().numpy() if attr.features else None
+            start = 0
+            for (_, it), p in zip(chunk, pixels):
+                rows = slice(start, start + len(p))
+                self._describe(it, [q[rows] for q in probs])
+                if features is not None:
+                    it.values[FEATURES], it.values[DIGEST] = features[rows], attr.digest
+                start += len(p)
         add_model(envs, self.manifest.provenance())
+
+    def _describe(self, it: ImageResult, probs: list[np.ndarray]) -> None:
+        """Row 0 is the whole image, then one row per garment."""
+        attr, cal = self.model, self.calibration
+        row = [dict(zip(attr.heads, (p[n] for p in probs))) for n in range(len(probs[0]))]
+        garments = None
+        if it.garments is not None:
+            garments = [garment_metadata(r, row[0], attr.heads, attr.mapping, attr.source, cal) for r in row[1:]]
+            it.values["garment_metadata"] = garments
+        it.values["metadata"] = photo_metadata(row[0], attr.heads, attr.mapping, attr.source, garments,
+                                               [g.area for g in it.garments or ()], cal)
 
     @staticmethod
     def writes(result: ImageResult, options: Options, response: dict[str, Any]) -> None:
+        garments = result.values.get("garment_metadata")
+        if garments is not None and options.plan.emits("metadata"):
+            for garment, fields in zip(response.get("garments", ()), garments):
+                garment["metadata"] = fields
         if result.values.get("metadata") is not None and options.plan.emits("metadata"):
             response["metadata"] = result.values["metadata"]

@@ -19,6 +19,7 @@ from fashion.preprocess import model_pixels, normalize
 from fashion.response import TEXT_EMBEDDINGS, TEXT_MODEL, vector_json
 from fashion.segment import Garment
 from fashion.stage import FORWARD_CHUNK, ModelStage, add_model, chunks, input_pixels, live
+from fashion.trunk import DIGEST, FEATURES, Projection
 from fashion.zeroshot import USER_TEMPLATE, ZeroShot
 
 if TYPE_CHECKING:
@@ -33,6 +34,8 @@ class Embedder:
                  text_module: torch.jit.ScriptModule | None = None, zeroshot: ZeroShot | None = None) -> None:
         self.module, self.manifest, self.device, self.text_module = module, manifest, device, text_module
         self.zeroshot = zeroshot
+        self.projection: Projection | None = None  # the head after the trunk (fashion.trunk), when exported
+        self.digest: str | None = manifest.settings.get(DIGEST)
         self.dim = int(manifest.settings["embed_dim"])
         self.logit_scale = float(manifest.settings.get("logit_scale", 100.0))
         self._tokenizer = None
@@ -51,6 +54,9 @@ class Embedder:
         """The image tower, and the text tower and zero-shot tables when the archive has them."""
         module, manifest = load_artifact(directory, "embedder", device)
         emb = cls(module, manifest, device, cls.load_text_tower(directory, manifest, device))
+        projection = manifest.settings.get("projection_artifact")
+        if projection and emb.digest and (Path(directory) / projection).is_file():
+            emb.projection = Projection.load(Path(directory) / projection)
         name = manifest.settings.get("zeroshot_artifact")
         if name and (Path(directory) / name).is_file():
             emb.zeroshot = ZeroShot.load(Path(directory) / name, manifest.labels.get("mapping", {}), emb.logit_scale)
@@ -69,6 +75,13 @@ class Embedder:
     @torch.inference_mode()
     def predict(self, batch: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.normalize(self.module(batch).float(), dim=-1)
+
+    def projects(self, item: ImageResult) -> bool:
+        """Whether the image's trunk features (the attribute stage's, fashion.trunk) are this tower's trunk's, for
+        the whole image and every garment: then projecting them is the embedding, without a forward."""
+        features = item.values.get(FEATURES)
+        return (self.projection is not None and features is not None and item.values.get(DIGEST) == self.digest
+                and len(features) == 1 + len(item.garments or ()))
 
     def postprocess(self, embeddings: torch.Tensor, counts: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
         """Split the batch back: (whole-image embedding, garment embeddings) per image."""
@@ -165,7 +178,12 @@ class EmbedderStage(ModelStage):
 
     def run(self, envs: list[Envelope]) -> None:
         emb = self.model
-        for chunk in chunks(live(envs, self.wanted)):
+        todo = live(envs, self.wanted)
+        for env, it in todo:
+            if emb.projects(it):
+                vectors = emb.projection(it.values[FEATURES])
+                self._derive(env, it, vectors[0], vectors[1:])
+        for chunk in chunks([(env, it) for env, it in todo if not emb.projects(it)]):
             batch, counts = emb.preprocess_pixels([input_pixels(it, emb.manifest.input, crops=True) for _, it in chunk])
             vectors = torch.cat([emb.predict(b) for b in torch.split(batch, 4 * FORWARD_CHUNK)])
             for (env, it), (whole, parts) in zip(chunk, emb.postprocess(vectors, counts)):

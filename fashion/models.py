@@ -49,14 +49,16 @@ class ModelSpec:
 # The registry's models, in the order of a response's `models` entries.
 MODELS: tuple[ModelSpec, ...] = (
     ModelSpec("segmenter", "fashion.segment:SegmenterStage", "export.segmenter",
-              sections=(Section("garments", 10),), serves=("garments",), segments=True),
+              # a photo of a person's metadata comes from its garments: metadata asks for them too
+              sections=(Section("garments", 10),), serves=("garments", "metadata"), segments=True),
     ModelSpec("embedder", "fashion.embed:EmbedderStage", "export.embedder",
               sections=(Section("embedding", 20), Section("tags", 40, "labels"), Section("prompt", 50, "prompt")),
               serves=("embedding", "garments", "tags", "prompt"),
-              # garment crops come from the segmenter; untrained attribute heads' metadata is replaced by zero-shot
+              # garment crops come from the segmenter; it projects the attribute model's trunk features when
+              # that trunk is its own (fashion.trunk); untrained attribute heads' metadata is replaced by zero-shot
               needs=("segmenter", "attributes"), crops=True),
     ModelSpec("attributes", "fashion.attributes:AttributesStage", "export.attributes",
-              sections=(Section("metadata", 30),), serves=("metadata",)),
+              sections=(Section("metadata", 30),), serves=("metadata",), needs=("segmenter",), crops=True),
 )
 # All models in one worker (fashion.mar), and the workflow of one node per model (fashion.war): one name.
 ENSEMBLE = ModelSpec("fashion", "fashion.pipeline:Pipeline", "export.archive", segments=True, precisions=())

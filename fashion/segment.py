@@ -15,7 +15,7 @@ from fashion.backends import Runner
 from fashion.colour import dominant_colours
 from fashion.errors import InvalidInput, RequestError
 from fashion.manifest import Manifest, load_artifact
-from fashion.masks import decode_rle, encode_rle, encode_window_rle, polygons, rle_area
+from fashion.masks import Window, decode_rle, encode_rle, encode_window_rle, polygons, rle_area, suppress_overlaps
 from fashion.preprocess import Letterbox, letterbox
 from fashion.stage import ModelStage, add_model, chunks, live, planned, rgb
 
@@ -29,7 +29,6 @@ def pixel_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, in
     return int(np.floor(box[0])), int(np.floor(box[1])), int(np.ceil(box[2])), int(np.ceil(box[3]))
 
 
-Window = tuple[int, int, int, int]  # x1, y1, x2, y2 in whole pixels, inside the image
 
 
 @dataclasses.dataclass
@@ -92,6 +91,12 @@ class Garment:
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> "Garment":
         return cls(d["label"], d["class_id"], d["score"], tuple(d["box"]), _rle=d["rle"], colour=d.get("colour"))
+
+
+# One garment per region: detections of different classes sharing this share of the smaller one's pixels are
+# one garment, the best scored kept (class-agnostic, after the class-aware NMS; measured by bench.worn on the worn
+# split's calib photos: BENCHMARKS.md "Photos of people").
+OVERLAP = 0.7
 
 
 class Segmenter:
@@ -169,7 +174,8 @@ class Segmenter:
             if local is not None:
                 garments.append(Garment(self.classes[cid], cid, float(score), tuple(box), _local=local,
                                         _size=(size[1], size[0])))
-        return garments
+        kept = suppress_overlaps([g.local for g in garments], [g.score for g in garments], OVERLAP)
+        return [garments[i] for i in kept]
 
     def _logits(self, coeffs: torch.Tensor, proto: torch.Tensor, frame: Letterbox) -> torch.Tensor:
         """Mask logits from prototypes, cut to the letterboxed content (prototype resolution)."""

@@ -339,6 +339,24 @@ def _worn(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worn_heads(args: argparse.Namespace) -> int:
+    """Refit the gender and articleType heads on the frozen trunk; figures before and after; the checkpoint."""
+    from training.worn_heads import HeadsConfig, figures, refit
+
+    cfg = HeadsConfig(csv=args.csv, images=args.images, init=args.init, out=args.out, limit=args.limit)
+    before = torch.load(cfg.init, map_location="cpu", weights_only=True)
+    ckpt, chosen = refit(cfg)
+    torch.save(ckpt, cfg.out / "attributes.pt")
+    report = {"init": str(cfg.init), "chosen": chosen,
+              "figures": {"before": figures(before, cfg), "after": figures(ckpt, cfg)},
+              "checkpoint": str(cfg.out / "attributes.pt")}
+    out = args.report_dir / "worn_heads.json"
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps(report["figures"], indent=1))
+    print(f"checkpoint: {cfg.out / 'attributes.pt'}; report: {out}")
+    return 0
+
+
 def _worn_retrieval(args: argparse.Namespace) -> int:
     """Worn garment -> products P@10 of embedder checkpoints, on the worn val split's labelled garments."""
     from fashion import embedder_model
@@ -477,6 +495,13 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--limit", type=int, help="the first N products and N street photos only (smoke runs)")
     w.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
     w.add_argument("--stop-after", type=int, help="run at most N epochs now (then --resume)")
+    wh = sub.add_parser("worn-heads", help="refit the worn model's gender and articleType heads on its frozen trunk")
+    wh.add_argument("--csv", type=Path, required=True)
+    wh.add_argument("--images", type=Path, required=True)
+    wh.add_argument("--init", type=Path, default=Path("weights/attributes.pt"))
+    wh.add_argument("--out", type=Path, default=Path("build/train/worn-heads"))
+    wh.add_argument("--report-dir", type=Path, default=Path("reports"))
+    wh.add_argument("--limit", type=int, default=None, help="products and street photos each (smoke runs)")
     r = sub.add_parser("worn-retrieval", help="worn garment -> products P@10 of embedder checkpoints (worn val split)")
     _data_args(r)
     r.add_argument("checkpoints", type=Path, nargs="+", help="embedder.pt files, e.g. weights/embedder.pt")
@@ -489,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
                 "compare-embedders": _embedder_compare, "segmenter-data": _segmenter_data,
                 "segmenter": _segmenter, "evaluate-segmenter": _evaluate_segmenter,
                 "calibrate-prompt": _calibrate_prompt, "ship-segmenter": _ship_segmenter, "worn": _worn,
-                "worn-retrieval": _worn_retrieval}
+                "worn-retrieval": _worn_retrieval, "worn-heads": _worn_heads}
     return commands[args.command](args)
 
 

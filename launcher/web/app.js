@@ -4,7 +4,7 @@
 const $ = (id) => document.getElementById(id);
 const PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#bcf60c",
                  "#008080", "#9a6324", "#800000", "#000075"];
-const FIELDS = ["gender", "articleType", "baseColour", "season", "usage", "masterCategory", "subCategory",
+const FIELDS = ["scene", "gender", "articleType", "baseColour", "season", "usage", "masterCategory", "subCategory",
                 "productDisplayName"];
 
 function status(text, isError = false) {
@@ -27,6 +27,7 @@ async function postJSON(path, body) {
 }
 
 function label(value) {
+  if (value && typeof value === "object" && value.label == null && value.reason) return `unknown: ${value.reason}`;
   if (value && typeof value === "object") return `${value.label}` + (value.score != null ? ` (${value.score.toFixed(2)})` : "");
   return value == null ? "" : String(value);
 }
@@ -77,6 +78,13 @@ function showFacts(answer) {
     sw.className = "swatch";
     sw.style.background = g.colour ? g.colour.hex : "transparent";
     li.append(sw, `${n}: ${g.label} (${g.score.toFixed(2)})` + (g.colour ? ` ${g.colour.name} ${g.colour.hex}` : ""));
+    if (g.metadata) {  // the garment's own metadata, from its crop
+      const m = document.createElement("span");
+      m.className = "garment-metadata";
+      m.textContent = ` · ${g.metadata.productDisplayName || "unknown"} · ` +
+        ["gender", "articleType"].map((f) => `${f} ${label(g.metadata[f])}`).join(", ");
+      li.append(m);
+    }
     if (g.embedding) {
       const b = document.createElement("button");
       b.textContent = "similar";

@@ -126,14 +126,15 @@ def test_embedder_matches_open_clip(export_dir, street_photos, product_photos):
 
 def test_attributes_same_top1_as_eager(export_dir, product_photos, street_photos):
     from export.attributes import load_model
+    from fashion.attribute_model import WithFeatures
 
     module, manifest = load_artifact(export_dir, "attributes", CPU)
     if not manifest.random_weights:
         pytest.skip("trained checkpoints are compared by the training tests")
     eager, *_ = load_model(None, manifest.architecture)
-    a, b = AttributeClassifier(eager.eval(), manifest, CPU), AttributeClassifier(module, manifest, CPU)
+    a, b = AttributeClassifier(WithFeatures(eager.eval()), manifest, CPU), AttributeClassifier(module, manifest, CPU)
     images = [decode_image(p.read_bytes()) for p in [*product_photos, *street_photos[:4]]]
     batch = a.preprocess(images)
     heads = manifest.labels["heads"]
-    for x, y in zip(a.postprocess(a.predict(batch)), b.postprocess(b.predict(batch)), strict=True):
+    for x, y in zip(a.postprocess(a.predict(batch)[0]), b.postprocess(b.predict(batch)[0]), strict=True):
         assert {h: x[h]["label"] for h in heads} == {h: y[h]["label"] for h in heads}

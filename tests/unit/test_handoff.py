@@ -17,10 +17,10 @@ A = InputSpec((112, 112), "shortest_crop", "bicubic", (0.5, 0.5, 0.5), (0.5, 0.5
 B = InputSpec((224, 224), "shortest_crop", "bicubic")
 
 
-def test_shared_specs_share_pixels_and_crops_go_with_the_embedder():
+def test_shared_specs_share_pixels_and_crops_go_with_the_models_that_take_them():
     assert Downstream.of({"attributes": A, "embedder": A}).inputs == ((A, True),)
-    assert Downstream.of({"attributes": B, "embedder": A}).inputs == ((B, False), (A, True))
-    assert Downstream.of({"attributes": B, "embedder": A}).pixel_bytes(garments=2) == 3 * 224 * 224 + 3 * 3 * 112 * 112
+    assert Downstream.of({"attributes": B, "embedder": A}).inputs == ((B, True), (A, True))  # both crop
+    assert Downstream.of({"attributes": B, "embedder": A}).pixel_bytes(garments=2) == 3 * 3 * 224 * 224 + 3 * 3 * 112 * 112
 
 
 def test_rule_passes_pixels_only_when_cheaper():
@@ -59,7 +59,7 @@ def test_workflow_answers_the_same_whichever_is_passed_on(artifacts, monkeypatch
     passed = unpack(seg_out[0]).items[0]
     if route == "pixels":
         assert passed.image is None and len(passed.pixels) == 2  # the two tiny models' specs differ
-        assert sorted(len(p) for p in passed.pixels.values()) == [1, 1 + len(passed.garments)]
+        assert sorted(len(p) for p in passed.pixels.values()) == [1 + len(passed.garments)] * 2  # both crop
     else:
         assert passed.image is not None and not passed.pixels
     attr_out = attr.handle([{"body": e} for e in seg_out], attr_ctx)

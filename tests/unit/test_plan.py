@@ -15,10 +15,11 @@ def test_embedding_only_runs_the_embedder_alone():
     assert plan.runs_models == {"embedder"} and plan.sections == ("embedding",)
 
 
-def test_metadata_alone_needs_no_garments_and_no_embedding_of_its_own():
+def test_metadata_alone_runs_the_garments_it_reads_but_no_embedding_of_its_own():
     plan = parse_options({"include": "metadata"}).plan
     # the embedder still runs where the heads turn out untrained (zero-shot): fashion.embed.EmbedderStage.wanted
-    assert plan.runs_models == {"attributes"} and plan.sections == ("metadata",)
+    # a photo of a person's metadata comes from its garments (fashion.worn_metadata): the segmenter runs, unsent
+    assert plan.runs_models == {"segmenter", "attributes"} and plan.sections == ("metadata",)
 
 
 def test_labels_and_prompt_add_their_sections():

@@ -9,7 +9,6 @@ import torch
 from tests.conftest import ROOT
 
 SHIPPED = sorted((ROOT / "weights").glob("*.pt"))
-UPCOMING = sorted((ROOT / "weights" / "worn").glob("*.pt"))  # trained, not served yet (weights/README.md)
 
 
 KEYS = {"attributes.pt": {"architecture", "input_size", "heads", "state_dict", "report"},
@@ -21,13 +20,24 @@ def test_the_trained_models_are_shipped():
     assert [p.name for p in SHIPPED] == ["attributes.pt", "embedder.pt", "segmenter.pt"]
 
 
-@pytest.mark.parametrize("path", SHIPPED + UPCOMING, ids=lambda p: str(p.relative_to(ROOT / "weights")))
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(ROOT / "weights")))
 def test_shipped_weights_match_their_sha256_and_load(path):
     expected = (path.parent / f"{path.name}.sha256").read_text().split()[0]
     assert hashlib.sha256(path.read_bytes()).hexdigest() == expected
     assert path.stat().st_size < 50 * 2**20
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     assert KEYS[path.name] <= set(checkpoint)
+
+
+def test_the_shipped_embedder_trunk_is_the_attribute_models_backbone():
+    """One trunk serves both (fashion.trunk): the embedder's image trunk (stored in fp16) equals the attribute
+    backbone at fp16."""
+    attributes = torch.load(ROOT / "weights" / "attributes.pt", map_location="cpu", weights_only=True)["state_dict"]
+    embedder = torch.load(ROOT / "weights" / "embedder.pt", map_location="cpu", weights_only=True)["state_dict"]
+    trunk = {k.removeprefix("visual.trunk."): v for k, v in embedder.items() if k.startswith("visual.trunk.")}
+    backbone = {k.removeprefix("backbone."): v for k, v in attributes.items() if k.startswith("backbone.")}
+    assert trunk.keys() == backbone.keys()
+    assert all(torch.equal(trunk[k].half(), backbone[k].half()) for k in trunk)
 
 
 def test_the_shipped_embedder_is_our_architecture_and_loads_through_open_clip():

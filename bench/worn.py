@@ -1,0 +1,282 @@
+"""python -m bench.worn: what a user reads on photos of people and on product shots, measured on the served
+pipeline (the export folder's models, in process, default options), from its responses only.
+
+On the worn split's street photos (`--part val`: never trained or calibrated on; `calib`: where the thresholds
+are chosen, `--calibrate`): the photo's gender (the person's, reports/street_gender.csv), the photo's articleType
+(one of the worn garments' families, or null), each detected garment's own articleType family and gender (a
+detection is the labelled garment whose mask it overlaps best, IoU >= MATCH_IOU), worn garment -> products P@10
+over the whole catalogue, scene, and how many labelled garments get two detections. On the product test split
+(reports/attributes_split.csv): gender, articleType, scene. Writes JSON (`--out`); `--markdown` renders
+reports/worn.md from a before and an after JSON.
+
+Reads only a response's fields, so the same script measures the code before the worn work (run it from a
+checkout of that commit with its own export).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+STREET = ROOT / "../shared/data/street_photos"
+PRODUCTS = ROOT / "../shared/data/fashion_products"
+MATCH_IOU = 0.5
+NULL_CAP = 0.30  # the most a calibrated field may be null (issue 22)
+
+
+def _mask(rle: dict[str, Any]) -> np.ndarray:
+    from pycocotools import mask as mask_utils
+
+    return mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode("ascii")}).astype(bool)
+
+
+def _respond(pipe, photo: bytes) -> dict[str, Any]:
+    payload, status = pipe([{"body": photo}])[0]
+    if status != 200:
+        raise RuntimeError(f"the pipeline answered {status}: {payload}")
+    return payload
+
+
+def _label(field: Any) -> str | None:
+    return field.get("label") if isinstance(field, dict) else None
+
+
+def worn_rows(pipe, part: str) -> list[dict[str, Any]]:
+    """One row per street photo of the part: its response's photo fields and its garments, matched."""
+    from fashion.worn_families import load as load_families
+    from training.worn import labelled_garments, read_gender, worn_split
+
+    families, names = load_families(), json.loads((STREET / "label_list.json").read_text())
+    people, split = read_gender(ROOT / "reports/street_gender.csv"), worn_split(out=ROOT / "reports/worn_split.csv")
+    rows = []
+    for stem in sorted(s for s, p in split.items() if p == part):
+        response = _respond(pipe, (STREET / "photos" / f"{stem}.jpg").read_bytes())
+        truth = labelled_garments(np.asarray(Image.open(STREET / "labels" / f"{stem}.png")), names, families)
+        gender, unsure = people[stem]
+        meta = response.get("metadata") or {}
+        rows.append({"stem": stem, "gender": gender, "uncertain": unsure, "photo_gender": _label(meta.get("gender")),
+                     "photo_gender_score": (meta.get("gender") or {}).get("score"),
+                     "photo_article": _label(meta.get("articleType")),
+                     "photo_article_score": (meta.get("articleType") or {}).get("score"),
+                     "scene": _label(meta.get("scene")),
+                     "families": sorted({a for g in truth for a in families.fine[g.label]}),
+                     "garments": _match(response.get("garments", []), truth, families)})
+    return rows
+
+
+def _match(garments: list[dict[str, Any]], truth: list, families) -> list[dict[str, Any]]:
+    """Each detection with the labelled garment it overlaps best (IoU >= MATCH_IOU), its family and embedding."""
+    out = []
+    for g in garments:
+        mask = _mask(g["mask"])
+        ious = [float(np.logical_and(mask, t.mask).sum() / max(np.logical_or(mask, t.mask).sum(), 1)) for t in truth]
+        best = int(np.argmax(ious)) if ious else -1
+        hit = best >= 0 and ious[best] >= MATCH_IOU
+        meta = g.get("metadata") or {}
+        out.append({"label": g["label"], "score": g["score"], "truth": best if hit else None,
+                    "family": list(families.fine[truth[best].label]) if hit else None,
+                    "article": _label(meta.get("articleType")),
+                    "article_score": (meta.get("articleType") or {}).get("score"),
+                    "gender": _label(meta.get("gender")), "gender_score": (meta.get("gender") or {}).get("score"),
+                    "embedding": g.get("embedding")})
+    return out
+
+
+def _gender_figures(said: list[str | None], true: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"rows": len(true), "accuracy": _share([s == t for s, t in zip(said, true)]),
+                           "null": _share([s is None for s in said])}
+    for g in ("Women", "Men"):
+        out[f"recall_{g}"] = _share([s == g for s, t in zip(said, true) if t == g])
+    return out
+
+
+def _share(flags: list[bool]) -> float | None:
+    return round(float(np.mean(flags)), 4) if flags else None
+
+
+def worn_figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    certain = [r for r in rows if not r["uncertain"]]
+    matched = [(r, g) for r in rows for g in r["garments"] if g["family"]]
+    article = [r["photo_article"] for r in rows]
+    return {
+        "photos": len(rows),
+        "photo_gender": _gender_figures([r["photo_gender"] for r in certain], [r["gender"] for r in certain]),
+        "photo_article_in_worn_or_null": _share([a is None or a in r["families"] for a, r in zip(article, rows)]),
+        "photo_article_in_worn": _share([a in r["families"] for a, r in zip(article, rows)]),
+        "photo_article_null": _share([a is None for a in article]),
+        "scene_worn": _share([r["scene"] == "worn" for r in rows]) if any(r["scene"] for r in rows) else None,
+        "garments": {"detected": sum(len(r["garments"]) for r in rows), "matched": len(matched),
+                     "labelled_with_two_or_more_detections": _duplicates(rows)},
+        "garment_family": _share([g["article"] in g["family"] for _, g in matched]) if matched else None,
+        "garment_family_or_null": _share([g["article"] is None or g["article"] in g["family"] for _, g in matched])
+        if matched else None,
+        "garment_article_null": _share([g["article"] is None for _, g in matched]) if matched else None,
+        "garment_gender": _gender_figures([g["gender"] for r, g in matched if not r["uncertain"]],
+                                          [r["gender"] for r, g in matched if not r["uncertain"]]),
+    }
+
+
+def _duplicates(rows: list[dict[str, Any]]) -> int:
+    count = 0
+    for r in rows:
+        hits = [g["truth"] for g in r["garments"] if g["truth"] is not None]
+        count += sum(hits.count(t) > 1 for t in set(hits))
+    return count
+
+
+def product_rows(pipe, limit: int | None) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """The attribute model's test split: each product's response metadata beside its labels."""
+    split = {r["id"]: r["split"] for r in csv.DictReader(open(ROOT / "reports/attributes_split.csv"))}
+    labels = {r["id"]: r for r in csv.DictReader(open(PRODUCTS / "styles.csv")) if split.get(r["id"]) == "test"}
+    rows = []
+    for pid in sorted(labels)[:limit]:
+        path = PRODUCTS / "images" / f"{pid}.jpg"
+        if not path.is_file():
+            continue
+        meta = _respond(pipe, path.read_bytes()).get("metadata") or {}
+        rows.append({"id": pid, "gender": _label(meta.get("gender")), "articleType": _label(meta.get("articleType")),
+                     "scene": _label(meta.get("scene"))})
+    return rows, [labels[r["id"]] for r in rows]
+
+
+def product_figures(rows: list[dict[str, Any]], labels: list[dict[str, str]]) -> dict[str, Any]:
+    return {"products": len(rows),
+            "gender": _share([r["gender"] == t["gender"] for r, t in zip(rows, labels)]),
+            "articleType": _share([r["articleType"] == t["articleType"] for r, t in zip(rows, labels)]),
+            "scene_product": _share([r["scene"] == "product" for r in rows]) if any(r["scene"] for r in rows)
+            else None}
+
+
+def catalogue_vectors(pipe, cache: Path) -> tuple[np.ndarray, list[str]]:
+    """Every catalogue product's served embedding (the whole photo), cached per embedder artifact."""
+    rows = [r for r in csv.DictReader(open(PRODUCTS / "styles.csv"))
+            if (PRODUCTS / "images" / f"{r['id']}.jpg").is_file()]
+    if cache.is_file():
+        stored = np.load(cache)
+        if len(stored["ids"]) == len(rows):
+            return stored["vectors"], [r["articleType"] for r in rows]
+    from fashion.decode import decode_image
+
+    emb, vectors = pipe.model("embedder"), []
+    for i in range(0, len(rows), 64):
+        images = [decode_image((PRODUCTS / "images" / f"{r['id']}.jpg").read_bytes()) for r in rows[i:i + 64]]
+        vectors.append(emb.predict(emb.preprocess(images)[0]).numpy())
+    out = np.concatenate(vectors)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, vectors=out, ids=np.array([r["id"] for r in rows]))
+    return out, [r["articleType"] for r in rows]
+
+
+def retrieval(rows: list[dict[str, Any]], products: np.ndarray, articles: list[str], k: int = 10) -> dict[str, Any]:
+    """Worn garment -> products P@k: the share of a matched garment's k nearest products in its family."""
+    garments = [g for r in rows for g in r["garments"] if g["family"] and g["embedding"] is not None]
+    if not garments:
+        return {"garments": 0}
+    query = np.array([g["embedding"] for g in garments], dtype=np.float32)
+    top = np.argsort(-(query @ products.T), axis=1)[:, :k]
+    hit = [[articles[j] in g["family"] for j in row] for g, row in zip(garments, top)]
+    chance = [np.mean([a in g["family"] for a in articles]) for g in garments]
+    return {"garments": len(garments), "products": int(len(products)), f"P@{k}": round(float(np.mean(hit)), 4),
+            "chance": round(float(np.mean(chance)), 4)}
+
+
+def _men_share(label: str | None, score: float | None) -> float | None:
+    """P(Men) among Men/Women from an uncalibrated answer (thresholds at 0.5: the label's score is its share)."""
+    return None if label not in ("Men", "Women") else (score if label == "Men" else 1 - score)
+
+
+def _best_threshold(shares: list[float], truth: list[str]) -> tuple[float, float]:
+    """The P(Men) share at or above which to answer Men that maximises balanced accuracy: (threshold, it)."""
+    best = (0.5, -1.0)
+    for t in sorted(set(np.round(shares, 3))):
+        recalls = [np.mean([(s >= t) == (g == "Men") for s, g in zip(shares, truth) if g == want])
+                   for want in ("Men", "Women")]
+        if np.mean(recalls) > best[1]:
+            best = (float(t), float(np.mean(recalls)))
+    return best
+
+
+def _article_threshold(garments: list[dict[str, Any]]) -> tuple[float, float]:
+    """The articleType score below which a garment says null: most right-or-null, at most NULL_CAP null."""
+    best = (0.0, -1.0)
+    for t in sorted({0.0, *(round(g["article_score"], 3) for g in garments)}):
+        null = [g["article_score"] < t for g in garments]
+        if np.mean(null) > NULL_CAP:
+            break
+        ok = np.mean([n or g["article"] in g["family"] for n, g in zip(null, garments)])
+        if ok > best[1]:
+            best = (float(t), float(ok))
+    return best
+
+
+def calibrate(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Thresholds from uncalibrated rows of the calib part (fashion.worn_metadata.Calibration's fields)."""
+    certain = [r for r in rows if not r["uncertain"]]
+    photo_t, photo_bal = _best_threshold([_men_share(r["photo_gender"], r["photo_gender_score"]) for r in certain],
+                                         [r["gender"] for r in certain])
+    worn = [(r, g) for r in certain for g in r["garments"] if g["family"]]
+    truth = [r["gender"] for r, _ in worn]
+    crop = _best_threshold([_men_share(g["gender"], g["gender_score"]) for _, g in worn], truth)
+    photo = _best_threshold([_men_share(r["photo_gender"], r["photo_gender_score"]) for r, _ in worn], truth)
+    source, (garment_t, garment_bal) = ("crop", crop) if crop[1] >= photo[1] else ("photo", photo)
+    article_t, article_ok = _article_threshold([g for r in rows for g in r["garments"] if g["family"]])
+    return {"men_share": photo_t, "women_share": photo_t - 1e-4, "garment_men_share": garment_t,
+            "garment_women_share": garment_t - 1e-4, "garment_gender_from": source, "article_score": article_t,
+            "calibrated_on": f"the worn split's calib part ({len(rows)} street photos; python -m bench.worn "
+                             "--calibrate)",
+            "on_calib": {"photo_gender_balanced_accuracy": round(photo_bal, 4),
+                         "garment_gender_balanced_accuracy": {"crop": round(crop[1], 4), "photo": round(photo[1], 4)},
+                         "garment_family_right_or_null": round(article_ok, 4)}}
+
+
+def measure(export: Path, part: str, product_limit: int | None, cache: Path) -> dict[str, Any]:
+    from fashion.pipeline import Pipeline
+
+    pipe, start = Pipeline.load(export, torch.device("cpu")), time.perf_counter()
+    rows = worn_rows(pipe, part)
+    products, articles = catalogue_vectors(pipe, cache)
+    out: dict[str, Any] = {"part": part, "export": str(export), "worn": worn_figures(rows),
+                           "retrieval": retrieval(rows, products, articles)}
+    if product_limit != 0:
+        out["products"] = product_figures(*product_rows(pipe, product_limit))
+    out["seconds"] = round(time.perf_counter() - start, 1)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.worn", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--export", type=Path, default=ROOT / "build/export")
+    ap.add_argument("--part", default="val", choices=("val", "calib"))
+    ap.add_argument("--products", type=int, default=None, help="product test photos (default all; 0: none)")
+    ap.add_argument("--cache", type=Path, default=None, help="catalogue embeddings (default: under the export)")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--calibrate", action="store_true",
+                    help="choose the thresholds on the calib part (uncalibrated answers) and write them to --out")
+    args = ap.parse_args(argv)
+    if args.calibrate:
+        from fashion.pipeline import Pipeline
+        from fashion.worn_metadata import Calibration
+
+        pipe = Pipeline.load(args.export, torch.device("cpu"))
+        pipe["attributes"].calibration = Calibration()
+        result = calibrate(worn_rows(pipe, "calib"))
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
+        print(json.dumps(result, indent=1))
+        return 0
+    result = measure(args.export, args.part, args.products, args.cache or args.export / "catalogue_vectors.npz")
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
