@@ -21,7 +21,7 @@ PRODUCTS ?= ../shared/data/fashion_products
 .PHONY: setup archives serve stop test test-unit bench lint clean scale train-attributes evaluate-attributes colour-report \
 	image test-image ship-attributes train-embedder ship-embedder evaluate-embedder bench-embedder \
 	train-segmenter ship-segmenter evaluate-segmenter calibrate-prompt enrich-catalogue evaluate-catalogue bench-catalogue \
-	train-worn train-embedder-worn evaluate-worn-retrieval
+	train-worn train-embedder-worn evaluate-worn-retrieval train-worn-heads calibrate-worn evaluate-worn
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -84,10 +84,12 @@ train-embedder: setup
 	$(PY) -m training embedder --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images \
 		--out build/train/embedder --report-dir reports $(TRAIN_ARGS)
 
-# Worn clothes (issue 22, in progress): the attribute model fine-tuned on product shots + the street photos'
-# whole images and labelled garment crops, a scene head (about 35 min on 2 CPU cores; figures in
-# reports/worn_training.json), then the embedder on its trunk with the worn crops (make train-embedder-worn), and
-# worn garment -> products P@10 of the shipped and the new embedder (make evaluate-worn-retrieval).
+# Photos of people (issue 22): the attribute model fine-tuned on product shots + the street photos' whole images
+# and labelled garment crops, a scene head (about 35 min on 2 CPU cores; figures in reports/worn_training.json),
+# then the embedder on its trunk with the worn crops (make train-embedder-worn), worn garment -> products P@10 of
+# the shipped and the new embedder (make evaluate-worn-retrieval), the gender and articleType heads refitted on the
+# frozen trunk (make train-worn-heads, minutes); the served thresholds chosen on the calib photos
+# (make calibrate-worn) and the served figures, before and after, on the val photos (make evaluate-worn).
 train-worn: setup
 	$(PY) -m training worn --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images --out build/train/worn \
 		--report-dir reports $(TRAIN_ARGS)
@@ -96,6 +98,17 @@ train-embedder-worn: setup
 	$(PY) -m training embedder --worn --attributes-checkpoint build/train/worn/attributes.pt \
 		--csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images --out build/train/embedder-worn \
 		--report-dir build/train/embedder-worn $(TRAIN_ARGS)
+
+train-worn-heads: setup
+	$(PY) -m training worn-heads --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images \
+		--out build/train/worn-heads --report-dir reports $(TRAIN_ARGS)
+
+calibrate-worn: archives
+	$(PY) -m bench.worn --calibrate --export build/export --out fashion/worn_calibration.json
+
+evaluate-worn: archives
+	$(PY) -m bench.worn --export build/export --out reports/worn.json
+	$(PY) -m bench.worn --markdown reports/worn_before.json reports/worn.json --out reports/worn.md
 
 evaluate-worn-retrieval: setup
 	$(PY) -m training worn-retrieval weights/embedder.pt $(wildcard build/train/embedder-worn/embedder.pt) \

@@ -44,8 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=2, help="servers started per store")
     p.add_argument("--runs", type=int, default=3, help="passes over the photos per round")
     p.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS)
+    p.add_argument("--photo", type=Path, default=None, help="one photo instead (the benchmark photo: bench's 0005.jpg)")
     args = p.parse_args(argv)
-    bodies = [path.read_bytes() for path in pick_photos(args.photos, 8)]
+    paths = [args.photo] * 8 if args.photo else pick_photos(args.photos, 8)
+    bodies = [path.read_bytes() for path in paths]
     times: dict[str, dict[str, list[float]]] = {"A": {}, "B": {}}
     for _ in range(args.rounds):
         for label, store in (("A", args.a), ("B", args.b)):

@@ -82,7 +82,7 @@ def _match(garments: list[dict[str, Any]], truth: list, families) -> list[dict[s
         best = int(np.argmax(ious)) if ious else -1
         hit = best >= 0 and ious[best] >= MATCH_IOU
         meta = g.get("metadata") or {}
-        out.append({"label": g["label"], "score": g["score"], "truth": best if hit else None,
+        out.append({"label": g["label"], "score": g["score"], "area": g.get("area"), "truth": best if hit else None,
                     "family": list(families.fine[truth[best].label]) if hit else None,
                     "article": _label(meta.get("articleType")),
                     "article_score": (meta.get("articleType") or {}).get("score"),
@@ -218,24 +218,52 @@ def _article_threshold(garments: list[dict[str, Any]]) -> tuple[float, float]:
     return best
 
 
+def _main_rule(rows: list[dict[str, Any]], threshold: float) -> tuple[str, float]:
+    """Which garment names a worn photo (fashion.worn_metadata.main_garment), by the share of photos whose
+    articleType is right or null: (rule, that share)."""
+    from fashion.worn_metadata import main_garment
+
+    best = ("largest", -1.0)
+    for rule in ("largest", "surest"):
+        ok = []
+        for r in rows:
+            gs = [{"articleType": {"label": g["article"] if g["article_score"] >= threshold else None,
+                                   "score": g["article_score"]}} for g in r["garments"]]
+            main = main_garment(gs, [g["area"] for g in r["garments"]], rule) if gs else None
+            ok.append(main is None or gs[main]["articleType"]["label"] in r["families"])
+        if np.mean(ok) > best[1]:
+            best = (rule, float(np.mean(ok)))
+    return best
+
+
 def calibrate(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Thresholds from uncalibrated rows of the calib part (fashion.worn_metadata.Calibration's fields)."""
+    """Thresholds and sources from uncalibrated rows of the calib part (fashion.worn_metadata.Calibration): each
+    gender threshold and source by balanced accuracy, the articleType threshold by right-or-null."""
     certain = [r for r in rows if not r["uncertain"]]
-    photo_t, photo_bal = _best_threshold([_men_share(r["photo_gender"], r["photo_gender_score"]) for r in certain],
-                                         [r["gender"] for r in certain])
+    photo = {r["stem"]: _men_share(r["photo_gender"], r["photo_gender_score"]) for r in rows}
+    crops = {r["stem"]: [_men_share(g["gender"], g["gender_score"]) for g in r["garments"]] for r in rows}
+    photo_sources = {"photo": [photo[r["stem"]] for r in certain],
+                     "mean": [float(np.mean([photo[r["stem"]], *crops[r["stem"]]])) for r in certain]}
+    photo_fits = {k: _best_threshold(v, [r["gender"] for r in certain]) for k, v in photo_sources.items()}
     worn = [(r, g) for r in certain for g in r["garments"] if g["family"]]
-    truth = [r["gender"] for r, _ in worn]
-    crop = _best_threshold([_men_share(g["gender"], g["gender_score"]) for _, g in worn], truth)
-    photo = _best_threshold([_men_share(r["photo_gender"], r["photo_gender_score"]) for r, _ in worn], truth)
-    source, (garment_t, garment_bal) = ("crop", crop) if crop[1] >= photo[1] else ("photo", photo)
+    garment_sources = {"crop": [_men_share(g["gender"], g["gender_score"]) for _, g in worn],
+                       "photo": [photo[r["stem"]] for r, _ in worn]}
+    garment_sources["mean"] = [(a + b) / 2 for a, b in zip(garment_sources["crop"], garment_sources["photo"])]
+    garment_fits = {k: _best_threshold(v, [r["gender"] for r, _ in worn]) for k, v in garment_sources.items()}
+    photo_from = max(photo_fits, key=lambda k: photo_fits[k][1])
+    garment_from = max(garment_fits, key=lambda k: garment_fits[k][1])
     article_t, article_ok = _article_threshold([g for r in rows for g in r["garments"] if g["family"]])
-    return {"men_share": photo_t, "women_share": photo_t - 1e-4, "garment_men_share": garment_t,
-            "garment_women_share": garment_t - 1e-4, "garment_gender_from": source, "article_score": article_t,
+    rule, photo_ok = _main_rule(rows, article_t)
+    return {"men_share": photo_fits[photo_from][0], "women_share": photo_fits[photo_from][0] - 1e-4,
+            "photo_gender_from": photo_from, "garment_men_share": garment_fits[garment_from][0],
+            "garment_women_share": garment_fits[garment_from][0] - 1e-4, "garment_gender_from": garment_from,
+            "article_score": article_t, "main_garment": rule,
             "calibrated_on": f"the worn split's calib part ({len(rows)} street photos; python -m bench.worn "
                              "--calibrate)",
-            "on_calib": {"photo_gender_balanced_accuracy": round(photo_bal, 4),
-                         "garment_gender_balanced_accuracy": {"crop": round(crop[1], 4), "photo": round(photo[1], 4)},
-                         "garment_family_right_or_null": round(article_ok, 4)}}
+            "on_calib": {"photo_gender_balanced_accuracy": {k: round(v[1], 4) for k, v in photo_fits.items()},
+                         "garment_gender_balanced_accuracy": {k: round(v[1], 4) for k, v in garment_fits.items()},
+                         "garment_family_right_or_null": round(article_ok, 4),
+                         "photo_article_right_or_null": round(photo_ok, 4)}}
 
 
 def measure(export: Path, part: str, product_limit: int | None, cache: Path) -> dict[str, Any]:
@@ -252,6 +280,47 @@ def measure(export: Path, part: str, product_limit: int | None, cache: Path) -> 
     return out
 
 
+TARGETS = {"photo gender": ">= 0.85, each recall >= 0.70", "photo articleType in worn (or null)": ">= 0.80, null <= 0.30",
+           "garment articleType family": ">= 0.75", "garment gender": ">= 0.85, each recall >= 0.70",
+           "worn garment -> products P@10": ">= 0.40", "scene": ">= 0.98", "products": "within 1 point"}
+
+
+def _g(f: dict[str, Any] | None) -> str:
+    if not f or f.get("accuracy") is None:
+        return "none"
+    return f"{f['accuracy']:.3f} (Women {f['recall_Women']:.2f}, Men {f['recall_Men']:.2f}, null {f['null']:.2f})"
+
+
+def _n(v: Any) -> str:
+    return "none" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def table_rows(d: dict[str, Any]) -> list[str]:
+    w, p, r = d["worn"], d.get("products", {}), d["retrieval"]
+    if w["garment_article_null"] == 1.0 and w["garment_gender"]["null"] == 1.0:  # garments had no metadata
+        w = {**w, "garment_family": None, "garment_family_or_null": None, "garment_gender": None}
+    return [_g(w["photo_gender"]),
+            f"{_n(w['photo_article_in_worn_or_null'])} (right {_n(w['photo_article_in_worn'])}, null "
+            f"{_n(w['photo_article_null'])})",
+            "none (no garment metadata)" if w["garment_family"] is None else
+            f"{_n(w['garment_family'])} (or null {_n(w['garment_family_or_null'])}, null {_n(w['garment_article_null'])})",
+            _g(w["garment_gender"]),
+            f"{_n(r.get('P@10'))} (chance {_n(r.get('chance'))}, {r.get('garments', 0)} garments)",
+            f"worn {_n(w['scene_worn'])}, products {_n(p.get('scene_product'))}",
+            f"gender {_n(p.get('gender'))}, articleType {_n(p.get('articleType'))} ({p.get('products', 0)} photos)",
+            f"{w['garments']['detected']} detected, {w['garments']['matched']} matched, "
+            f"{w['garments']['labelled_with_two_or_more_detections']} labelled garments found twice"]
+
+
+def markdown(before: dict[str, Any], after: dict[str, Any]) -> str:
+    names = ["photo gender", "photo articleType in worn (or null)", "garment articleType family", "garment gender",
+             "worn garment -> products P@10", "scene", "products", "garments on the photos"]
+    lines = ["| what a user reads | before | after | target |", "|---|---|---|---|"]
+    for name, b, a in zip(names, table_rows(before), table_rows(after)):
+        lines.append(f"| {name} | {b} | {a} | {TARGETS.get(name, '-')} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.worn", description=__doc__.split("\n\n")[0])
     ap.add_argument("--export", type=Path, default=ROOT / "build/export")
@@ -261,7 +330,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--calibrate", action="store_true",
                     help="choose the thresholds on the calib part (uncalibrated answers) and write them to --out")
+    ap.add_argument("--markdown", type=Path, nargs=2, metavar=("BEFORE", "AFTER"),
+                    help="render the table of two result files into --out (reports/worn.md's table)")
     args = ap.parse_args(argv)
+    if args.markdown:
+        table = markdown(*(json.loads(p.read_text()) for p in args.markdown))
+        text = args.out.read_text() if args.out.is_file() else ""
+        start, end = "<!-- table: python -m bench.worn --markdown -->", "<!-- end of table -->"
+        block = f"{start}\n{table}{end}"
+        text = text[:text.index(start)] + block + text[text.index(end) + len(end):] if start in text else block + "\n"
+        args.out.write_text(text)
+        print(table)
+        return 0
     if args.calibrate:
         from fashion.pipeline import Pipeline
         from fashion.worn_metadata import Calibration

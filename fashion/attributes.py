@@ -141,7 +141,7 @@ class AttributesStage(ModelStage):
             garments = [garment_metadata(r, row[0], attr.heads, attr.mapping, attr.source, cal) for r in row[1:]]
             it.values["garment_metadata"] = garments
         it.values["metadata"] = photo_metadata(row[0], attr.heads, attr.mapping, attr.source, garments,
-                                               [g.area for g in it.garments or ()], cal)
+                                               [g.area for g in it.garments or ()], cal, row[1:])
 
     @staticmethod
     def writes(result: ImageResult, options: Options, response: dict[str, Any]) -> None:

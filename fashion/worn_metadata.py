@@ -30,8 +30,10 @@ class Calibration:
     women_share: float = 0.5  # at or below it: "Women"; in between: null
     garment_men_share: float = 0.5  # the same for a garment's gender
     garment_women_share: float = 0.5
-    garment_gender_from: str = "crop"  # crop: the garment's own crop; photo: its wearer's (the whole photo's)
+    garment_gender_from: str = "crop"  # crop: its own crop's P(Men); photo: its whole photo's; mean: of the two
+    photo_gender_from: str = "photo"  # photo: the whole photo's P(Men); mean: of the photo's and its garments' crops
     article_score: float = 0.0  # a garment's articleType below it: null
+    main_garment: str = "largest"  # which known garment names a worn photo: largest (mask area) | surest (score)
     calibrated_on: str = "not calibrated"
 
     @classmethod
@@ -57,11 +59,13 @@ def men_share(probs: np.ndarray, vocab: list[str]) -> float:
     return men / max(men + women, 1e-12)
 
 
-def worn_gender(probs: np.ndarray, vocab: list[str], men_at: float, women_at: float, what: str) -> dict[str, Any]:
-    """The person's gender from the share of Men: Men at or above `men_at`, Women at or below `women_at`."""
-    if "Men" not in vocab or "Women" not in vocab:
-        return scored(probs, vocab)
-    share = men_share(probs, vocab)
+def adult(vocab: list[str]) -> bool:
+    return "Men" in vocab and "Women" in vocab
+
+
+def worn_gender(share: float, men_at: float, women_at: float, what: str) -> dict[str, Any]:
+    """The person's gender from P(Men) among Men and Women: Men at or above `men_at`, Women at or below
+    `women_at`, null in between."""
     if share >= men_at:
         return {"label": "Men", "score": round(share, 4)}
     if share <= women_at:
@@ -82,10 +86,12 @@ def garment_metadata(probs: dict[str, np.ndarray], photo: dict[str, np.ndarray],
                      mapping: dict[str, dict[str, str]], source: str, cal: Calibration) -> dict[str, Any]:
     """One worn garment's metadata from its crop's probabilities (`photo`: its whole photo's, for its wearer)."""
     fields = {h: scored(p, heads[h]) for h, p in probs.items() if h != SCENE}
-    if "gender" in fields:
-        gender_probs = photo["gender"] if cal.garment_gender_from == "photo" else probs["gender"]
-        fields["gender"] = worn_gender(gender_probs, heads["gender"], cal.garment_men_share, cal.garment_women_share,
-                                       "photo" if cal.garment_gender_from == "photo" else "garment")
+    if "gender" in fields and adult(heads["gender"]):
+        own, wearer = men_share(probs["gender"], heads["gender"]), men_share(photo["gender"], heads["gender"])
+        share = {"crop": own, "photo": wearer}.get(cal.garment_gender_from, (own + wearer) / 2)
+        fields["gender"] = worn_gender(share, cal.garment_men_share, cal.garment_women_share,
+                                       {"crop": "garment", "photo": "photo"}.get(cal.garment_gender_from,
+                                                                                 "garment and its photo"))
     article = fields.get("articleType")
     if article is not None and article["score"] < cal.article_score:
         fields["articleType"] = unknown(article["score"], f"uncertain: articleType {article['label']} scores "
@@ -94,30 +100,38 @@ def garment_metadata(probs: dict[str, np.ndarray], photo: dict[str, np.ndarray],
     return {**with_derived(fields, mapping), "source": source}
 
 
-def main_garment(garments: list[dict[str, Any]], areas: list[int]) -> int | None:
-    """The largest garment whose articleType is known: the one a worn photo's articleType names."""
+def main_garment(garments: list[dict[str, Any]], areas: list[int], rule: str = "largest") -> int | None:
+    """The garment a worn photo's articleType names: of those whose articleType is known, the largest (mask area)
+    or the surest (articleType score)."""
     known = [n for n, g in enumerate(garments) if (g.get("articleType") or {}).get("label") is not None]
-    return max(known, key=lambda n: areas[n]) if known else None
+    if not known:
+        return None
+    return max(known, key=(lambda n: garments[n]["articleType"]["score"]) if rule == "surest" else areas.__getitem__)
 
 
 def photo_metadata(probs: dict[str, np.ndarray], heads: dict[str, list[str]], mapping: dict[str, dict[str, str]],
                    source: str, garments: list[dict[str, Any]] | None, areas: list[int],
-                   cal: Calibration) -> dict[str, Any]:
+                   cal: Calibration, garment_probs: list[dict[str, np.ndarray]] = ()) -> dict[str, Any]:
     """The photo's metadata: its heads' answer for a product shot; for a worn photo the person's gender and the
-    main garment's fields (`garments`: their metadata; None when the segmenter did not run)."""
+    main garment's fields (`garments`: their metadata, None when the segmenter did not run; `garment_probs`:
+    their crops' probabilities)."""
     fields = {h: scored(p, heads[h]) for h, p in probs.items() if h != SCENE}
     scene = scored(probs[SCENE], heads[SCENE]) if SCENE in probs else None
     if scene is None or scene["label"] != WORN:
         out = {**with_derived(fields, mapping), "source": source}
         return out if scene is None else {**out, SCENE: scene}
-    main = main_garment(garments, areas) if garments else None
+    main = main_garment(garments, areas, cal.main_garment) if garments else None
     if main is None:
         why = ("garments were not segmented" if garments is None else
                "no garment found" if not garments else "no garment's articleType is certain enough")
         worn = {h: unknown(0.0, f"a photo of a person: {why}") for h in GARMENT_FIELDS if h != "gender"}
     else:
         worn = {h: garments[main][h] for h in GARMENT_FIELDS if h != "gender" and h in garments[main]}
-    if "gender" in probs:
-        worn["gender"] = worn_gender(probs["gender"], heads["gender"], cal.men_share, cal.women_share, "photo")
+    if "gender" in probs and adult(heads["gender"]):
+        shares = [men_share(probs["gender"], heads["gender"])]
+        if cal.photo_gender_from == "mean":
+            shares += [men_share(p["gender"], heads["gender"]) for p in garment_probs]
+        worn["gender"] = worn_gender(float(np.mean(shares)), cal.men_share, cal.women_share,
+                                     "photo" if len(shares) == 1 else "photo and its garments")
     ordered = {h: worn.get(h, fields.get(h)) for h in fields}
     return {**with_derived(ordered, mapping), "source": source, SCENE: scene, "garment": main}

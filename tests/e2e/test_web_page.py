@@ -56,6 +56,7 @@ def test_dropping_a_street_photo_shows_overlay_metadata_and_similar_products(ser
     fields = page.locator("#metadata tr td:first-child").all_inner_texts()
     assert {"gender", "articleType", "baseColour"} <= set(fields)
     assert page.locator("#garments .swatch").count() == garments
+    assert page.locator("#garments .garment-metadata").count() == garments  # each garment's own metadata
     assert page.locator("#similar li").count() >= 1
     assert "garment" in page.inner_text("#status") and not errors
     page.set_input_files("#file", files=[{"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"not a photo"}])

@@ -9,7 +9,8 @@ import torch
 
 from fashion import trunk
 from fashion.masks import overlap, suppress_overlaps
-from fashion.worn_metadata import Calibration, garment_metadata, main_garment, photo_metadata, worn_gender
+from fashion.worn_metadata import (Calibration, garment_metadata, main_garment, men_share, photo_metadata,
+                                   worn_gender)
 
 HEADS = {"gender": ["Boys", "Men", "Women"], "articleType": ["Dresses", "Heels", "Watches"],
          "baseColour": ["Black", "Purple"], "season": ["Summer", "Winter"], "usage": ["Casual", "Formal"],
@@ -44,10 +45,11 @@ def test_a_worn_photo_takes_the_persons_gender_and_the_main_garments_fields():
 
 
 def test_a_gender_between_the_thresholds_is_null_with_its_reason():
-    field = worn_gender(np.array([0.0, 0.3, 0.7]), HEADS["gender"], 0.4, 0.2, "photo")
+    field = worn_gender(0.3, 0.4, 0.2, "photo")
     assert field["label"] is None and "between the calibrated 0.20 and 0.40" in field["reason"]
-    assert worn_gender(np.array([0.0, 0.5, 0.5]), HEADS["gender"], 0.4, 0.2, "photo")["label"] == "Men"
-    assert worn_gender(np.array([0.0, 0.1, 0.9]), HEADS["gender"], 0.4, 0.2, "photo")["label"] == "Women"
+    assert worn_gender(0.5, 0.4, 0.2, "photo")["label"] == "Men"
+    assert worn_gender(0.1, 0.4, 0.2, "photo")["label"] == "Women"
+    assert men_share(np.array([0.2, 0.2, 0.6]), HEADS["gender"]) == 0.25
 
 
 def test_an_uncertain_garment_says_null_and_the_photo_uses_the_next_known_one():
