@@ -160,9 +160,10 @@ def catalogue_vectors(pipe, cache: Path) -> tuple[np.ndarray, list[str]]:
     """Every catalogue product's served embedding (the whole photo), cached per embedder artifact."""
     rows = [r for r in csv.DictReader(open(PRODUCTS / "styles.csv"))
             if (PRODUCTS / "images" / f"{r['id']}.jpg").is_file()]
+    key = str(pipe["embedder"].manifest.weights) + str(pipe["embedder"].manifest.artifact)
     if cache.is_file():
         stored = np.load(cache)
-        if len(stored["ids"]) == len(rows):
+        if len(stored["ids"]) == len(rows) and "key" in stored and str(stored["key"]) == key:
             return stored["vectors"], [r["articleType"] for r in rows]
     from fashion.decode import decode_image
 
@@ -172,7 +173,7 @@ def catalogue_vectors(pipe, cache: Path) -> tuple[np.ndarray, list[str]]:
         vectors.append(emb.predict(emb.preprocess(images)[0]).numpy())
     out = np.concatenate(vectors)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, vectors=out, ids=np.array([r["id"] for r in rows]))
+    np.savez(cache, vectors=out, ids=np.array([r["id"] for r in rows]), key=np.array(key))
     return out, [r["articleType"] for r in rows]
 
 
@@ -218,21 +219,34 @@ def _article_threshold(garments: list[dict[str, Any]]) -> tuple[float, float]:
     return best
 
 
-def _main_rule(rows: list[dict[str, Any]], threshold: float) -> tuple[str, float]:
-    """Which garment names a worn photo (fashion.worn_metadata.main_garment), by the share of photos whose
-    articleType is right or null: (rule, that share)."""
+def _main_answers(rows: list[dict[str, Any]], threshold: float, rule: str) -> list[tuple[str | None, float, list]]:
+    """Per photo: the main garment's (articleType, score) under a rule (fashion.worn_metadata.main_garment), and
+    the photo's true families."""
     from fashion.worn_metadata import main_garment
 
-    best = ("largest", -1.0)
+    out = []
+    for r in rows:
+        gs = [{"articleType": {"label": g["article"] if g["article_score"] >= threshold else None,
+                               "score": g["article_score"]}} for g in r["garments"]]
+        main = main_garment(gs, [g["area"] for g in r["garments"]], rule) if gs else None
+        out.append((None, 0.0, r["families"]) if main is None else
+                   (gs[main]["articleType"]["label"], gs[main]["articleType"]["score"], r["families"]))
+    return out
+
+
+def _photo_article(rows: list[dict[str, Any]], threshold: float) -> tuple[str, float, float]:
+    """Which garment names a worn photo and the score below which its articleType is null (most photos right or
+    null, at most NULL_CAP null): (rule, threshold, right-or-null share)."""
+    best = ("largest", threshold, -1.0)
     for rule in ("largest", "surest"):
-        ok = []
-        for r in rows:
-            gs = [{"articleType": {"label": g["article"] if g["article_score"] >= threshold else None,
-                                   "score": g["article_score"]}} for g in r["garments"]]
-            main = main_garment(gs, [g["area"] for g in r["garments"]], rule) if gs else None
-            ok.append(main is None or gs[main]["articleType"]["label"] in r["families"])
-        if np.mean(ok) > best[1]:
-            best = (rule, float(np.mean(ok)))
+        answers = _main_answers(rows, threshold, rule)
+        for t in sorted({threshold, *(round(s, 3) for _, s, _ in answers if s >= threshold)}):
+            null = [a is None or s < t for a, s, _ in answers]
+            if np.mean(null) > NULL_CAP:
+                break
+            ok = np.mean([n or a in fams for n, (a, _, fams) in zip(null, answers)])
+            if ok > best[2]:
+                best = (rule, float(t), float(ok))
     return best
 
 
@@ -253,11 +267,11 @@ def calibrate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     photo_from = max(photo_fits, key=lambda k: photo_fits[k][1])
     garment_from = max(garment_fits, key=lambda k: garment_fits[k][1])
     article_t, article_ok = _article_threshold([g for r in rows for g in r["garments"] if g["family"]])
-    rule, photo_ok = _main_rule(rows, article_t)
+    rule, photo_t, photo_ok = _photo_article(rows, article_t)
     return {"men_share": photo_fits[photo_from][0], "women_share": photo_fits[photo_from][0] - 1e-4,
             "photo_gender_from": photo_from, "garment_men_share": garment_fits[garment_from][0],
             "garment_women_share": garment_fits[garment_from][0] - 1e-4, "garment_gender_from": garment_from,
-            "article_score": article_t, "main_garment": rule,
+            "article_score": article_t, "main_garment": rule, "photo_article_score": photo_t,
             "calibrated_on": f"the worn split's calib part ({len(rows)} street photos; python -m bench.worn "
                              "--calibrate)",
             "on_calib": {"photo_gender_balanced_accuracy": {k: round(v[1], 4) for k, v in photo_fits.items()},

@@ -34,6 +34,7 @@ class Calibration:
     photo_gender_from: str = "photo"  # photo: the whole photo's P(Men); mean: of the photo's and its garments' crops
     article_score: float = 0.0  # a garment's articleType below it: null
     main_garment: str = "largest"  # which known garment names a worn photo: largest (mask area) | surest (score)
+    photo_article_score: float = 0.0  # the main garment's articleType below it: the worn photo's is null
     calibrated_on: str = "not calibrated"
 
     @classmethod
@@ -127,6 +128,11 @@ def photo_metadata(probs: dict[str, np.ndarray], heads: dict[str, list[str]], ma
         worn = {h: unknown(0.0, f"a photo of a person: {why}") for h in GARMENT_FIELDS if h != "gender"}
     else:
         worn = {h: garments[main][h] for h in GARMENT_FIELDS if h != "gender" and h in garments[main]}
+        article = worn.get("articleType")
+        if article is not None and article["score"] < cal.photo_article_score:
+            worn["articleType"] = unknown(article["score"], f"uncertain: the main garment's articleType "
+                                                            f"{article['label']} scores {article['score']:.2f}, below "
+                                                            f"the calibrated {cal.photo_article_score:.2f} for a photo")
     if "gender" in probs and adult(heads["gender"]):
         shares = [men_share(probs["gender"], heads["gender"])]
         if cal.photo_gender_from == "mean":

@@ -99,3 +99,25 @@ def test_projecting_trunk_features_is_the_towers_embedding(tmp_path):
     a, b = torch.nn.Linear(3, 3), torch.nn.Linear(3, 3)
     b.load_state_dict({k: v.half().float() for k, v in a.state_dict().items()})
     assert trunk.digest(a) == trunk.digest(b)
+
+
+def test_gender_sources_photo_crop_and_mean():
+    photo = probs([0.0, 0.8, 0.2], [0.0, 0.0, 1.0])  # the whole photo: P(Men) share 0.8
+    crop = probs([0.0, 0.2, 0.8], [0.9, 0.05, 0.05])  # the garment's crop: 0.2
+    for source, share in (("crop", 0.2), ("photo", 0.8), ("mean", 0.5)):
+        cal = Calibration(garment_men_share=0.45, garment_women_share=0.45, garment_gender_from=source)
+        field = garment_metadata(crop, photo, HEADS, MAPPING, "classifier", cal)["gender"]
+        assert field["label"] == ("Men" if share >= 0.45 else "Women"), source
+    cal = Calibration(men_share=0.6, women_share=0.6, photo_gender_from="mean")
+    md = photo_metadata(photo, HEADS, MAPPING, "classifier", [], [], cal, [crop, crop])  # (0.8 + 0.2 + 0.2) / 3
+    assert md["gender"]["label"] == "Women" and md["gender"]["score"] == 0.6
+
+
+def test_a_worn_photo_whose_main_garment_is_unsure_says_null():
+    photo = probs([0.0, 0.1, 0.9], [0.0, 0.0, 1.0])
+    cal = Calibration(article_score=0.5, photo_article_score=0.8)
+    dress = garment_metadata(probs([0, 0.1, 0.9], [0.7, 0.2, 0.1]), photo, HEADS, MAPPING, "classifier", cal)
+    md = photo_metadata(photo, HEADS, MAPPING, "classifier", [dress], [900], cal)
+    assert dress["articleType"]["label"] == "Dresses" and md["garment"] == 0
+    assert md["articleType"]["label"] is None and "below the calibrated 0.80 for a photo" in md["articleType"]["reason"]
+    assert md["baseColour"] == dress["baseColour"]
