@@ -294,7 +294,8 @@ def measure(export: Path, part: str, product_limit: int | None, cache: Path) -> 
     return out
 
 
-TARGETS = {"photo gender": ">= 0.85, each recall >= 0.70", "photo articleType in worn (or null)": ">= 0.80, null <= 0.30",
+TARGETS = {"photo gender": ">= 0.85, each recall >= 0.70",
+           "photo articleType in worn (or null)": ">= 0.80, null <= 0.30",
            "garment articleType family": ">= 0.75", "garment gender": ">= 0.85, each recall >= 0.70",
            "worn garment -> products P@10": ">= 0.40", "scene": ">= 0.98", "products": "within 1 point"}
 
@@ -317,7 +318,8 @@ def table_rows(d: dict[str, Any]) -> list[str]:
             f"{_n(w['photo_article_in_worn_or_null'])} (right {_n(w['photo_article_in_worn'])}, null "
             f"{_n(w['photo_article_null'])})",
             "none (no garment metadata)" if w["garment_family"] is None else
-            f"{_n(w['garment_family'])} (or null {_n(w['garment_family_or_null'])}, null {_n(w['garment_article_null'])})",
+            f"{_n(w['garment_family'])} (or null {_n(w['garment_family_or_null'])}, "
+            f"null {_n(w['garment_article_null'])})",
             _g(w["garment_gender"]),
             f"{_n(r.get('P@10'))} (chance {_n(r.get('chance'))}, {r.get('garments', 0)} garments)",
             f"worn {_n(w['scene_worn'])}, products {_n(p.get('scene_product'))}",

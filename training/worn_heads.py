@@ -145,7 +145,8 @@ def refit(cfg: HeadsConfig) -> tuple[dict[str, Any], dict[str, Any]]:
             order, loss = make(rows, train, k, len(heads[head_name]), weight)
             head = fit(base, x[order], loss, cfg.steps, cfg.lr)
             with torch.no_grad():
-                tried.append({"weight": weight, "product_val": round(_accuracy(head(x[pval]), rows.targets[pval, k]), 4),
+                product = _accuracy(head(x[pval]), rows.targets[pval, k])
+                tried.append({"weight": weight, "product_val": round(product, 4),
                               "worn_calib": round(score(head(x[calib])), 4), "head": head})
         with torch.no_grad():
             tried.insert(0, {"weight": "initial", "product_val": round(floor + cfg.max_product_drop, 4),

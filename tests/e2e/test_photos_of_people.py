@@ -33,8 +33,10 @@ def test_a_street_photo_gets_worn_metadata_and_each_garment_its_own(server, endp
                 value = garment["metadata"][field]
                 assert value["label"] is not None or value["reason"], value
         main = meta["garment"]
-        if main is not None:  # the photo's articleType is its main garment's, never the whole-photo head's
-            assert meta["articleType"] == body["garments"][main]["metadata"]["articleType"]
+        if main is not None:  # the photo's articleType is its main garment's (or null), never the photo head's
+            theirs = body["garments"][main]["metadata"]
+            assert meta["articleType"] == theirs["articleType"] or "main garment" in meta["articleType"]["reason"]
+            assert meta["baseColour"] == theirs["baseColour"]
         else:
             assert meta["articleType"]["label"] is None and meta["articleType"]["reason"]
     assert worn >= 3, "street photos of people were not told from product shots"
