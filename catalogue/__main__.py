@@ -3,7 +3,7 @@
   enrich SRC --out DEST        every image of SRC through a running endpoint (--url) or in-process (--local)
                                into Parquet (default) or JSONL; resumable; refused images recorded as rows
   index DEST --out INDEX       a faiss index of the whole-image and garment embeddings (adds new ids only)
-  search INDEX --text T | --image PHOTO [--garment N | --box X0,Y0,X1,Y1]
+  search INDEX --text T | --image PHOTO [--garment N | --box X0,Y0,X1,Y1] [--where FILTER]
                                the top products, with the garment that matched
   vertex-instances SRC --out instances.jsonl     input for a Vertex AI batch prediction job
   vertex-import RESULTS --out DEST               that job's output as an enrichment
@@ -103,7 +103,16 @@ def _search(args: argparse.Namespace) -> int:
             vector = g["embedding"]
         else:
             vector, query = answer["embedding"], {"image": str(args.image)}
-    hits = index.search(vector, args.k, args.scope)
+    where = None
+    if args.where:
+        from catalogue.filters import FilterError, parse
+
+        try:
+            where = parse(args.where)
+        except FilterError as exc:
+            raise SystemExit(f"--where: {exc}") from None
+        query["where"] = where.text
+    hits = index.search(vector, args.k, args.scope, where=where)
     print(json.dumps({"query": query, "hits": hits}, indent=1))
     return 0
 
@@ -210,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--k", type=int, default=10)
     s.add_argument("--scope", choices=("images", "garments", "all"), default="images",
                    help="match whole product images, catalogue garments, or both")
+    s.add_argument("--where", help='only entries that match, e.g. \'gender = "Women" AND articleType IN ("Dresses", '
+                                   '"Skirts")\' (fields: catalogue/filters.py; garment.<field>: a garment\'s own)')
     _endpoint_args(s)
     s.add_argument("--embedder-url", help="the text tower's endpoint (default: /predictions/embedder beside --url)")
     v = sub.add_parser("vertex-instances", help="a JSONL of instances for Vertex AI batch prediction")

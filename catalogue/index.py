@@ -20,10 +20,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from catalogue.filters import FIELDS, GARMENT_FIELDS, PRODUCT_FIELDS, Column, Where
+
 EXACT_MAX = 20_000  # exact search is ~1.2 ms at 20k, ~10 ms at 100k on 2 cores (bench.index_search)
 HNSW_M, EF_CONSTRUCTION, EF_SEARCH = 32, 80, 128
 SCOPES = ("images", "garments")
-ENTRY_FIELDS = ("id", "garment", "label", "box", "articleType", "baseColour", "productDisplayName")
+FILTER_EXACT_MAX = 20_000  # a filter keeping at most this many entries: exact search over them (bench.filtered_search)
+FILTER_EF_MAX = 1024  # past it, HNSW restricted to the kept entries, efSearch raised as the filter narrows
+ENTRY_FIELDS = ("id", "garment", "label", "box", *PRODUCT_FIELDS, "productDisplayName", *GARMENT_FIELDS)
+_ENTRY_TYPES = {"garment": pa.int32(), "box": pa.list_(pa.float32())}
 
 
 class IndexRefused(ValueError):
@@ -55,14 +60,16 @@ def vectors_of(rows: Iterable[dict[str, Any]]) -> dict[str, tuple[list[np.ndarra
     for row in rows:
         if row.get("status") != "ok" or row.get("embedding") is None:
             continue
-        product = {f: row.get(f) for f in ("articleType", "baseColour", "productDisplayName")}
+        product = {f: row.get(f) for f in (*PRODUCT_FIELDS, "productDisplayName")}
+        none = {f: None for f in GARMENT_FIELDS}
         out["images"][0].append(np.asarray(row["embedding"], np.float32))
-        out["images"][1].append({"id": row["id"], "garment": -1, "label": None, "box": None, **product})
+        out["images"][1].append({"id": row["id"], "garment": -1, "label": None, "box": None, **product, **none})
         for n, g in enumerate(row.get("garments") or []):
             if g.get("embedding") is not None:
+                own = {f: g.get(f"metadata_{f.removeprefix('garment.')}") for f in GARMENT_FIELDS}
                 out["garments"][0].append(np.asarray(g["embedding"], np.float32))
                 out["garments"][1].append({"id": row["id"], "garment": n, "label": g["label"],
-                                           "box": [float(x) for x in g["box"]], **product})
+                                           "box": [float(x) for x in g["box"]], **product, **own})
     return out
 
 
@@ -71,10 +78,41 @@ class Part:
     """One scope's index and its entries (entry i = vector i)."""
     index: faiss.Index
     entries: list[dict[str, Any]]
+    _columns: dict[str, Column] | None = None  # the entries' filterable fields, made on the first filter
+
+    def columns(self) -> dict[str, Column]:
+        if self._columns is None:
+            self._columns = {f: Column.of([e.get(f) for e in self.entries]) for f in FIELDS}
+        return self._columns
+
+    def vectors(self) -> np.ndarray:
+        """The stored (normalised) vectors, without a copy: a flat index's, or an HNSW index's flat storage."""
+        flat = self.index if isinstance(self.index, faiss.IndexFlat) else faiss.downcast_index(self.index.storage)
+        return faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
+
+    def search(self, query: np.ndarray, want: int, where: Where | None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, entry numbers) of the `want` best entries the filter keeps (all without one)."""
+        if where is None:
+            scores, idx = self.index.search(query, want)
+            return scores[0], idx[0]
+        kept = np.flatnonzero(where.mask(self.columns(), len(self.entries)))
+        if not len(kept):
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        if len(kept) <= FILTER_EXACT_MAX or not isinstance(self.index, faiss.IndexHNSW):
+            scores = self.vectors()[kept] @ query[0]
+            top = np.argsort(-scores)[:want]
+            return scores[top], kept[top]
+        bitmap = np.zeros(len(self.entries), dtype=bool)
+        bitmap[kept] = True
+        selector = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(np.packbits(bitmap, bitorder="little")))
+        ef = int(min(FILTER_EF_MAX, max(EF_SEARCH, EF_SEARCH * len(self.entries) / len(kept) / 4, want)))
+        scores, idx = self.index.search(query, want, params=faiss.SearchParametersHNSW(sel=selector, efSearch=ef))
+        return scores[0], idx[0]
 
     def add(self, vectors: np.ndarray, entries: list[dict[str, Any]]) -> None:
         if not len(entries):
             return
+        self._columns = None
         total = self.index.ntotal + len(entries)
         if isinstance(self.index, faiss.IndexFlat) and total > EXACT_MAX:  # grown past exact: rebuild as HNSW
             old = self.index.reconstruct_n(0, self.index.ntotal) if self.index.ntotal else None
@@ -139,8 +177,7 @@ class CatalogueIndex:
         for scope, part in self.parts.items():
             faiss.write_index(part.index, str(self.folder / f"{scope}.faiss.tmp"))
             table = pa.Table.from_pylist(part.entries, schema=pa.schema([
-                ("id", pa.string()), ("garment", pa.int32()), ("label", pa.string()), ("box", pa.list_(pa.float32())),
-                ("articleType", pa.string()), ("baseColour", pa.string()), ("productDisplayName", pa.string())]))
+                (f, _ENTRY_TYPES.get(f, pa.string())) for f in ENTRY_FIELDS]))
             pq.write_table(table, self.folder / f"entries-{scope}.parquet.tmp")
         for scope in SCOPES:
             os.replace(self.folder / f"{scope}.faiss.tmp", self.folder / f"{scope}.faiss")
@@ -152,9 +189,10 @@ class CatalogueIndex:
         return {"dim": self.dim, "embedder": self.embedder, "products": len(self.parts["images"].entries),
                 **{scope: {"count": p.index.ntotal, "kind": kind(p.index)} for scope, p in self.parts.items()}}
 
-    def search(self, vector: np.ndarray, k: int = 10, scope: str = "images",
-               exclude: str | None = None) -> list[dict[str, Any]]:
-        """The k best products for one query vector: each product once, with its best-matching entry."""
+    def search(self, vector: np.ndarray, k: int = 10, scope: str = "images", exclude: str | None = None,
+               where: Where | None = None) -> list[dict[str, Any]]:
+        """The k best products for one query vector: each product once, with its best-matching entry; `where`:
+        only the entries it keeps (catalogue.filters). Each hit carries the fields it can be filtered on."""
         if scope not in (*SCOPES, "all"):
             raise IndexRefused(f"scope must be one of {[*SCOPES, 'all']}, got {scope!r}")
         if len(vector) != self.dim:
@@ -166,8 +204,8 @@ class CatalogueIndex:
             if not part.index.ntotal:
                 continue
             want = min(part.index.ntotal, k * (4 if s == "garments" else 1) + (8 if exclude else 0))
-            scores, idx = part.index.search(query, want)
-            for score, i in zip(scores[0], idx[0]):
+            scores, idx = part.search(query, want, where)
+            for score, i in zip(scores, idx):
                 if i < 0:
                     continue
                 entry = part.entries[int(i)]

@@ -9,7 +9,8 @@ AI Vector Search (python -m catalogue vector-search); this route serves Docker, 
 The index folder: FASHION_INDEX, else AIP_STORAGE_URI's index/ folder (a local path; a gs:// one is copied
 with the gcloud CLI), else none (the route answers 404 saying how to configure one).
 Request: JSON {"text": "red dress"} | {"vector": [...]} | {"b64": IMAGE, "garment": N | "box": [x0, y0, x1, y1]}
-with "k" (1-100, default 10) and "scope" ("images", "garments", "all"); or a raw image body with the same
+with "k" (1-100, default 10), "scope" ("images", "garments", "all") and "where" (a filter:
+'gender = "Women" AND articleType IN ("Dresses", "Skirts")', catalogue/filters.py); or a raw image body with the same
 as query parameters. Answer: {"query": {...}, "hits": [{"id", "score", "garment", "label", "box", ...}],
 "index": {...}}; errors in the response contract's error shape.
 """
@@ -36,7 +37,7 @@ from fashion.limits import limits
 from fashion.options import as_number
 from launcher.door import Door, error, json_response
 
-QUERY_KEYS = ("k", "scope", "garment", "box", "text")  # what a query string may set (a raw image body's options)
+QUERY_KEYS = ("k", "scope", "garment", "box", "text", "where")  # what a query string may set (a raw image body's options)
 JSON_KEYS = (*QUERY_KEYS, "vector", "b64")
 QUERY_OPTIONS = {"include": ["garments", "embedding"], "mask_format": "none"}
 
@@ -176,14 +177,20 @@ class SearchService:
         q = await self.parse(request, body)
         k = as_number("k", q.get("k", 10), int, 1, limits().max_search_k)
         scope = str(q.get("scope", "images"))[:40]
-        vector, query = await self.vector(client, q)
+        from catalogue.filters import FilterError, parse as parse_where
         from catalogue.index import IndexRefused
 
         try:
-            hits = await run_in_threadpool(self.index.search, vector, k, scope)
+            where = None if q.get("where") in (None, "") else parse_where(q["where"])
+        except FilterError as exc:
+            raise InvalidInput(str(exc)) from None
+        vector, query = await self.vector(client, q)
+        try:
+            hits = await run_in_threadpool(self.index.search, vector, k, scope, None, where)
         except IndexRefused as exc:
             raise InvalidInput(str(exc)) from None
-        return {"query": {**query, "k": k, "scope": scope}, "hits": hits, "index": self.index.info()}
+        filters = {} if where is None else where.to_dict()
+        return {"query": {**query, "k": k, "scope": scope, **filters}, "hits": hits, "index": self.index.info()}
 
 
 class SearchRoutes:
