@@ -104,10 +104,12 @@ class Part:
             return scores[top], kept[top]
         bitmap = np.zeros(len(self.entries), dtype=bool)
         bitmap[kept] = True
-        selector = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(np.packbits(bitmap, bitorder="little")))
+        bits = np.packbits(bitmap, bitorder="little")  # referenced until the search is done: faiss reads it
+        selector = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bits))
         ef = int(min(FILTER_EF_MAX, max(EF_SEARCH, EF_SEARCH * len(self.entries) / len(kept) / 4, want)))
         scores, idx = self.index.search(query, want, params=faiss.SearchParametersHNSW(sel=selector, efSearch=ef))
-        return scores[0], idx[0]
+        found = idx[0] >= 0  # fewer than `want` found: the rest are -1
+        return scores[0][found], idx[0][found]
 
     def add(self, vectors: np.ndarray, entries: list[dict[str, Any]]) -> None:
         if not len(entries):

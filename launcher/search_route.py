@@ -11,7 +11,8 @@ with the gcloud CLI), else none (the route answers 404 saying how to configure o
 Request: JSON {"text": "red dress"} | {"vector": [...]} | {"b64": IMAGE, "garment": N | "box": [x0, y0, x1, y1]}
 with "k" (1-100, default 10), "scope" ("images", "garments", "all") and "where" (a filter:
 'gender = "Women" AND articleType IN ("Dresses", "Skirts")', catalogue/filters.py); or a raw image body with the same
-as query parameters. Answer: {"query": {...}, "hits": [{"id", "score", "garment", "label", "box", ...}],
+as query parameters. Answer: {"query": {...}, "hits": [{"id", "score", "garment", "label", "box", and the
+fields a filter reads: gender, articleType, ..., garment.<field>}],
 "index": {...}}; errors in the response contract's error shape.
 """
 from __future__ import annotations
@@ -37,7 +38,8 @@ from fashion.limits import limits
 from fashion.options import as_number
 from launcher.door import Door, error, json_response
 
-QUERY_KEYS = ("k", "scope", "garment", "box", "text", "where")  # what a query string may set (a raw image body's options)
+# what a query string may set (a raw image body's options)
+QUERY_KEYS = ("k", "scope", "garment", "box", "text", "where")
 JSON_KEYS = (*QUERY_KEYS, "vector", "b64")
 QUERY_OPTIONS = {"include": ["garments", "embedding"], "mask_format": "none"}
 

@@ -96,14 +96,43 @@ function showFacts(answer) {
   if (!(answer.garments || []).length) $("garments").innerHTML = "<li class='muted'>no garment found</li>";
 }
 
+// Filter chips beside the similar products: each toggles one condition of the search's `where`
+// (catalogue/filters.py's grammar), e.g. gender = "Women" AND articleType = "Dresses".
+const chosen = new Map();
+let lastQuery = null;
+
+function chips(meta) {
+  const offers = [["gender", "Women"], ["gender", "Men"]];
+  if (meta && meta.articleType && meta.articleType.label) offers.push(["articleType", meta.articleType.label]);
+  $("filters").replaceChildren(...offers.map(([field, value]) => {
+    const b = document.createElement("button");
+    b.className = "chip";
+    b.textContent = `${field}: ${value}`;
+    b.onclick = () => {
+      if (chosen.get(field) === value) chosen.delete(field); else chosen.set(field, value);
+      document.querySelectorAll("#filters .chip").forEach((c) => c.classList.toggle("on",
+        chosen.get(c.textContent.split(": ")[0]) === c.textContent.split(": ")[1]));
+      if (lastQuery) similar(...lastQuery);
+    };
+    return b;
+  }));
+}
+
+function where() {
+  return [...chosen].map(([f, v]) => `${f} = ${JSON.stringify(v)}`).join(" AND ");
+}
+
 async function similar(vector, what) {
+  lastQuery = [vector, what];
   $("similar-note").textContent = `searching for products like the ${what}…`;
   try {
-    const found = await postJSON("/search", {vector, k: 8});
+    const filter = where();
+    const found = await postJSON("/search", filter ? {vector, k: 8, where: filter} : {vector, k: 8});
     $("similar-note").textContent = `like the ${what}: ${found.index.products} products indexed`;
     $("similar").replaceChildren(...found.hits.map((h) => {
       const li = document.createElement("li");
-      li.textContent = `${h.id} · ${h.productDisplayName || h.articleType || ""} · ${h.score.toFixed(3)}`;
+      li.textContent = `${h.id} · ${h.productDisplayName || h.articleType || ""} · ${h.gender || ""} · ` +
+        `${h.score.toFixed(3)}`;
       return li;
     }));
   } catch (e) {
@@ -124,6 +153,7 @@ async function analyse(file) {
     $("result").hidden = false;
     draw(image, answer);
     showFacts(answer);
+    chips(answer.metadata);
     const n = (answer.garments || []).length;
     status(`${file.name}: ${n} garment${n === 1 ? "" : "s"}, ${answer.image.width}×${answer.image.height}`);
     document.body.dataset.state = "done";

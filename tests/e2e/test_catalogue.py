@@ -77,6 +77,22 @@ def test_search_by_text_image_garment_and_vector(server, catalogue_index: Path) 
     assert status == 200 and len(vector["hits"]) == 2
 
 
+def test_filtered_search_obeys_the_filter(server, catalogue_index: Path) -> None:
+    where = 'gender = "Women" AND articleType NOT IN ("Watches", "Tshirts")'
+    status, found = _search(server, text="a summer top", k=5, where=where)
+    assert status == 200 and found["query"]["where"] == where and found["hits"]
+    assert all(h["gender"] == "Women" and h["articleType"] not in ("Watches", "Tshirts") for h in found["hits"])
+    status, none = _search(server, text="a summer top", where='baseColour = "No such colour"')
+    assert status == 200 and none["hits"] == []
+    status, bad = _search(server, text="x", where='colour = "Red"')
+    assert status == 400 and "unknown field" in bad["error"]["message"]
+    out = subprocess.run([sys.executable, "-m", "catalogue", "search", str(catalogue_index), "--text", "jeans",
+                          "--where", 'gender = "Men"', "--url", server.inference + "/predictions/fashion"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert all(h["gender"] == "Men" for h in json.loads(out.stdout)["hits"])
+
+
 def test_search_refusals_keep_the_error_contract(server) -> None:
     for body, code in (({}, 400), ({"text": "x", "k": 0}, 400), ({"vector": [1, 2, 3]}, 400),
                        ({"text": "x", "scope": "nowhere"}, 400), ({"b64": "@@@"}, 400)):

@@ -58,6 +58,10 @@ def test_dropping_a_street_photo_shows_overlay_metadata_and_similar_products(ser
     assert page.locator("#garments .swatch").count() == garments
     assert page.locator("#garments .garment-metadata").count() == garments  # each garment's own metadata
     assert page.locator("#similar li").count() >= 1
+    page.click("#filters .chip >> text=gender: Women")  # a filter chip: the similar products again, filtered
+    page.wait_for_function("document.querySelector('#filters .chip.on') && "
+                           "!document.getElementById('similar-note').textContent.startsWith('searching')")
+    assert all("· Women ·" in t for t in page.locator("#similar li").all_inner_texts())
     assert "garment" in page.inner_text("#status") and not errors
     page.set_input_files("#file", files=[{"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"not a photo"}])
     page.wait_for_selector("body[data-state=error]", timeout=60_000)
