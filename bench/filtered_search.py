@@ -57,16 +57,21 @@ def measure(part: catalogue_index.Part, queries: np.ndarray, where_text: str) ->
     where = parse(where_text)
     kept = np.flatnonzero(where.mask(part.columns(), len(part.entries)))
     stored = part.vectors()
-    times, recalls, obeyed = [], [], []
+    times, fresh, recalls, obeyed = [], [], [], []
     for q in queries:
+        part._kept = None  # the filter's kept entries computed again: a filter's first query
         start = time.perf_counter()
-        _, found = part.search(q[None], K, where)
+        part.search(q[None], K, where)
+        fresh.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        _, found = part.search(q[None], K, where)  # remembered (Part.kept): a page's next query
         times.append(time.perf_counter() - start)
         truth = kept[np.argsort(-(stored[kept] @ q))[:K]]
         recalls.append(len(set(found.tolist()) & set(truth.tolist())) / min(K, len(kept)))
         obeyed.append(all(all((part.entries[i].get(c.field) in c.values) != c.negated for c in where.conditions)
                           for i in found.tolist()))
     return {"kept": len(kept) / len(part.entries), "p50_ms": statistics.median(times) * 1000,
+            "first_p50_ms": statistics.median(fresh) * 1000,
             "recall": float(np.mean(recalls)), "obeyed": float(np.mean(obeyed))}
 
 
@@ -75,8 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=[1_000_000])
     args = ap.parse_args(argv)
     rng = np.random.default_rng(0)
-    print("| vectors | filter | kept | p50 ms | recall@10 vs exact filtered | hits obeying the filter |")
-    print("|---:|---|---:|---:|---:|---:|")
+    print("| vectors | filter | kept | p50 ms | p50 ms, the filter's first query | recall@10 vs exact filtered | "
+          "hits obeying the filter |")
+    print("|---:|---|---:|---:|---:|---:|---:|")
     for n in args.sizes:
         part, queries, seconds, mb = build(n, rng)
         print(f"<!-- {n:,} vectors ({catalogue_index.kind(part.index)}): built in {seconds:.1f} s, "
@@ -88,10 +94,11 @@ def main(argv: list[str] | None = None) -> int:
                     start = time.perf_counter()
                     part.search(q[None], K, None)
                     t.append(time.perf_counter() - start)
-                print(f"| {n:,} | none | 100 % | {statistics.median(t) * 1000:.2f} | - | - |")
+                print(f"| {n:,} | none | 100 % | {statistics.median(t) * 1000:.2f} | - | - | - |")
                 continue
             r = measure(part, queries, text)
-            print(f"| {n:,} | {name}: `{text}` | {r['kept']:.2%} | {r['p50_ms']:.2f} | {r['recall']:.3f} | "
+            print(f"| {n:,} | {name}: `{text}` | {r['kept']:.2%} | {r['p50_ms']:.2f} | {r['first_p50_ms']:.2f} | "
+                  f"{r['recall']:.3f} | "
                   f"{r['obeyed']:.0%} |")
     return 0
 
