@@ -121,21 +121,19 @@ class AttributesStage(ModelStage):
             pixels = [input_pixels(it, attr.manifest.input, crops=True) for _, it in chunk]
             batch = normalize(torch.cat(pixels), attr.manifest.input).to(attr.device)
             outs = [attr.predict(b) for b in torch.split(batch, 4 * FORWARD_CHUNK)]
-            probs = [torch.cat([o[0][h] for o in outs]).softmax(dim=-1).cpu().numpy() for h in range(len(attr.heads))]
+            rows = attr.probabilities([torch.cat([o[0][h] for o in outs]) for h in range(len(attr.heads))])
             features = torch.cat([o[1] for o in outs]).cpu().numpy() if attr.features else None
             start = 0
             for (_, it), p in zip(chunk, pixels):
-                rows = slice(start, start + len(p))
-                self._describe(it, [q[rows] for q in probs])
+                self._describe(it, rows[start:start + len(p)])
                 if features is not None:
-                    it.values[FEATURES], it.values[DIGEST] = features[rows], attr.digest
+                    it.values[FEATURES], it.values[DIGEST] = features[start:start + len(p)], attr.digest
                 start += len(p)
         add_model(envs, self.manifest.provenance())
 
-    def _describe(self, it: ImageResult, probs: list[np.ndarray]) -> None:
-        """Row 0 is the whole image, then one row per garment."""
+    def _describe(self, it: ImageResult, row: list[dict[str, np.ndarray]]) -> None:
+        """Each head's probabilities per row: row 0 is the whole image, then one row per garment."""
         attr, cal = self.model, self.calibration
-        row = [dict(zip(attr.heads, (p[n] for p in probs))) for n in range(len(probs[0]))]
         garments = None
         if it.garments is not None:
             garments = [garment_metadata(r, row[0], attr.heads, attr.mapping, attr.source, cal) for r in row[1:]]

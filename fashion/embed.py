@@ -178,12 +178,14 @@ class EmbedderStage(ModelStage):
 
     def run(self, envs: list[Envelope]) -> None:
         emb = self.model
-        todo = live(envs, self.wanted)
-        for env, it in todo:
+        forward = []
+        for env, it in live(envs, self.wanted):
             if emb.projects(it):
                 vectors = emb.projection(it.values[FEATURES])
                 self._derive(env, it, vectors[0], vectors[1:])
-        for chunk in chunks([(env, it) for env, it in todo if not emb.projects(it)]):
+            else:
+                forward.append((env, it))
+        for chunk in chunks(forward):
             batch, counts = emb.preprocess_pixels([input_pixels(it, emb.manifest.input, crops=True) for _, it in chunk])
             vectors = torch.cat([emb.predict(b) for b in torch.split(batch, 4 * FORWARD_CHUNK)])
             for (env, it), (whole, parts) in zip(chunk, emb.postprocess(vectors, counts)):

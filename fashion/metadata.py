@@ -30,8 +30,9 @@ def display_name(fields: dict[str, Any]) -> str:
 
 
 def derive(fields: dict[str, Any], mapping: dict[str, dict[str, str]]) -> dict[str, Any]:
-    """Add masterCategory, subCategory (from articleType) and productDisplayName to predicted fields."""
-    article = fields.get("articleType", {}).get("label")
+    """Add masterCategory, subCategory (from articleType; null when it is) and productDisplayName to predicted
+    fields."""
+    article = (fields.get("articleType") or {}).get("label")
     derived = mapping.get(article, {}) if article else {}
     return {**fields, "masterCategory": derived.get("masterCategory"),
             "subCategory": derived.get("subCategory"), "productDisplayName": display_name(fields)}

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from fashion.metadata import display_name
+from fashion.metadata import derive
 
 CALIBRATION_FILE = Path(__file__).with_name("worn_calibration.json")
 SCENE = "scene"  # the head that tells a product shot from a worn photo
@@ -75,14 +75,6 @@ def worn_gender(share: float, men_at: float, women_at: float, what: str) -> dict
                                           f"between the calibrated {women_at:.2f} and {men_at:.2f}")
 
 
-def with_derived(fields: dict[str, Any], mapping: dict[str, dict[str, str]]) -> dict[str, Any]:
-    """masterCategory / subCategory from the articleType (null when it is), and the display name."""
-    article = (fields.get("articleType") or {}).get("label")
-    derived = mapping.get(article, {}) if article else {}
-    return {**fields, "masterCategory": derived.get("masterCategory"), "subCategory": derived.get("subCategory"),
-            "productDisplayName": display_name(fields)}
-
-
 def garment_metadata(probs: dict[str, np.ndarray], photo: dict[str, np.ndarray], heads: dict[str, list[str]],
                      mapping: dict[str, dict[str, str]], source: str, cal: Calibration) -> dict[str, Any]:
     """One worn garment's metadata from its crop's probabilities (`photo`: its whole photo's, for its wearer)."""
@@ -98,7 +90,7 @@ def garment_metadata(probs: dict[str, np.ndarray], photo: dict[str, np.ndarray],
         fields["articleType"] = unknown(article["score"], f"uncertain: articleType {article['label']} scores "
                                                           f"{article['score']:.2f}, below the calibrated "
                                                           f"{cal.article_score:.2f}")
-    return {**with_derived(fields, mapping), "source": source}
+    return {**derive(fields, mapping), "source": source}
 
 
 def main_garment(garments: list[dict[str, Any]], areas: list[int], rule: str = "largest") -> int | None:
@@ -119,7 +111,7 @@ def photo_metadata(probs: dict[str, np.ndarray], heads: dict[str, list[str]], ma
     fields = {h: scored(p, heads[h]) for h, p in probs.items() if h != SCENE}
     scene = scored(probs[SCENE], heads[SCENE]) if SCENE in probs else None
     if scene is None or scene["label"] != WORN:
-        out = {**with_derived(fields, mapping), "source": source}
+        out = {**derive(fields, mapping), "source": source}
         return out if scene is None else {**out, SCENE: scene}
     main = main_garment(garments, areas, cal.main_garment) if garments else None
     if main is None:
@@ -140,4 +132,4 @@ def photo_metadata(probs: dict[str, np.ndarray], heads: dict[str, list[str]], ma
         worn["gender"] = worn_gender(float(np.mean(shares)), cal.men_share, cal.women_share,
                                      "photo" if len(shares) == 1 else "photo and its garments")
     ordered = {h: worn.get(h, fields.get(h)) for h in fields}
-    return {**with_derived(ordered, mapping), "source": source, SCENE: scene, "garment": main}
+    return {**derive(ordered, mapping), "source": source, SCENE: scene, "garment": main}
