@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from bench.load import percentile, run_load, worker_rss
-from export.archive import build_war
+from export.archive import build_war, spec_quick_nodes, war_spec
 from fashion import models as registry
 from fashion.samples import synthetic_jpeg
 from fashion.threads import available_cores
@@ -43,7 +43,8 @@ def batching_store(store: Path, work: Path, batch_size: int) -> Path:
     for mar in store.glob("*.mar"):
         (work / mar.name).unlink(missing_ok=True)
         (work / mar.name).symlink_to(mar.resolve())
-    build_war(work, work, **{"batch-size": batch_size})
+    quick = spec_quick_nodes(war_spec(store / registry.WORKFLOW_ARCHIVE))  # the built spec's, batch size changed
+    build_war(work, work, quick, **{"batch-size": batch_size})
     return work
 
 

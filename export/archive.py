@@ -7,6 +7,7 @@ import logging
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import yaml
@@ -14,6 +15,7 @@ import yaml
 from fashion.backends import artifact_files
 from fashion.handoff import HANDOFF_FILE, Downstream
 from fashion import models as registry
+from fashion import trunk
 from fashion.manifest import Manifest
 
 log = logging.getLogger("export")
@@ -25,6 +27,12 @@ MODEL_CONFIG = {"minWorkers": 1, "maxWorkers": 1, "batchSize": 4, "maxBatchDelay
 # The workflow's settings for every node. Batching in a workflow comes only from its spec, not the .mar configs.
 WORKFLOW_SETTINGS = {"min-workers": 1, "max-workers": 1, "batch-size": 4, "max-batch-delay": 5,
                      "retry-attempts": 2, "timeout-ms": 10000}
+# A node that answers within a few ms loses its answer now and then under concurrency: TorchServe 0.12's
+# DagExecutor.invokeModel queues the node's job before it sets the job's response promise, and a job answered in
+# between is dropped; the node then waits out its timeout-ms and is retried (a 10.3 s request among 200 at 8
+# clients, CI). The embedder node is such a node when it projects the attribute trunk's features (fashion.trunk):
+# its timeout is QUICK_NODE_TIMEOUT_MS, so a lost answer costs that, then the retry answers.
+QUICK_NODE_TIMEOUT_MS = 500
 WORKFLOW_NOTE = """\
 # TorchServe workflow, written by export.archive from the registry (fashion/models.py): a chain of model nodes
 # in run order, {chain}. Why this shape: TorchServe 0.12 accepts exactly one start
@@ -78,33 +86,55 @@ def build_mar(name: str, files: list[Path], store: Path, build_dir: Path) -> Pat
     return store / f"{name}.mar"
 
 
-def workflow_spec(**settings: int) -> dict:
+def quick_nodes(export_dir: Path) -> tuple[str, ...]:
+    """The nodes whose work is near-instant with the models in `export_dir`: the embedder when it projects the
+    attribute model's trunk features."""
+    if not all((Path(export_dir) / f"{n}.json").is_file() for n in ("attributes", "embedder")):
+        return ()
+    attributes, embedder = (Manifest.load(Path(export_dir) / f"{n}.json").settings for n in ("attributes", "embedder"))
+    return ("embedder",) if trunk.shared(attributes, embedder) else ()
+
+
+def workflow_spec(quick: tuple[str, ...] = (), **settings: int) -> dict:
     """The workflow: a node per registry model (its archive), chained in run order; `settings` override
-    WORKFLOW_SETTINGS for every node (bench.served sweeps the batch size)."""
+    WORKFLOW_SETTINGS for every node (bench.served sweeps the batch size), and the `quick` nodes (quick_nodes)
+    time out after QUICK_NODE_TIMEOUT_MS."""
     chain = registry.RUN_ORDER
     models: dict = {**WORKFLOW_SETTINGS, **settings}
-    models.update({name: {"url": f"{name}.mar"} for name in chain})
+    models.update({name: {"url": f"{name}.mar", **({"timeout-ms": QUICK_NODE_TIMEOUT_MS} if name in quick else {})}
+                   for name in chain})
     return {"models": models, "dag": {a: [b] for a, b in zip(chain, chain[1:])}}
 
 
-def write_workflow_spec(path: Path, **settings: int) -> Path:
+def write_workflow_spec(path: Path, quick: tuple[str, ...] = (), **settings: int) -> Path:
     chain = registry.RUN_ORDER
     note = WORKFLOW_NOTE.format(chain=" -> ".join(("request", *chain)),
                                 nodes=", ".join(registry.NODE_PREFIX + n for n in chain))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(note + yaml.safe_dump(workflow_spec(**settings), sort_keys=False))
+    path.write_text(note + yaml.safe_dump(workflow_spec(quick, **settings), sort_keys=False))
     return path
 
 
-def build_war(store: Path, build_dir: Path, **settings: int) -> Path:
+def build_war(store: Path, build_dir: Path, quick: tuple[str, ...] = (), **settings: int) -> Path:
     """The workflow has model nodes only, so the .war is just its spec (the models come from the .mars)."""
     name = registry.WORKFLOW
-    spec = write_workflow_spec(build_dir / f"{name}_workflow.yaml", **settings)
+    spec = write_workflow_spec(build_dir / f"{name}_workflow.yaml", quick, **settings)
     subprocess.run([_tool("torch-workflow-archiver"), "--workflow-name", name,
                     "--spec-file", str(spec), "--handler", str(ROOT / "handlers" / "workflow_handler.py"),
                     "--export-path", str(store), "--force"], check=True)
     log.info("built %s", store / f"{name}.war")
     return store / f"{name}.war"
+
+
+def war_spec(war: Path) -> dict:
+    """The workflow spec inside a built .war."""
+    with zipfile.ZipFile(war) as z:
+        return yaml.safe_load(z.read(next(n for n in z.namelist() if n.endswith((".yaml", ".yml")))))
+
+
+def spec_quick_nodes(spec: dict) -> tuple[str, ...]:
+    """The nodes a workflow spec gives their own timeout (quick_nodes when it was built)."""
+    return tuple(n for n in registry.RUN_ORDER if "timeout-ms" in spec["models"].get(n, {}))
 
 
 def handoff_file(export_dir: Path) -> Path:
@@ -118,5 +148,5 @@ def build_all(export_dir: Path, store: Path, build_dir: Path) -> list[Path]:
     built = [build_mar(n, _model_files(export_dir, n) + extra.get(n, []), store, build_dir) for n in registry.NAMES]
     ensemble = [f for n in registry.NAMES for f in _model_files(export_dir, n)]
     built.append(build_mar(registry.ENSEMBLE.name, ensemble, store, build_dir))
-    built.append(build_war(store, build_dir))
+    built.append(build_war(store, build_dir, quick_nodes(export_dir)))
     return built

@@ -67,3 +67,11 @@ class Projection:
         lin = layers[0]
         bias = None if lin.bias is None else lin.bias.detach().numpy()
         return cls(lin.weight.detach().numpy(), bias)
+
+
+def shared(attributes: dict, embedder: dict) -> bool:
+    """Whether the embedder stage will project the attribute stage's features (manifest settings of both): the
+    attribute graph returns them, the embedder archive carries its projection, and the two trunks' digests agree.
+    Then the embedder's own work is a matrix product per image."""
+    return bool(attributes.get("features") and embedder.get("projection_artifact")
+                and attributes.get(DIGEST) and attributes.get(DIGEST) == embedder.get(DIGEST))

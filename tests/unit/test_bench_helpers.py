@@ -7,7 +7,7 @@ import yaml
 
 from bench.backends import Timing, choose_fastest, table
 from bench.served import batching_store
-from export.archive import workflow_spec
+from export.archive import build_war, workflow_spec
 
 
 def test_fastest_backend_that_passed_is_chosen():
@@ -25,12 +25,13 @@ def test_batching_store_links_archives_and_rewrites_only_the_batch_size(tmp_path
     store = tmp_path / "store"
     store.mkdir()
     (store / "segmenter.mar").write_bytes(b"mar")
+    build_war(store, tmp_path, ("embedder",))  # the shipped spec: the embedder node projects (a quick node)
     linked = batching_store(store, tmp_path / "off", 1)
     assert (linked / "segmenter.mar").resolve() == (store / "segmenter.mar").resolve()
     with zipfile.ZipFile(linked / "fashion.war") as z:
         spec = yaml.safe_load(z.read("fashion_workflow.yaml"))
-    shipped = workflow_spec()
-    assert spec["models"]["batch-size"] == 1
+    shipped = workflow_spec(("embedder",))
+    assert spec["models"]["batch-size"] == 1 and "timeout-ms" in spec["models"]["embedder"]
     assert spec["dag"] == shipped["dag"]
     assert {k: v for k, v in spec["models"].items() if k != "batch-size"} == \
         {k: v for k, v in shipped["models"].items() if k != "batch-size"}

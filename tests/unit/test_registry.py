@@ -2,6 +2,9 @@
 the response contract and its order, the plan, the archives' handlers, the exporters, the backend choice."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from export.archive import workflow_spec
@@ -11,6 +14,9 @@ from fashion.options import parse_options
 from fashion.schema import response_schema
 from launcher.torchserve import derive_config, read_config
 from tests.conftest import ROOT
+
+MANIFEST = {"architecture": "x", "artifact": "x.pt", "weights": {}, "labels": {},
+            "input": {"size": [8, 8], "resize": "squash", "interpolation": "bilinear"}}
 
 
 def test_torchserve_loads_what_the_registry_serves(tmp_path) -> None:
@@ -26,6 +32,28 @@ def test_the_workflow_chains_the_registry_in_run_order() -> None:
     assert all(spec["models"][n]["url"] == f"{n}.mar" for n in nodes)
     assert spec["dag"] == {"segmenter": ["attributes"], "attributes": ["embedder"]}
     assert workflow_spec(**{"batch-size": 8})["models"]["batch-size"] == 8
+
+
+def test_a_near_instant_node_gets_a_short_timeout(tmp_path) -> None:
+    """TorchServe 0.12 drops the answer of a node that answers before its promise is set (export.archive): the
+    embedder node, when it projects the attribute trunk's features, waits QUICK_NODE_TIMEOUT_MS, not 10 s."""
+    from export.archive import QUICK_NODE_TIMEOUT_MS, WORKFLOW_SETTINGS, quick_nodes
+    from fashion.trunk import DIGEST
+
+    def export(attributes: dict, embedder: dict) -> Path:
+        out = tmp_path / str(len(list(tmp_path.iterdir())))
+        out.mkdir()
+        for name, settings in (("attributes", attributes), ("embedder", embedder)):
+            (out / f"{name}.json").write_text(json.dumps({**MANIFEST, "name": name, "settings": settings}))
+        return out
+
+    shared = export({"features": True, DIGEST: "a"}, {DIGEST: "a", "projection_artifact": "p.pt"})
+    assert quick_nodes(shared) == ("embedder",)
+    assert quick_nodes(export({"features": True, DIGEST: "a"}, {DIGEST: "b", "projection_artifact": "p.pt"})) == ()
+    assert quick_nodes(export({DIGEST: "a"}, {DIGEST: "a", "projection_artifact": "p.pt"})) == ()
+    models = workflow_spec(quick_nodes(shared))["models"]
+    assert models["embedder"]["timeout-ms"] == QUICK_NODE_TIMEOUT_MS < WORKFLOW_SETTINGS["timeout-ms"]
+    assert "timeout-ms" not in models["segmenter"] and "timeout-ms" not in models["attributes"]
 
 
 def test_each_model_runs_after_what_it_needs() -> None:
