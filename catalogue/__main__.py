@@ -1,7 +1,8 @@
 """python -m catalogue: enrich a catalogue, index it, search it.
 
-  enrich SRC --out DEST        every image of SRC through a running endpoint (--url) or in-process (--local)
-                               into Parquet (default) or JSONL; resumable; refused images recorded as rows
+  enrich SRC --out DEST        every image of SRC through a running endpoint (--url), in-process (--local), or
+                               on Ray Data (--engine ray [--address ...]: an actor pool, DEST a folder of
+                               Parquet parts) into Parquet (default) or JSONL; resumable; refused images as rows
   index DEST --out INDEX       a faiss index of the whole-image and garment embeddings (adds new ids only)
   search INDEX --text T | --image PHOTO [--garment N | --box X0,Y0,X1,Y1] [--where FILTER]
                                the top products, with the garment that matched
@@ -27,21 +28,47 @@ def _engine(args: argparse.Namespace):
     from catalogue.engines import LocalEngine, RemoteEngine
 
     if args.local:
-        return LocalEngine(args.models)
+        return LocalEngine(args.models, args.threads)
     return RemoteEngine(args.url, args.timeout, args.max_bytes, args.token)
 
 
 def _enrich(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from catalogue.enrich import Job, JobStopped
     from catalogue.sources import read_source
-    from catalogue.store import Journal
 
+    args.local = args.local or args.engine == "local"
     records = read_source(args.src, args.id_column, args.path_column)
     parameters = json.loads(args.options)
     if args.embedding_only:
         parameters["embedding_only"] = True
+    if args.engine == "ray":
+        return _enrich_on_ray(args, records, parameters)
+    return _enrich_here(args, records, parameters)
+
+
+def _enrich_on_ray(args: argparse.Namespace, records: list, parameters: dict) -> int:
+    from tqdm import tqdm
+
+    from catalogue import ray_engine
+
+    if args.format == "jsonl":
+        raise SystemExit("--engine ray writes a folder of Parquet parts; --format jsonl is for the other engines")
+    with tqdm(total=len(records), unit="img", desc="enrich (ray)", disable=args.quiet, smoothing=0.1) as bar:
+        summary = ray_engine.run(records, args.out, args.models, parameters, address=args.address,
+                                 actors=args.actors, threads=args.threads_per_actor, gpus=args.gpus_per_actor,
+                                 part_size=args.part_size, batch=args.batch or ray_engine.BATCH, progress=bar)
+    for line in summary.lines():
+        print(line)
+    print(f"written: {args.out} (a folder of Parquet parts; `catalogue index` reads it)")
+    return 0
+
+
+def _enrich_here(args: argparse.Namespace, records: list, parameters: dict) -> int:
+    from tqdm import tqdm
+
+    from catalogue.enrich import Job, JobStopped
+    from catalogue.store import Journal
+
+    args.out, args.batch = Path(args.out), args.batch or 1
     journal = Journal(args.out, args.format)
     job = Job(_engine(args), journal, parameters, args.batch, 1 if args.local else args.concurrency, args.retries)
     todo = sum(1 for r in records if r.id not in journal.done)
@@ -184,24 +211,40 @@ def _endpoint_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--url", default=DEFAULT_URL, help="the endpoint (front door, TorchServe, or a Vertex AI "
                    "endpoint's :predict URL)")
     p.add_argument("--local", action="store_true", help="run the models in this process instead")
-    p.add_argument("--models", type=Path, default=DEFAULT_MODELS, help="the exported models (with --local)")
+    p.add_argument("--models", type=Path, default=DEFAULT_MODELS, help="the exported models (with --local), or "
+                   "the ensemble archive (model_store/fashion.mar)")
+    p.add_argument("--threads", type=int, help="torch/OpenVINO threads with --local (default: every core)")
     p.add_argument("--timeout", type=float, default=120.0)
     p.add_argument("--token", help="a bearer token (default $GOOGLE_ACCESS_TOKEN or gcloud for googleapis.com)")
     p.add_argument("--max-bytes", type=int, default=1_500_000, help="request size limit (Vertex: 1.5 MB)")
 
 
 def main(argv: list[str] | None = None) -> int:
+    from catalogue import ray_engine  # its defaults (Ray itself is imported only by a Ray job)
+
     p = argparse.ArgumentParser(prog="python -m catalogue", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     e = sub.add_parser("enrich", help="enrich every image of a source (resumable)")
     _source_args(e)
-    e.add_argument("--out", type=Path, required=True, help="DEST: .parquet (default) or .jsonl")
+    e.add_argument("--out", required=True, help="DEST: .parquet (default) or .jsonl; with --engine ray a folder "
+                   "of Parquet parts (a path, gs:// or s3://)")
     e.add_argument("--format", choices=("parquet", "jsonl"), help="default: from DEST's suffix")
+    e.add_argument("--engine", choices=("http", "local", "ray"), default="http",
+                   help="http: a running endpoint (--url); local: the models in this process (same as --local); "
+                   "ray: an actor pool on Ray Data (a local cluster, or --address)")
     _endpoint_args(e)
-    e.add_argument("--concurrency", type=int, default=8, help="requests in flight")
-    e.add_argument("--batch", type=int, default=1,
-                   help="images per request (bench.enrich_throughput: 1 was fastest here)")
+    e.add_argument("--concurrency", type=int, default=8, help="requests in flight (http)")
+    e.add_argument("--batch", type=int, help="images per request (http/local, default 1: fastest here, "
+                   "bench.enrich_throughput) or per forward in an actor (ray, default 8)")
+    r = e.add_argument_group("--engine ray")
+    r.add_argument("--address", help="a running Ray cluster (host:port or ray://...); default: start a local one")
+    r.add_argument("--actors", type=int, help="actors in the pool (default: the cluster's CPUs / threads per "
+                   "actor, or one per GPU)")
+    r.add_argument("--threads-per-actor", type=int, default=1, help="torch/OpenVINO threads of each actor")
+    r.add_argument("--gpus-per-actor", type=float, help="default: 1 when the cluster has GPUs, else 0")
+    r.add_argument("--part-size", type=int, default=ray_engine.PART_SIZE,
+                   help="records per actor call and per Parquet part")
     e.add_argument("--retries", type=int, default=8, help="tries while the server is unavailable, per request")
     e.add_argument("--embedding-only", action="store_true", help="only the whole-image embedding (for indexing)")
     e.add_argument("--options", default="{}", help='more request options as JSON, e.g. \'{"groups": "coarse"}\'')

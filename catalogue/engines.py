@@ -3,6 +3,10 @@ Vertex AI endpoint), or the pipeline in this process (--local). Both take Vertex
 one response object or one {"error": {...}} per image; a server that cannot answer now raises Unavailable."""
 from __future__ import annotations
 
+import hashlib
+import shutil
+import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -91,12 +95,38 @@ class RemoteEngine:
         self.http.close()
 
 
-class LocalEngine:
-    """The three models in this process (fashion.pipeline.Pipeline over an export folder); same bodies."""
+def model_folder(models: Path) -> Path:
+    """An export folder as it is, or an ensemble archive (model_store/fashion.mar: every model's files) unpacked
+    once into a cache folder beside the system's temporary files (keyed by the archive's path, size and time)."""
+    models = Path(models)
+    if models.is_dir() or models.suffix != ".mar":
+        return models
+    stat = models.stat()
+    key = hashlib.sha1(f"{models.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / f"fashion-models-{key}"
+    if not folder.is_dir():
+        staging = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
+        with zipfile.ZipFile(models) as z:
+            z.extractall(staging)
+        try:
+            staging.rename(folder)
+        except OSError:  # another process unpacked it first
+            shutil.rmtree(staging, ignore_errors=True)
+    return folder
 
-    def __init__(self, model_dir: Path) -> None:
+
+class LocalEngine:
+    """The three models in this process (fashion.pipeline.Pipeline over an export folder or the ensemble
+    archive); same bodies."""
+
+    def __init__(self, model_dir: Path, threads: int | None = None) -> None:
+        import torch
+
         from fashion.pipeline import Pipeline
 
+        if threads:  # the backends take torch's setting (fashion.backends); OpenVINO's answers vary with it
+            torch.set_num_threads(threads)
+        model_dir = model_folder(model_dir)
         if not (Path(model_dir) / "segmenter.json").is_file():
             raise SystemExit(f"{model_dir} holds no exported models; run `make archives` (it writes build/export)")
         self.pipeline = Pipeline.load(model_dir)

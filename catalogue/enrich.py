@@ -67,9 +67,21 @@ def read_image(record: Record, http: httpx.Client | None = None) -> bytes | dict
                 return {"code": 413, "type": "FetchError",
                         "message": f"{record.source} is over {FETCH_LIMIT_BYTES} bytes"}
             return r.content
+        if record.is_uri:
+            import fsspec
+
+            with fsspec.open(record.source, "rb") as f:
+                data = f.read(FETCH_LIMIT_BYTES + 1)
+            if len(data) > FETCH_LIMIT_BYTES:
+                return {"code": 413, "type": "FetchError",
+                        "message": f"{record.source} is over {FETCH_LIMIT_BYTES} bytes"}
+            return data
         return Path(record.source).read_bytes()
+    except (ImportError, ValueError) as exc:  # fsspec: no package for this protocol, or a malformed URI
+        return {"code": 424, "type": "ReadError", "message": f"{record.source}: {exc}"}
     except (OSError, httpx.HTTPError) as exc:
-        return {"code": 424 if record.is_url else 400, "type": "ReadError", "message": f"{record.source}: {exc}"}
+        return {"code": 424 if record.is_url or record.is_uri else 400, "type": "ReadError",
+                "message": f"{record.source}: {exc}"}
 
 
 def _batches(records: list[Record], size: int) -> Iterator[list[Record]]:
@@ -78,14 +90,14 @@ def _batches(records: list[Record], size: int) -> Iterator[list[Record]]:
 
 
 class Job:
-    def __init__(self, engine: Engine, journal: Journal, parameters: dict[str, Any], batch: int = 4,
+    def __init__(self, engine: Engine, journal: Journal | None, parameters: dict[str, Any], batch: int = 4,
                  concurrency: int = 8, retries: int = 8, sleep: Callable[[float], None] = time.sleep) -> None:
         self.engine, self.journal, self.parameters = engine, journal, parameters
         self.batch, self.concurrency, self.retries, self.sleep = max(1, batch), max(1, concurrency), retries, sleep
         self.summary = Summary()
         self.fetcher = httpx.Client(timeout=30.0)
 
-    def _answer(self, batch: list[Record]) -> list[dict[str, Any]]:
+    def answer_rows(self, batch: list[Record]) -> list[dict[str, Any]]:
         """One batch -> its rows (answered or refused), retrying while the server is unavailable."""
         images, out = [], {}
         for rec in batch:
@@ -120,7 +132,7 @@ class Job:
         batches = _batches(todo, self.batch)
         try:
             for b in batches:
-                pending.add(pool.submit(self._answer, b))
+                pending.add(pool.submit(self.answer_rows, b))
                 if len(pending) >= 2 * self.concurrency:
                     pending = self._collect(pending, progress)
             while pending:

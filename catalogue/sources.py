@@ -1,7 +1,8 @@
 """decode: a catalogue source -> records (an id and where its image is), in a stable order.
 
 A source is a folder of images (ids are paths relative to it, without the extension), a CSV or Parquet table
-with an id column and a path or URL column (relative paths are relative to the table's folder), or a JSONL file
+with an id column and a path, URL or URI column (relative paths are relative to the table's folder; `gs://` and
+`s3://` URIs are read through fsspec, with gcsfs / s3fs installed), or a JSONL file
 of instances ({"id": ..., "b64" | "url" | "path": ...} per line; ids default to the line number).
 """
 from __future__ import annotations
@@ -30,6 +31,11 @@ class Record:
     def is_url(self) -> bool:
         return self.source.startswith(("http://", "https://"))
 
+    @property
+    def is_uri(self) -> bool:
+        """An fsspec URI (gs://, s3://, ...): read through fsspec, with that store's package installed."""
+        return "://" in self.source and not self.is_url
+
 
 def _folder(root: Path) -> Iterator[Record]:
     for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
@@ -38,7 +44,7 @@ def _folder(root: Path) -> Iterator[Record]:
 
 def _locator(value: str, base: Path) -> str:
     value = value.strip()
-    if value.startswith(("http://", "https://")) or Path(value).is_absolute():
+    if "://" in value or Path(value).is_absolute():  # a URL, an fsspec URI (gs://, s3://), an absolute path
         return value
     return str(base / value)
 

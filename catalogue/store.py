@@ -29,7 +29,11 @@ def output_format(dest: Path, explicit: str | None = None) -> str:
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    """Every row of an enrichment output (Parquet or JSONL)."""
+    """Every row of an enrichment output: a Parquet or JSONL file, or the Ray engine's folder of parts."""
+    if "://" in str(path) or Path(path).is_dir():  # the Ray engine's folder of parts (catalogue.parts)
+        from catalogue.parts import Parts
+
+        return Parts(str(path)).rows()
     path = Path(path)
     if not path.exists():
         return []

@@ -13,9 +13,13 @@ from typing import Any, Iterator
 
 from catalogue import rows
 from catalogue.enrich import read_image
+from catalogue.filters import PRODUCT_FIELDS
 from catalogue.sources import Record
 
-RESTRICT_FIELDS = ("articleType", "baseColour", "gender", "usage")
+# Restricts: the namespaces are the fields `catalogue search --where` filters on (catalogue.filters), so a filter
+# written for our index reads the same on Vertex: the product's metadata, and a garment's `label` and own
+# `garment.<field>` metadata; plus `kind` (image or garment).
+RESTRICT_FIELDS = PRODUCT_FIELDS
 
 
 def write_instances(records: list[Record], out: Path) -> tuple[int, list[dict[str, Any]]]:
@@ -67,6 +71,8 @@ def vector_search_lines(enriched: list[dict[str, Any]], garments: bool = True) -
                "restricts": restricts + [{"namespace": "kind", "allow": ["image"]}]}
         for n, g in enumerate(row.get("garments") or [] if garments else []):
             if g.get("embedding") is not None:
+                own = [{"namespace": f"garment.{f}", "allow": [g[f"metadata_{f}"]]} for f in RESTRICT_FIELDS
+                       if g.get(f"metadata_{f}")]
                 yield {"id": f"{row['id']}#{n}", "embedding": list(g["embedding"]),
                        "restricts": restricts + [{"namespace": "kind", "allow": ["garment"]},
-                                                 {"namespace": "garment", "allow": [g["label"]]}]}
+                                                 {"namespace": "label", "allow": [g["label"]]}, *own]}

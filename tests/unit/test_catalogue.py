@@ -17,6 +17,7 @@ from catalogue.index import CatalogueIndex, IndexRefused
 from catalogue.query import embedder_url, pick_garment
 from catalogue.sources import SourceError, read_source
 from catalogue.store import Journal, read_rows
+from catalogue.filters import FIELDS
 from catalogue.vertex import import_results, vector_search_lines, write_instances
 from fashion.errors import InvalidInput
 
@@ -32,7 +33,8 @@ def _result(seed: int, garments: int = 1) -> dict:
     return {"image": {"width": 10, "height": 20}, "embedding": _vec(seed),
             "metadata": {"articleType": {"label": "Tshirts", "score": 0.9}, "source": "classifier"},
             "garments": [{"label": "top", "score": 0.8, "box": [0, 0, 5, 5], "area": 25, "colour": None,
-                          "mask": {"size": [20, 10], "counts": "abc"}, "embedding": _vec(seed * 100 + n)}
+                          "mask": {"size": [20, 10], "counts": "abc"}, "embedding": _vec(seed * 100 + n),
+                          "metadata": {"gender": {"label": "Women", "score": 0.8}}}
                          for n in range(garments)],
             "models": [{"name": "embedder", "architecture": "arch", "weights": "local:e.pt",
                         "random_weights": False}]}
@@ -211,3 +213,7 @@ def test_vertex_instances_import_and_vector_search(folder: Path, tmp_path: Path)
     vectors = list(vector_search_lines(rows))
     assert [v["id"] for v in vectors] == ["a", "a#0", "a#1"] and len(vectors[0]["embedding"]) == DIM
     assert {"namespace": "articleType", "allow": ["Tshirts"]} in vectors[0]["restricts"]
+    # the namespaces are the search filter's fields (catalogue.filters): a garment's label and own metadata too
+    assert {"namespace": "label", "allow": ["top"]} in vectors[1]["restricts"]
+    assert {"namespace": "garment.gender", "allow": ["Women"]} in vectors[1]["restricts"]
+    assert {r["namespace"] for v in vectors for r in v["restricts"]} <= {*FIELDS, "kind"}

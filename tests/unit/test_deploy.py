@@ -65,3 +65,31 @@ def test_kserve_inference_service_is_well_formed():
     # the container itself is a valid Kubernetes container
     kubernetes_validate.validate({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
                                   "spec": {"containers": [container]}}, "1.30", strict=True)
+
+
+def test_rayjob_runs_the_ray_engine_on_this_image():
+    """KubeRay's RayJob is a custom resource (no schema offline): its pod templates are validated as Pods, and
+    the job, the image, the Ray version and the models' path agree with the project."""
+    doc = load("rayjob.yaml")
+    assert doc["apiVersion"] == "ray.io/v1" and doc["kind"] == "RayJob"
+    spec = doc["spec"]
+    args = spec["entrypoint"].split()
+    assert args[:4] == ["python", "-m", "catalogue", "enrich"] and args[args.index("--engine") + 1] == "ray"
+    models = args[args.index("--models") + 1]
+    assert models == "/app/model_store/fashion.mar" and re.search(r"^COPY .* \./model_store$",
+                                                                 (ROOT / "Dockerfile").read_text(), re.M)
+    assert re.search(r"^WORKDIR /app$", (ROOT / "Dockerfile").read_text(), re.M)
+    pinned = re.search(r"^ray\[data\]==([\d.]+)", (ROOT / "requirements.txt").read_text(), re.M).group(1)
+    cluster = spec["rayClusterSpec"]
+    assert cluster["rayVersion"] == pinned
+    groups = [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]
+    deployment_image = load("deployment-cpu.yaml")["spec"]["template"]["spec"]["containers"][0]["image"]
+    for group in groups:
+        pod = group["template"]
+        kubernetes_validate.validate({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
+                                      "spec": pod["spec"]}, "1.30", strict=True)
+        (container,) = pod["spec"]["containers"]
+        assert container["image"].split(":")[0] == deployment_image.split(":")[0]
+        assert {"name": "PYTHONPATH", "value": "/app"} in container["env"]
+        assert "memory" in container["resources"]["limits"]
+    assert cluster["headGroupSpec"]["rayStartParams"]["num-cpus"] == "0"  # actors run on the workers
