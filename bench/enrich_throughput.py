@@ -45,7 +45,8 @@ def in_process(photos: list[Path], models: Path, batch: int) -> tuple[float, str
                     f"{s.rate / cores:.2f} img/s per core")
 
 
-def on_ray(photos: list[Path], models: Path, batch: int, part_size: int) -> tuple[float, float, str]:
+def on_ray(photos: list[Path], models: Path, batch: int, part_size: int,
+           threads: int = 1) -> tuple[float, float, str]:
     """The Ray engine on a local cluster: (img/s overall, img/s after the first part, a line)."""
     import ray
 
@@ -65,16 +66,17 @@ def on_ray(photos: list[Path], models: Path, batch: int, part_size: int) -> tupl
                 self.after += n
 
     cores = available_cores()
+    actors = max(1, cores // threads)
     clock = Clock()
     with tempfile.TemporaryDirectory() as tmp:
         start = time.monotonic()
         s = ray_engine.run([Record(p.stem, str(p)) for p in photos], str(Path(tmp) / "parts"), models, {},
-                           actors=cores, threads=1, part_size=part_size, batch=batch, progress=clock)
+                           actors=actors, threads=threads, part_size=part_size, batch=batch, progress=clock)
         end = time.monotonic()
     ray.shutdown()
     overall = len(photos) / (end - start)
     steady = clock.after / (end - clock.first) if clock.first and end > clock.first else float("nan")
-    return overall, steady, (f"ray ({cores} actors x 1 thread, parts of {part_size}, batch {batch}): "
+    return overall, steady, (f"ray ({actors} actors x {threads} threads, parts of {part_size}, batch {batch}): "
                              f"{overall:.2f} img/s over the job ({s.done} answered), {steady:.2f} img/s after its "
                              f"first part = {steady / cores:.2f} img/s per core")
 
@@ -108,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--local-batch", type=int, default=ray_engine.BATCH, help="images per forward (local, ray)")
     p.add_argument("--part-size", type=int, default=ray_engine.PART_SIZE)
     p.add_argument("--engines", default="http,local,ray", help="which to measure, comma-separated")
+    p.add_argument("--ray-threads", type=int, default=1, help="threads per Ray actor (actors: cores / threads)")
     args = p.parse_args(argv)
     engines = set(args.engines.split(","))
     photos = sorted(PRODUCTS.glob("*.jpg"))[::3][:args.photos]
@@ -123,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         local, line = in_process(photos, args.models, args.local_batch)
         lines.append(line)
     if "ray" in engines:
-        _, steady, line = on_ray(photos, args.models, args.local_batch, args.part_size)
+        _, steady, line = on_ray(photos, args.models, args.local_batch, args.part_size, args.ray_threads)
         lines.append(line)
         lines.append(f"ray / local per core: {steady / local:.2f}x (target >= 0.9); "
                      f"ray / best http: {steady / http:.2f}x (target >= 1)")

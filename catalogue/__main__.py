@@ -241,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--address", help="a running Ray cluster (host:port or ray://...); default: start a local one")
     r.add_argument("--actors", type=int, help="actors in the pool (default: the cluster's CPUs / threads per "
                    "actor, or one per GPU)")
-    r.add_argument("--threads-per-actor", type=int, default=1, help="torch/OpenVINO threads of each actor")
+    r.add_argument("--threads-per-actor", type=int, help="torch/OpenVINO threads of each actor (default: the "
+                   "smallest node's CPUs, at most 8)")
     r.add_argument("--gpus-per-actor", type=float, help="default: 1 when the cluster has GPUs, else 0")
     r.add_argument("--part-size", type=int, default=ray_engine.PART_SIZE,
                    help="records per actor call and per Parquet part")

@@ -64,3 +64,12 @@ def test_the_ensemble_archive_is_unpacked_once_as_a_model_folder(tmp_path: Path)
     assert (folder / "segmenter.json").is_file() and model_folder(mar) == folder
     assert model_folder(tmp_path) == tmp_path  # a folder is used as it is
     shutil.rmtree(folder)
+
+
+def test_an_actor_takes_the_smallest_nodes_cores_up_to_eight() -> None:
+    from catalogue.ray_engine import default_threads
+
+    node = lambda cpus, alive=True: {"Alive": alive, "Resources": {"CPU": cpus} if cpus else {}}  # noqa: E731
+    assert default_threads([node(0), node(2), node(4)]) == 2  # a 0-CPU head runs no actor
+    assert default_threads([node(32), node(1, alive=False)]) == 8
+    assert default_threads([]) == 1
