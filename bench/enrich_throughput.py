@@ -52,9 +52,7 @@ def on_ray(photos: list[Path], models: Path, batch: int, part_size: int,
 
     class Clock:  # a progress sink: when the first part came back, and how many images came after it
         first: float | None = None
-        after = 0
-
-        total = 0
+        after = total = 0
 
         def refresh(self) -> None:
             pass

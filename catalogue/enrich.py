@@ -41,6 +41,14 @@ class Summary:
     retries: int = 0
     elapsed_s: float = 0.0
 
+    def count(self, status: str, error_code: int | None, garments: int) -> None:
+        """One image's row: answered (with its garments) or refused (by its code)."""
+        if status == "ok":
+            self.done += 1
+            self.garments += garments
+        else:
+            self.refused[error_code] += 1
+
     @property
     def rate(self) -> float:
         return (self.done + sum(self.refused.values())) / self.elapsed_s if self.elapsed_s else 0.0
@@ -84,7 +92,7 @@ def read_image(record: Record, http: httpx.Client | None = None) -> bytes | dict
                 "message": f"{record.source}: {exc}"}
 
 
-def _batches(records: list[Record], size: int) -> Iterator[list[Record]]:
+def batches(records: list[Record], size: int) -> Iterator[list[Record]]:
     for i in range(0, len(records), size):
         yield records[i:i + size]
 
@@ -129,9 +137,8 @@ class Job:
         start = time.monotonic()
         pool = cf.ThreadPoolExecutor(self.concurrency, thread_name_prefix="enrich")
         pending: set[cf.Future] = set()
-        batches = _batches(todo, self.batch)
         try:
-            for b in batches:
+            for b in batches(todo, self.batch):
                 pending.add(pool.submit(self.answer_rows, b))
                 if len(pending) >= 2 * self.concurrency:
                     pending = self._collect(pending, progress)
@@ -151,11 +158,7 @@ class Job:
             batch_rows = f.result()  # JobStopped propagates: what was journalled stays
             self.journal.append(batch_rows)
             for row in batch_rows:
-                if row["status"] == "ok":
-                    self.summary.done += 1
-                    self.summary.garments += len(row.get("garments") or [])
-                else:
-                    self.summary.refused[row["error_code"]] += 1
+                self.summary.count(row["status"], row["error_code"], len(row.get("garments") or []))
             if progress is not None:
                 progress.update(len(batch_rows))
         return rest

@@ -22,6 +22,11 @@ from catalogue.rows import schema
 PART_GLOB_PREFIX, PART_SUFFIX = "part-", ".parquet"
 
 
+def uri(dest: str) -> str:
+    """DEST as pyarrow's filesystems take it: a URI as it is, a local path made absolute."""
+    return dest if "://" in dest else str(Path(dest).resolve())
+
+
 def part_name(ids: list[str]) -> str:
     """The part's file name: a digest of its ids, so the same records always land in the same file."""
     return PART_GLOB_PREFIX + hashlib.sha1("\n".join(sorted(ids)).encode()).hexdigest()[:20] + PART_SUFFIX
@@ -31,7 +36,7 @@ class Parts:
     """DEST's parts: which ids are done, writing a part atomically, reading every row once."""
 
     def __init__(self, dest: str) -> None:
-        self.fs, self.root = pafs.FileSystem.from_uri(dest if "://" in dest else str(Path(dest).resolve()))
+        self.fs, self.root = pafs.FileSystem.from_uri(uri(dest))
         info = self.fs.get_file_info(self.root)
         if info.type == pafs.FileType.File:
             raise ValueError(f"{dest} is a file; the Ray engine writes a folder of Parquet parts "

@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from catalogue.enrich import Summary
+from catalogue.enrich import Summary, batches
+from catalogue.parts import Parts, uri
 from catalogue.sources import Record
 
 ACTOR_CPU_SHARE = 0.5  # logical CPUs an actor asks for, per thread it runs
@@ -36,21 +37,18 @@ class Enricher:
     """One actor: the pipeline over an export folder (or an ensemble .mar), writing each call's rows as a part."""
 
     def __init__(self, models: str, dest: str, parameters: dict[str, Any], batch: int, threads: int) -> None:
-        from catalogue.engines import LocalEngine, model_folder
+        from catalogue.engines import LocalEngine
         from catalogue.enrich import Job
-        from catalogue.parts import Parts
-        from fashion.manifest import Manifest
 
-        folder = model_folder(Path(models))
-        self.dim = int(Manifest.load(folder / "embedder.json").settings["embed_dim"])
-        self.job = Job(LocalEngine(folder, threads), None, parameters, batch, 1, 0)
+        engine = LocalEngine(Path(models), threads)
+        self.dim = int(engine.pipeline["embedder"].manifest.settings["embed_dim"])
+        self.job = Job(engine, None, parameters, batch, 1, 0)
         self.parts = Parts(dest)
 
     def __call__(self, batch: Any) -> dict[str, list]:
         records = [Record(i, s, d) for i, s, d in zip(batch["id"].to_pylist(), batch["source"].to_pylist(),
                                                          batch["data"].to_pylist())]
-        rows = [row for start in range(0, len(records), self.job.batch)
-                for row in self.job.answer_rows(records[start:start + self.job.batch])]
+        rows = [row for chunk in batches(records, self.job.batch) for row in self.job.answer_rows(chunk)]
         self.parts.write(rows, self.dim)
         return {"id": [r["id"] for r in rows], "status": [r["status"] for r in rows],
                 "error_code": [r["error_code"] for r in rows],
@@ -73,8 +71,6 @@ def run(records: list[Record], dest: str, models: Path, parameters: dict[str, An
     `gpus` per actor: None is one GPU per actor when the cluster has GPUs (then one actor per GPU), else none."""
     import ray
     import ray.data
-
-    from catalogue.parts import Parts
 
     summary = Summary(total=len(records))
     done = Parts(dest).done()
@@ -99,16 +95,12 @@ def run(records: list[Record], dest: str, models: Path, parameters: dict[str, An
     out = ds.map_batches(
         Enricher, batch_size=part_size, batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=pool),
         **placement,
-        fn_constructor_kwargs={"models": str(Path(models).resolve()), "dest": _uri(dest),
+        fn_constructor_kwargs={"models": str(Path(models).resolve()), "dest": uri(dest),
                                "parameters": parameters, "batch": batch, "threads": threads})
     for answered in out.iter_batches(batch_size=None, batch_format="pyarrow"):
         for status, code, garments in zip(answered["status"].to_pylist(), answered["error_code"].to_pylist(),
                                           answered["garments"].to_pylist()):
-            if status == "ok":
-                summary.done += 1
-                summary.garments += garments
-            else:
-                summary.refused[code] += 1
+            summary.count(status, code, garments)
         if progress is not None:
             progress.update(answered.num_rows)
     summary.elapsed_s = time.monotonic() - start
@@ -120,7 +112,3 @@ def default_threads(nodes: list[dict[str, Any]]) -> int:
     over all its cores; measured on 2 cores: 1 actor x 2 threads 0.99x the in-process pipeline, 2 x 1 0.60x)."""
     cpus = [n["Resources"].get("CPU", 0) for n in nodes if n.get("Alive") and n["Resources"].get("CPU", 0) >= 1]
     return max(1, min(MAX_DEFAULT_THREADS, int(min(cpus)) if cpus else 1))
-
-
-def _uri(dest: str) -> str:
-    return dest if "://" in dest else str(Path(dest).resolve())
