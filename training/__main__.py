@@ -313,7 +313,7 @@ def _worn(args: argparse.Namespace) -> int:
 
     cfg = WornConfig(csv=args.csv, images=args.images, init=args.init, out=args.out, epochs=args.epochs,
                      lr=args.lr, batch_size=args.batch_size, limit=args.limit, resume=args.resume,
-                     stop_after=args.stop_after)
+                     stop_after=args.stop_after, balance_worn_gender=not args.no_balance_worn_gender)
     model, summary, rows, worn, heads = train(cfg)
     if not summary["finished"]:
         print(f"stopped after epoch {summary['epochs_run']}; continue with the same arguments and --resume")
@@ -428,7 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--init-checkpoint", type=Path, help="an embedder.pt to start from (--init checkpoint)")
     m.add_argument("--attributes-checkpoint", type=Path,
                    help="attribute model for --init attributes and the zero-shot comparison "
-                        "(default: ATTRIBUTES_CHECKPOINT, else weights/attributes.pt)")
+                        "(default: ATTRIBUTES_CHECKPOINT, else weights/attributes.pt); with --init checkpoint, "
+                        "the image trunk is replaced by its backbone (a warm start on a retrained trunk)")
     m.add_argument("--unlock-image", action="store_true", help="also train the attribute-initialised trunk")
     m.add_argument("--epochs", type=int, default=40)
     m.add_argument("--patience", type=int, default=6, help="early stopping: epochs without a better val score")
@@ -495,6 +496,8 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--limit", type=int, help="the first N products and N street photos only (smoke runs)")
     w.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
     w.add_argument("--stop-after", type=int, help="run at most N epochs now (then --resume)")
+    w.add_argument("--no-balance-worn-gender", action="store_true",
+                   help="weigh the street rows' gender like the products' (default: each gender the same in total)")
     wh = sub.add_parser("worn-heads", help="refit the worn model's gender and articleType heads on its frozen trunk")
     wh.add_argument("--csv", type=Path, required=True)
     wh.add_argument("--images", type=Path, required=True)

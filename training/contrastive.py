@@ -5,7 +5,9 @@ Two ways to start, measured against each other in reports/embedder.md:
   (weights/attributes.pt) and stays LOCKED (locked-image tuning): its features are computed once (each image and
   its mirror image) and the image projection, the text tower and the temperature are trained against them;
 - `init="scratch"`: both towers from random weights, the image side with flip + mild crop augmentation;
-- `init="checkpoint"`: both towers from an embedder checkpoint (`init_checkpoint`, e.g. a locked-image run).
+- `init="checkpoint"`: both towers from an embedder checkpoint (`init_checkpoint`, e.g. a locked-image run); with
+  `attributes_checkpoint` too, its image trunk replaced by that model's backbone (a warm start after the trunk
+  was retrained: projection and text tower continue).
 `unlock_image` trains a pretrained trunk too (at `image_lr`, its BatchNorm statistics kept).
 
 Loss: CLIP's symmetric InfoNCE with several positives: captions that are the same text (many products are
@@ -255,6 +257,9 @@ def new_model(cfg: EmbedderConfig) -> tuple[torch.nn.Module, str | None]:
 
         load_checkpoint(model, str(cfg.init_checkpoint))
         source = _shown(Path(cfg.init_checkpoint))
+        if cfg.attributes_checkpoint is not None:  # a warm start on a retrained trunk: projection and text kept
+            embedder_model.image_trunk_from_attributes(model, cfg.attributes_checkpoint)
+            source += f", image trunk from {_shown(cfg.attributes_checkpoint)}"
     elif cfg.init != "scratch":
         raise ValueError(f"init must be 'attributes', 'scratch' or 'checkpoint', not {cfg.init!r}")
     if cfg.locked:

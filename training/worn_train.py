@@ -54,6 +54,7 @@ class WornConfig:
     limit: int | None = None  # products and street photos each (smoke runs)
     resume: bool = False
     stop_after: int | None = None
+    balance_worn_gender: bool = True  # the street rows' gender loss with each gender weighing the same in total
 
 
 @dataclasses.dataclass
@@ -63,6 +64,11 @@ class Rows:
     targets: torch.Tensor  # long (N, heads incl. scene); IGNORE where a row has no label
     families: torch.Tensor  # bool (N, articleTypes): worn garments' families
     parts: np.ndarray  # train | val (products) | calib | val_worn | test ...
+
+    @property
+    def worn(self) -> torch.Tensor:
+        """bool (N,): the street rows."""
+        return torch.from_numpy(np.array([str(p).startswith("worn_") for p in self.parts]))
 
 
 def load_rows(cfg: WornConfig, heads: dict[str, list[str]]) -> tuple[Rows, WornData, int]:
@@ -100,12 +106,45 @@ def family_loss(logits: torch.Tensor, families: torch.Tensor) -> torch.Tensor:
     return (torch.logsumexp(chosen, dim=1) - torch.logsumexp(inside, dim=1)).mean()
 
 
+@dataclasses.dataclass
+class WornGender:
+    """The gender loss of the street rows, weighted apart from the products' (most street people are women)."""
+    head: int  # the gender head's index
+    weights: torch.Tensor  # per gender class: balanced over the street training rows
+
+
+def balanced_weights(targets: torch.Tensor, classes: int) -> torch.Tensor:
+    """Inverse frequency, normalised to mean 1 over the classes seen: each class weighs the same in total."""
+    counts = torch.bincount(targets[targets != IGNORE], minlength=classes).float()
+    weights = torch.where(counts > 0, 1.0 / counts.clamp(min=1), torch.zeros_like(counts))
+    return weights * (counts > 0).sum() / weights.sum().clamp(min=1e-12)
+
+
+def _weighted_mean(out: torch.Tensor, t: torch.Tensor, groups: list[tuple[torch.Tensor, torch.Tensor]],
+                   smoothing: float) -> torch.Tensor:
+    """One weighted cross-entropy mean over rows whose class weights depend on their group (as F.cross_entropy
+    with `weight` averages: divided by the labelled rows' total weight)."""
+    summed, weight = out.new_zeros(()), out.new_zeros(())
+    for rows, w in groups:
+        labelled = rows & (t != IGNORE)
+        if labelled.any():
+            summed = summed + F.cross_entropy(out[labelled], t[labelled], weight=w, reduction="sum",
+                                              label_smoothing=smoothing)
+            weight = weight + w[t[labelled]].sum()
+    return summed / weight.clamp(min=1e-12) if weight > 0 else summed
+
+
 def losses(logits: tuple[torch.Tensor, ...], targets: torch.Tensor, families: torch.Tensor, weights: list,
-           article: int, smoothing: float) -> torch.Tensor:
+           article: int, smoothing: float, worn: torch.Tensor | None = None,
+           worn_gender: WornGender | None = None) -> torch.Tensor:
+    """Cross-entropy per head plus the family loss; with `worn_gender`, the street rows (`worn`, bool) of the
+    gender head use its weights and the product rows keep theirs."""
     total = logits[0].new_zeros(())
     for k, (out, w) in enumerate(zip(logits, weights)):
         t = targets[:, k]
-        if (t != IGNORE).any():
+        if worn_gender is not None and k == worn_gender.head and worn is not None:
+            total = total + _weighted_mean(out, t, [(~worn, w), (worn, worn_gender.weights)], smoothing)
+        elif (t != IGNORE).any():
             total = total + F.cross_entropy(out, t, weight=w, ignore_index=IGNORE, label_smoothing=smoothing)
     return total + family_loss(logits[article], families)
 
@@ -128,11 +167,13 @@ def predict(model: torch.nn.Module, pixels: torch.Tensor, batch_size: int = 128)
     return [torch.cat([o[k] for o in outs]) for k in range(len(outs[0]))]
 
 
-def selection_loss(model, rows: Rows, weights, article: int) -> float:
-    """The loss that picks the best epoch: product validation rows and the worn calib rows (never worn val)."""
+def selection_loss(model, rows: Rows, weights, article: int, worn_gender: WornGender | None = None) -> float:
+    """The loss that picks the best epoch: product validation rows and the worn calib rows (never worn val),
+    weighted as in training."""
     pick = torch.from_numpy(np.flatnonzero((rows.parts == "val") | (rows.parts == "worn_calib")))
     logits = predict(model, rows.pixels[pick])
-    return round(float(losses(tuple(logits), rows.targets[pick], rows.families[pick], weights, article, 0.0)), 5)
+    return round(float(losses(tuple(logits), rows.targets[pick], rows.families[pick], weights, article, 0.0,
+                              rows.worn[pick], worn_gender)), 5)
 
 
 def train(cfg: WornConfig) -> tuple[MultiHeadClassifier, dict[str, Any], Rows, WornData, dict[str, list[str]]]:
@@ -142,6 +183,13 @@ def train(cfg: WornConfig) -> tuple[MultiHeadClassifier, dict[str, Any], Rows, W
     article = list(heads).index("articleType")
     train_rows = torch.from_numpy(np.flatnonzero((rows.parts == "train") | (rows.parts == "worn_train")))
     weights = [class_weights(rows.targets[train_rows, k], len(v)) for k, v in enumerate(heads.values())]
+    is_worn = rows.worn
+    worn_gender = None
+    if cfg.balance_worn_gender:
+        head = list(heads).index("gender")
+        street = train_rows[is_worn[train_rows]]
+        worn_gender = WornGender(head, balanced_weights(rows.targets[street, head], len(heads["gender"])))
+        log.info("street rows' gender weights: %s", dict(zip(heads["gender"], worn_gender.weights.tolist())))
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = math.ceil(len(train_rows) / cfg.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps + 1,
@@ -160,7 +208,8 @@ def train(cfg: WornConfig) -> tuple[MultiHeadClassifier, dict[str, Any], Rows, W
         log.info("resuming after epoch %d", state["epoch"])
     else:
         torch.manual_seed(cfg.seed)
-        state["best"] = selection_loss(model, rows, weights, article)  # the shipped model is the bar to beat
+        # the initial model is the bar to beat
+        state["best"] = selection_loss(model, rows, weights, article, worn_gender)
         log.info("epoch 0 (the initial model): selection loss %.4f", state["best"])
         torch.save(checkpoint(model, heads, init, {}), cfg.out / BEST)
     augment = Augment((112, 112))
@@ -177,14 +226,14 @@ def train(cfg: WornConfig) -> tuple[MultiHeadClassifier, dict[str, Any], Rows, W
         for n, idx in enumerate(bar, start=1):
             pick = train_rows[idx]
             loss = losses(model(model_input(augment(rows.pixels[pick]), spec)), rows.targets[pick],
-                          rows.families[pick], weights, article, cfg.label_smoothing)
+                          rows.families[pick], weights, article, cfg.label_smoothing, is_worn[pick], worn_gender)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
             running += loss.item()
             bar.set_postfix(loss=f"{running / n:.3f}")
-        val = selection_loss(model, rows, weights, article)
+        val = selection_loss(model, rows, weights, article, worn_gender)
         state["epoch"], state["seconds"] = epoch, state["seconds"] + time.time() - t0
         state["history"].append({"epoch": epoch, "train_loss": round(running / max(1, len(bar)), 5),
                                  "selection_loss": val, "seconds": round(time.time() - t0, 1)})
@@ -203,7 +252,8 @@ def train(cfg: WornConfig) -> tuple[MultiHeadClassifier, dict[str, Any], Rows, W
     finished = state["epoch"] >= cfg.epochs or state["bad"] >= cfg.patience
     summary = {"finished": finished, "init": str(cfg.init), "epochs": cfg.epochs, "epochs_run": state["epoch"],
                "best_epoch": state["best_epoch"], "best_selection_loss": state["best"], "lr": cfg.lr,
-               "batch_size": cfg.batch_size, "minutes": round(state["seconds"] / 60, 1),
+               "batch_size": cfg.batch_size, "balance_worn_gender": cfg.balance_worn_gender,
+               "minutes": round(state["seconds"] / 60, 1),
                "rows": {p: int((rows.parts == p).sum()) for p in sorted(set(rows.parts))},
                "products": n_products, "threads": torch.get_num_threads(), "history": state["history"]}
     return model, summary, rows, worn, heads

@@ -10,7 +10,8 @@ import torch
 
 from fashion.worn_families import load
 from training.worn import MIN_AREA, SEGMENTER_SPLIT, WORN_SPLIT, labelled_garments, worn_split
-from training.worn_train import family_loss
+from training.labels import IGNORE
+from training.worn_train import WornGender, balanced_weights, family_loss, losses
 
 
 def test_group_families_are_the_union_of_their_classes():
@@ -51,3 +52,28 @@ def test_the_worn_split_is_fixed_and_its_val_is_the_segmenters():
     assert {s for s, p in split.items() if p == "val"} == {s for s, p in segmenter.items() if p == "val"}
     assert sum(p == "calib" for p in split.values()) == 150
     assert all(segmenter[s] == "train" for s, p in split.items() if p == "calib")
+
+
+def test_balanced_weights_give_each_gender_the_same_total():
+    targets = torch.tensor([0] * 85 + [1] * 15 + [IGNORE] * 7)
+    w = balanced_weights(targets, 2)
+    assert math.isclose(float(w[0] * 85), float(w[1] * 15), rel_tol=1e-6)
+    assert math.isclose(float(w.mean()), 1.0, rel_tol=1e-6)
+
+
+def test_street_rows_gender_loss_uses_its_own_weights():
+    """One weighted mean: product rows keep the products' weights, street rows use the balanced ones."""
+    torch.manual_seed(0)
+    gender, article = torch.randn(6, 2), torch.randn(6, 4)
+    targets = torch.tensor([[0, 1], [1, 2], [0, 0], [0, 3], [1, IGNORE], [0, IGNORE]])
+    worn = torch.tensor([False, False, False, True, True, True])
+    families = torch.zeros(6, 4, dtype=torch.bool)
+    plain = [torch.ones(2), torch.ones(4)]
+    street = WornGender(head=0, weights=torch.tensor([0.5, 1.5]))
+    got = losses((gender, article), targets, families, plain, 1, 0.0, worn, street)
+    nll = -torch.log_softmax(gender, 1)[torch.arange(6), targets[:, 0]]
+    row_w = torch.tensor([1.0, 1.0, 1.0, 0.5, 1.5, 0.5])  # products: plain; street rows: by their gender
+    want = (nll * row_w).sum() / row_w.sum() + torch.nn.functional.cross_entropy(article, targets[:, 1],
+                                                                                  ignore_index=IGNORE)
+    assert torch.allclose(got, want)
+    assert not torch.allclose(got, losses((gender, article), targets, families, plain, 1, 0.0))
