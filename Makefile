@@ -18,7 +18,7 @@ EMBEDDER_CHECKPOINT ?= $(wildcard build/train/embedder/embedder.pt)
 export EMBEDDER_CHECKPOINT
 PRODUCTS ?= ../shared/data/fashion_products
 
-.PHONY: setup archives serve stop test test-unit bench lint clean scale train-attributes evaluate-attributes colour-report \
+.PHONY: setup archives demo-index serve stop test test-unit bench lint clean scale train-attributes evaluate-attributes colour-report \
 	image test-image ship-attributes train-embedder ship-embedder evaluate-embedder bench-embedder \
 	train-segmenter ship-segmenter evaluate-segmenter calibrate-prompt enrich-catalogue evaluate-catalogue bench-catalogue \
 	train-worn train-embedder-worn evaluate-worn-retrieval train-worn-heads calibrate-worn evaluate-worn
@@ -36,8 +36,26 @@ model_store/fashion.war: $(VENV)/.installed $(ATTRIBUTES_CHECKPOINT) $(EMBEDDER_
 
 archives: model_store/fashion.war
 
-serve: archives
-	$(PY) -m launcher start
+# A catalogue for the page's similar products: the first DEMO_PHOTOS images of FASHION_CATALOGUE (a folder or a
+# table, as `catalogue enrich` reads them; default the shared product photos) enriched in this process and
+# indexed, once (about a minute; again after the models change). `make serve` builds and serves it unless
+# FASHION_INDEX names another index or there is no catalogue (then the page says how to get one).
+FASHION_CATALOGUE ?= $(wildcard $(PRODUCTS)/images)
+DEMO_PHOTOS ?= 1500
+DEMO_INDEX := build/demo/index
+demo-index: $(DEMO_INDEX)/index.json
+
+$(DEMO_INDEX)/index.json: model_store/fashion.war
+	@test -n "$(FASHION_CATALOGUE)" || { echo "no catalogue: set FASHION_CATALOGUE to a folder of product photos" \
+		"(or a CSV/Parquet of id + path/URL), or put the Fashion Product Images data in $(PRODUCTS)"; exit 2; }
+	rm -rf build/demo
+	$(PY) -m catalogue enrich $(FASHION_CATALOGUE) --engine local --models build/export --batch 8 \
+		--limit $(DEMO_PHOTOS) --out build/demo/enriched.parquet
+	$(PY) -m catalogue index build/demo/enriched.parquet --out $(DEMO_INDEX)
+
+SERVE_INDEX := $(if $(FASHION_INDEX),,$(if $(FASHION_CATALOGUE),$(DEMO_INDEX)/index.json))
+serve: archives $(SERVE_INDEX)
+	$(if $(SERVE_INDEX),FASHION_INDEX=$(abspath $(DEMO_INDEX))) $(PY) -m launcher start
 
 stop:
 	$(PY) -m launcher stop

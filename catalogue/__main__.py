@@ -37,6 +37,10 @@ def _enrich(args: argparse.Namespace) -> int:
 
     args.local = args.local or args.engine == "local"
     records = read_source(args.src, args.id_column, args.path_column)
+    if args.limit is not None:
+        if args.limit < 1:
+            raise SystemExit("--limit must be at least 1")
+        records = records[:args.limit]
     parameters = json.loads(args.options)
     if args.embedding_only:
         parameters["embedding_only"] = True
@@ -247,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--part-size", type=int, default=ray_engine.PART_SIZE,
                    help="records per actor call and per Parquet part")
     e.add_argument("--retries", type=int, default=8, help="tries while the server is unavailable, per request")
+    e.add_argument("--limit", type=int, help="only the source's first N images, in its order (a sample: "
+                   "make demo-index)")
     e.add_argument("--embedding-only", action="store_true", help="only the whole-image embedding (for indexing)")
     e.add_argument("--options", default="{}", help='more request options as JSON, e.g. \'{"groups": "coarse"}\'')
     e.add_argument("--quiet", action="store_true", help="no progress bar")

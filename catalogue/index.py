@@ -1,7 +1,9 @@
 """The similarity index of an enriched catalogue: whole-image and garment embeddings in faiss.
 
 Two indexes in one folder (images.faiss, garments.faiss) with their entries (entries-*.parquet: product id,
-garment number, label, box and the product's catalogue fields) and index.json (kind, count, embedder). Vectors
+garment number, label, box and the product's catalogue fields), sources.parquet (each product's image: the
+enriched row's `source`, a local path made absolute, a URL or an fsspec URI; the page's thumbnails are read from
+there and from nowhere else) and index.json (kind, count, embedder). Vectors
 are L2-normalised, so inner product = cosine. Up to EXACT_MAX vectors an index is exact (IndexFlatIP); past it,
 HNSW (IndexHNSWFlat, M=HNSW_M), which answers in well under a millisecond at 1M vectors with recall@10 >= 0.95
 at EF_SEARCH (bench.index_search measures both). Adding rows to an existing index skips ids it already holds;
@@ -28,9 +30,11 @@ SCOPES = ("images", "garments")
 # a filter keeping at most this many entries: exact search over them (bench.filtered_search: ~12 ms at 32k of 1M;
 # HNSW restricted to a 3 % filter that follows the vectors' clusters found 0.29 of the true top 10)
 FILTER_EXACT_MAX = 50_000
+FILTER_GATHER_MAX = 8_000  # up to it, exact by gathering the kept vectors; past it, a flat scan with an ID bitmap
 MASK_CACHE = 32  # filters whose kept entries are remembered (a page reuses its chips)
 FILTER_EF_MAX = 1024  # past it, HNSW restricted to the kept entries, efSearch raised as the filter narrows
 ENTRY_FIELDS = ("id", "garment", "label", "box", *PRODUCT_FIELDS, "productDisplayName", *GARMENT_FIELDS)
+SOURCES = "sources.parquet"
 _ENTRY_TYPES = {"garment": pa.int32(), "box": pa.list_(pa.float32())}
 
 
@@ -89,19 +93,25 @@ class Part:
             self._columns = {f: Column.of([e.get(f) for e in self.entries]) for f in FIELDS}
         return self._columns
 
-    def kept(self, where: Where) -> np.ndarray:
-        """The entry numbers a filter keeps, remembered for the last MASK_CACHE filters."""
+    def kept(self, where: Where) -> tuple[np.ndarray, np.ndarray]:
+        """The entry numbers a filter keeps and the same as a bitmap (packed, little-endian bits: faiss's
+        IDSelectorBitmap), remembered for the last MASK_CACHE filters."""
         cache = self._kept if self._kept is not None else {}
         if where.conditions not in cache:
             if len(cache) >= MASK_CACHE:
                 cache.pop(next(iter(cache)))
-            cache[where.conditions] = np.flatnonzero(where.mask(self.columns(), len(self.entries)))
+            mask = where.mask(self.columns(), len(self.entries))
+            cache[where.conditions] = (np.flatnonzero(mask), np.packbits(mask, bitorder="little"))
         self._kept = cache
         return cache[where.conditions]
 
+    def flat(self) -> faiss.IndexFlat:
+        """The flat index holding the vectors: the index itself, or an HNSW index's storage."""
+        return self.index if isinstance(self.index, faiss.IndexFlat) else faiss.downcast_index(self.index.storage)
+
     def vectors(self) -> np.ndarray:
         """The stored (normalised) vectors, without a copy: a flat index's, or an HNSW index's flat storage."""
-        flat = self.index if isinstance(self.index, faiss.IndexFlat) else faiss.downcast_index(self.index.storage)
+        flat = self.flat()
         return faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
 
     def search(self, query: np.ndarray, want: int, where: Where | None) -> tuple[np.ndarray, np.ndarray]:
@@ -109,19 +119,19 @@ class Part:
         if where is None:
             scores, idx = self.index.search(query, want)
             return scores[0], idx[0]
-        kept = self.kept(where)
+        kept, bits = self.kept(where)  # `bits` stays referenced until the search is done: faiss reads it
         if not len(kept):
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        if len(kept) <= FILTER_EXACT_MAX or not isinstance(self.index, faiss.IndexHNSW):
+        if len(kept) <= FILTER_GATHER_MAX:  # few: their vectors gathered and scored
             scores = self.vectors()[kept] @ query[0]
             top = np.argsort(-scores)[:want]
             return scores[top], kept[top]
-        bitmap = np.zeros(len(self.entries), dtype=bool)
-        bitmap[kept] = True
-        bits = np.packbits(bitmap, bitorder="little")  # referenced until the search is done: faiss reads it
-        selector = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bits))
-        ef = int(min(FILTER_EF_MAX, max(EF_SEARCH, EF_SEARCH * len(self.entries) / len(kept) / 4, want)))
-        scores, idx = self.index.search(query, want, params=faiss.SearchParametersHNSW(sel=selector, efSearch=ef))
+        selector = faiss.IDSelectorBitmap(len(self.entries), faiss.swig_ptr(bits))
+        if len(kept) <= FILTER_EXACT_MAX or not isinstance(self.index, faiss.IndexHNSW):  # exact, no copy
+            scores, idx = self.flat().search(query, want, params=faiss.SearchParameters(sel=selector))
+        else:
+            ef = int(min(FILTER_EF_MAX, max(EF_SEARCH, EF_SEARCH * len(self.entries) / len(kept) / 4, want)))
+            scores, idx = self.index.search(query, want, params=faiss.SearchParametersHNSW(sel=selector, efSearch=ef))
         found = idx[0] >= 0  # fewer than `want` found: the rest are -1
         return scores[0][found], idx[0][found]
 
@@ -139,9 +149,20 @@ class Part:
         self.entries.extend(entries)
 
 
+def image_source(row: dict[str, Any]) -> str | None:
+    """Where a row's image can be read again: a URL or URI as given, a local path made absolute; none for inline
+    bytes (a JSONL b64 instance)."""
+    source = row.get("source")
+    if not isinstance(source, str) or not source or source.startswith("jsonl:"):
+        return None
+    return source if "://" in source else str(Path(source).resolve())
+
+
 class CatalogueIndex:
-    def __init__(self, folder: Path, dim: int, embedder: str | None, parts: dict[str, Part]) -> None:
+    def __init__(self, folder: Path, dim: int, embedder: str | None, parts: dict[str, Part],
+                 sources: dict[str, str] | None = None) -> None:
         self.folder, self.dim, self.embedder, self.parts = Path(folder), dim, embedder, parts
+        self.sources: dict[str, str] = sources or {}  # product id -> its image (image_source)
 
     @property
     def ids(self) -> set[str]:
@@ -161,7 +182,11 @@ class CatalogueIndex:
             parts[scope] = Part(faiss.read_index(str(folder / f"{scope}.faiss")), entries)
             if isinstance(parts[scope].index, faiss.IndexHNSW):
                 parts[scope].index.hnsw.efSearch = EF_SEARCH
-        return cls(folder, int(info["dim"]), info.get("embedder"), parts)
+        sources = {}
+        if (folder / SOURCES).is_file():  # an index built before thumbnails has none
+            table = pq.read_table(folder / SOURCES)
+            sources = dict(zip(table.column("id").to_pylist(), table.column("source").to_pylist()))
+        return cls(folder, int(info["dim"]), info.get("embedder"), parts, sources)
 
     @classmethod
     def open_or_create(cls, folder: Path, dim: int, embedder: str | None, expected: int = 0) -> "CatalogueIndex":
@@ -185,6 +210,9 @@ class CatalogueIndex:
                 raise IndexRefused(f"vectors of dimension {len(vecs[0])}; the index holds {self.dim}")
             self.parts[scope].add(np.stack(vecs) if vecs else np.zeros((0, self.dim), np.float32), entries)
             added[scope] = len(entries)
+        for row in fresh:
+            if row.get("embedding") is not None and (source := image_source(row)) is not None:
+                self.sources[str(row["id"])] = source
         return added
 
     def save(self) -> Path:
@@ -195,6 +223,10 @@ class CatalogueIndex:
             table = pa.Table.from_pylist(part.entries, schema=pa.schema([
                 (f, _ENTRY_TYPES.get(f, pa.string())) for f in ENTRY_FIELDS]))
             pq.write_table(table, self.folder / f"entries-{scope}.parquet.tmp")
+        pq.write_table(pa.table({"id": pa.array(list(self.sources), pa.string()),
+                                 "source": pa.array(list(self.sources.values()), pa.string())}),
+                       self.folder / f"{SOURCES}.tmp")
+        os.replace(self.folder / f"{SOURCES}.tmp", self.folder / SOURCES)
         for scope in SCOPES:
             os.replace(self.folder / f"{scope}.faiss.tmp", self.folder / f"{scope}.faiss")
             os.replace(self.folder / f"entries-{scope}.parquet.tmp", self.folder / f"entries-{scope}.parquet")

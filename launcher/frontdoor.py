@@ -39,6 +39,7 @@ from launcher.page_route import PageRoutes
 from launcher.predict_route import PredictRoutes
 from launcher.routes import PUBLIC_WORKFLOWS, route_table
 from launcher.search_route import SearchRoutes, SearchService
+from launcher.thumbnail_route import ThumbnailRoutes
 from launcher.settings import FrontDoorSettings
 
 __all__ = ["State", "build_app"]
@@ -71,7 +72,8 @@ def build_app(settings: FrontDoorSettings, inference: str,
     bounds = bounds or limits()
     state = State(settings, inference)
     door = Door(state, bounds)
-    modules = (PredictRoutes(door), SearchRoutes(door, search or SearchService(None)), HealthRoutes(door),
+    search = search or SearchService(None)
+    modules = (PredictRoutes(door), SearchRoutes(door, search), ThumbnailRoutes(door, search), HealthRoutes(door),
                PageRoutes(door))
 
     @contextlib.asynccontextmanager

@@ -14,7 +14,9 @@ from typing import Any
 from fashion.models import SERVED, WORKFLOW
 from fashion.schema import response_schema
 from launcher.search_route import QUERY_KEYS as SEARCH_QUERY
+from launcher.search_route import THUMBNAIL_PATH
 from launcher.settings import FrontDoorSettings
+from launcher.thumbnail_route import QUERY_KEYS as THUMBNAIL_QUERY
 
 WEB = Path(__file__).with_name("web")
 WEB_FILES: tuple[str, ...] = tuple(sorted(p.name for p in WEB.iterdir() if p.name != "index.html"))  # /web/{file}
@@ -53,6 +55,8 @@ def route_table(settings: FrontDoorSettings) -> tuple[RouteSpec, ...]:
                   "One image or a batch through the workflow", IMAGE_BODIES, (("workflow", PUBLIC_WORKFLOWS),)),
         RouteSpec("/search", ("POST",), "search", "Similar catalogue products to a text, a vector or an image",
                   ("application/json", "image/*", "application/octet-stream"), query=SEARCH_QUERY),
+        RouteSpec(THUMBNAIL_PATH, ("GET",), "thumbnail", "A search hit's product picture (JPEG), read from the image "
+                  "the catalogue index names for that id", query=THUMBNAIL_QUERY, returns="image/jpeg"),
         RouteSpec("/openapi.json", ("GET",), "openapi", "This description"),
         RouteSpec("/", ("GET",), "page", "The web page", returns="text/html"),
         RouteSpec("/web/{file}", ("GET",), "static", "The web page's script and style sheet",

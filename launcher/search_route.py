@@ -11,7 +11,8 @@ with the gcloud CLI), else none (the route answers 404 saying how to configure o
 Request: JSON {"text": "red dress"} | {"vector": [...]} | {"b64": IMAGE, "garment": N | "box": [x0, y0, x1, y1]}
 with "k" (1-100, default 10), "scope" ("images", "garments", "all") and "where" (a filter:
 'gender = "Women" AND articleType IN ("Dresses", "Skirts")', catalogue/filters.py); or a raw image body with the same
-as query parameters. Answer: {"query": {...}, "hits": [{"id", "score", "garment", "label", "box", and the
+as query parameters. Answer: {"query": {...}, "hits": [{"id", "score", "garment", "label", "box", "thumbnail"
+(GET it: the product's picture, launcher.thumbnail_route; null when the index holds no image for it), and the
 fields a filter reads: gender, articleType, ..., garment.<field>}],
 "index": {...}}; errors in the response contract's error shape.
 """
@@ -25,6 +26,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import numpy as np
@@ -42,6 +44,12 @@ from launcher.door import Door, error, json_response
 QUERY_KEYS = ("k", "scope", "garment", "box", "text", "where")
 JSON_KEYS = (*QUERY_KEYS, "vector", "b64")
 QUERY_OPTIONS = {"include": ["garments", "embedding"], "mask_format": "none"}
+THUMBNAIL_PATH = "/thumbnail"  # launcher.thumbnail_route
+
+
+def thumbnail_url(product_id: str) -> str:
+    """What a hit's `thumbnail` names: the product's picture on this front door."""
+    return f"{THUMBNAIL_PATH}?id={quote(product_id, safe='')}"
 
 
 class NoIndex(RequestError):
@@ -89,8 +97,10 @@ class SearchService:
     """The loaded index (or why there is none) and the calls that turn a query into a vector."""
 
     def __init__(self, folder: Path | None) -> None:
-        self.index, self.reason = None, ("no catalogue index is configured: build one with `python -m catalogue "
-                                         "index DEST --out FOLDER` and set FASHION_INDEX=FOLDER")
+        self.index, self.reason = None, ("no catalogue index is configured: `make demo-index` builds one from "
+                                         "product photos (FASHION_CATALOGUE) and `make serve` serves it; or build "
+                                         "one with `python -m catalogue index DEST --out FOLDER` and set "
+                                         "FASHION_INDEX=FOLDER")
         if folder is not None:
             from catalogue.index import CatalogueIndex
 
@@ -192,6 +202,8 @@ class SearchService:
         except IndexRefused as exc:
             raise InvalidInput(str(exc)) from None
         filters = {} if where is None else where.to_dict()
+        for hit in hits:
+            hit["thumbnail"] = thumbnail_url(hit["id"]) if hit["id"] in self.index.sources else None
         return {"query": {**query, "k": k, "scope": scope, **filters}, "hits": hits, "index": self.index.info()}
 
 

@@ -131,8 +131,17 @@ async function similar(vector, what) {
     $("similar-note").textContent = `like the ${what}: ${found.index.products} products indexed`;
     $("similar").replaceChildren(...found.hits.map((h) => {
       const li = document.createElement("li");
-      li.textContent = `${h.id} · ${h.productDisplayName || h.articleType || ""} · ${h.gender || ""} · ` +
+      if (h.thumbnail) {  // the product's picture, read by the server from the image its index names
+        const img = document.createElement("img");
+        img.src = h.thumbnail;
+        img.alt = h.productDisplayName || h.id;
+        img.loading = "lazy";
+        li.append(img);
+      }
+      const caption = document.createElement("span");
+      caption.textContent = `${h.id} · ${h.productDisplayName || h.articleType || ""} · ${h.gender || ""} · ` +
         `${h.score.toFixed(3)}`;
+      li.append(caption);
       return li;
     }));
   } catch (e) {

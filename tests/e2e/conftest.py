@@ -32,6 +32,9 @@ class Server:
     def post(self, path: str, **kwargs) -> httpx.Response:
         return self.http.post(f"{self.inference}{path}", **kwargs)
 
+    def get(self, path: str, **kwargs) -> httpx.Response:
+        return self.http.get(f"{self.inference}{path}", **kwargs)
+
     def worker_pids(self) -> dict[str, list[int]]:
         """Every registered model (workflow nodes included) -> its workers' process ids."""
         models = self.http.get(f"{self.management}/models").json()["models"]

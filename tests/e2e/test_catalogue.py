@@ -4,6 +4,7 @@ vector queries (and refuses bad ones in the error contract); the search CLI read
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import shutil
@@ -91,6 +92,24 @@ def test_filtered_search_obeys_the_filter(server, catalogue_index: Path) -> None
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert all(h["gender"] == "Men" for h in json.loads(out.stdout)["hits"])
+
+
+def test_hits_carry_thumbnails_read_only_from_the_indexed_images(server, catalogue_index: Path) -> None:
+    from PIL import Image
+
+    status, found = _search(server, text="a pair of shoes", k=3)
+    assert status == 200 and all(h["thumbnail"] == f"/thumbnail?id={h['id']}" for h in found["hits"])
+    r = server.get(found["hits"][0]["thumbnail"])
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+    picture = Image.open(io.BytesIO(r.content))
+    assert picture.format == "JPEG" and max(picture.size) <= 192
+    again = server.get(found["hits"][0]["thumbnail"])  # from the cache: the same bytes
+    assert again.status_code == 200 and again.content == r.content
+    for query, code in (("id=no-such-product", 404), ("id=../../../../etc/passwd", 404),
+                        ("id=/etc/passwd", 404), ("id=", 400), ("path=/etc/passwd", 400), ("", 400)):
+        bad = server.get(f"/thumbnail?{query}")
+        assert bad.status_code == code and bad.json()["error"]["code"] == code, query
+    assert server.post("/thumbnail?id=x").status_code == 405
 
 
 def test_search_refusals_keep_the_error_contract(server) -> None:

@@ -66,6 +66,12 @@ def test_dropping_a_street_photo_shows_overlay_metadata_and_similar_products(ser
     expect(page.locator("#filters .chip.on")).to_have_count(1)
     expect(page.locator("#similar-note")).not_to_have_text(re.compile(r"^searching"), timeout=60_000)
     assert all("· Women ·" in t for t in page.locator("#similar li").all_inner_texts())
+    thumbnails = page.locator("#similar li img")  # each similar product's picture, served by the front door
+    expect(thumbnails).to_have_count(page.locator("#similar li").count())
+    thumbnails.first.scroll_into_view_if_needed()
+    expect(thumbnails.first).to_have_js_property("complete", True, timeout=30_000)
+    assert thumbnails.first.evaluate("img => img.naturalWidth") > 0
+    assert thumbnails.first.get_attribute("src").startswith("/thumbnail?id=")
     assert "garment" in page.inner_text("#status") and not errors
     page.set_input_files("#file", files=[{"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"not a photo"}])
     page.wait_for_selector("body[data-state=error]", timeout=60_000)

@@ -3,6 +3,7 @@ splitting, the index, garment picking and Vertex files."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 from pathlib import Path
 
@@ -217,3 +218,29 @@ def test_vertex_instances_import_and_vector_search(folder: Path, tmp_path: Path)
     assert {"namespace": "label", "allow": ["top"]} in vectors[1]["restricts"]
     assert {"namespace": "garment.gender", "allow": ["Women"]} in vectors[1]["restricts"]
     assert {r["namespace"] for v in vectors for r in v["restricts"]} <= {*FIELDS, "kind"}
+
+
+def test_the_index_keeps_each_products_image_for_thumbnails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import Image
+
+    from catalogue.thumbnails import Unreadable, thumbnail
+
+    photo = tmp_path / "photos" / "p1.jpg"
+    photo.parent.mkdir()
+    Image.new("RGB", (600, 300), (200, 30, 30)).save(photo)
+    rows = _rows(4)
+    rows[0]["source"] = "https://shop.example/p0.jpg"
+    monkeypatch.chdir(tmp_path)
+    rows[1]["source"] = "photos/p1.jpg"  # relative: kept absolute, so a server started elsewhere finds it
+    rows[2]["source"] = "jsonl:3"  # inline bytes: no image to read again
+    idx = CatalogueIndex.open_or_create(tmp_path / "ix", DIM, None)
+    idx.add_rows(rows)
+    idx.save()
+    sources = CatalogueIndex.open(tmp_path / "ix").sources
+    assert sources == {"p0": "https://shop.example/p0.jpg", "p1": str(photo.resolve())}
+    small = Image.open(io.BytesIO(thumbnail("p1", sources["p1"])))
+    assert small.format == "JPEG" and small.size == (192, 96)
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    for source in (str(tmp_path / "gone.jpg"), str(tmp_path / "broken.jpg")):
+        with pytest.raises(Unreadable):
+            thumbnail("x", source)
