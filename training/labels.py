@@ -51,6 +51,14 @@ def encode(records: list[Record], heads: dict[str, list[str]]) -> torch.Tensor:
     return out
 
 
+def balanced_weights(targets: torch.Tensor, classes: int) -> torch.Tensor:
+    """Inverse frequency, normalised to mean 1 over the classes seen: each class weighs the same in total
+    (unseen classes weigh 0)."""
+    counts = torch.bincount(targets[targets != IGNORE], minlength=classes).float()
+    weights = torch.where(counts > 0, 1.0 / counts.clamp(min=1), torch.zeros_like(counts))
+    return weights * (counts > 0).sum() / weights.sum().clamp(min=1e-12)
+
+
 def class_weights(targets: torch.Tensor, classes: int) -> torch.Tensor:
     """Inverse square-root frequency, normalised to mean 1 over the classes seen (unseen classes weigh 0)."""
     counts = torch.bincount(targets[targets != IGNORE], minlength=classes).float()

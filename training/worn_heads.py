@@ -22,7 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from training.labels import IGNORE, class_weights
+from fashion.provenance import sha256
+from training.labels import IGNORE, balanced_weights, class_weights
 from training.worn_train import Rows, WornConfig, _model, checkpoint, family_loss, load_rows
 
 log = logging.getLogger("training")
@@ -55,21 +56,15 @@ def cached_features(cfg: HeadsConfig) -> tuple[torch.Tensor, Rows, Any, dict[str
     model, heads, init = _model(WornConfig(csv=cfg.csv, images=cfg.images, init=cfg.init))
     model.load_state_dict(init["state_dict"])
     rows, _, _ = load_rows(WornConfig(csv=cfg.csv, images=cfg.images, init=cfg.init, limit=cfg.limit), heads)
-    cache = cfg.out / "features.pt"
-    if cache.is_file() and torch.load(cache, weights_only=True).shape[0] == len(rows.pixels):
-        features = torch.load(cache, weights_only=True)
+    cache, trunk = cfg.out / "features.pt", sha256(cfg.init)
+    saved = torch.load(cache, weights_only=True) if cache.is_file() else None
+    if isinstance(saved, dict) and saved.get("init_sha256") == trunk and len(saved["features"]) == len(rows.pixels):
+        features = saved["features"]  # the same trunk's features of the same rows
     else:
         features = trunk_features(model.backbone, rows.pixels)
         cfg.out.mkdir(parents=True, exist_ok=True)
-        torch.save(features, cache)
+        torch.save({"init_sha256": trunk, "features": features}, cache)
     return features, rows, model, heads, init
-
-
-def balanced(targets: torch.Tensor, classes: int) -> torch.Tensor:
-    """Inverse-frequency class weights over the labelled rows (classes absent weigh 0)."""
-    counts = torch.bincount(targets[targets != IGNORE], minlength=classes).float()
-    w = torch.where(counts > 0, 1 / counts.clamp(min=1), torch.zeros_like(counts))
-    return w * (counts > 0).sum() / w.sum().clamp(min=1e-12)
 
 
 def fit(head: torch.nn.Linear, x: torch.Tensor, loss_of, steps: int, lr: float) -> torch.nn.Linear:
@@ -88,7 +83,7 @@ def _gender_loss(rows: Rows, pick: torch.Tensor, k: int, classes: int, worn_weig
     product = pick[~torch.from_numpy(np.char.startswith(rows.parts[pick].astype(str), "worn_"))]
     worn = pick[torch.from_numpy(np.char.startswith(rows.parts[pick].astype(str), "worn_"))]
     tp, tw = rows.targets[product, k], rows.targets[worn, k]
-    wp, ww = class_weights(tp, classes), balanced(tw, classes)
+    wp, ww = class_weights(tp, classes), balanced_weights(tw, classes)
 
     def loss(logits: torch.Tensor) -> torch.Tensor:
         lp, lw = logits[:len(product)], logits[len(product):]

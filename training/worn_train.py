@@ -29,7 +29,7 @@ from fashion.attribute_model import MultiHeadClassifier, build, input_spec
 from fashion.worn_families import load as load_families
 from training.catalogue import read_catalogue
 from training.dataset import Augment, batches, cache_pixels, model_input
-from training.labels import IGNORE, class_weights, encode
+from training.labels import IGNORE, balanced_weights, class_weights, encode
 from training.split import read_split
 from training.worn import SCENES, WornData, build_worn
 
@@ -111,13 +111,6 @@ class WornGender:
     """The gender loss of the street rows, weighted apart from the products' (most street people are women)."""
     head: int  # the gender head's index
     weights: torch.Tensor  # per gender class: balanced over the street training rows
-
-
-def balanced_weights(targets: torch.Tensor, classes: int) -> torch.Tensor:
-    """Inverse frequency, normalised to mean 1 over the classes seen: each class weighs the same in total."""
-    counts = torch.bincount(targets[targets != IGNORE], minlength=classes).float()
-    weights = torch.where(counts > 0, 1.0 / counts.clamp(min=1), torch.zeros_like(counts))
-    return weights * (counts > 0).sum() / weights.sum().clamp(min=1e-12)
 
 
 def _weighted_mean(out: torch.Tensor, t: torch.Tensor, groups: list[tuple[torch.Tensor, torch.Tensor]],

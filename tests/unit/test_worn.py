@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from fashion.worn_families import load
+from training.labels import IGNORE, balanced_weights
 from training.worn import MIN_AREA, SEGMENTER_SPLIT, WORN_SPLIT, labelled_garments, worn_split
-from training.labels import IGNORE
-from training.worn_train import WornGender, balanced_weights, family_loss, losses
+from training.worn_train import WornGender, family_loss, losses
 
 
 def test_group_families_are_the_union_of_their_classes():
