@@ -313,7 +313,8 @@ def _worn(args: argparse.Namespace) -> int:
 
     cfg = WornConfig(csv=args.csv, images=args.images, init=args.init, out=args.out, epochs=args.epochs,
                      lr=args.lr, batch_size=args.batch_size, limit=args.limit, resume=args.resume,
-                     stop_after=args.stop_after, balance_worn_gender=not args.no_balance_worn_gender)
+                     stop_after=args.stop_after, balance_worn_gender=not args.no_balance_worn_gender,
+                     patience=args.patience)
     model, summary, rows, worn, heads = train(cfg)
     if not summary["finished"]:
         print(f"stopped after epoch {summary['epochs_run']}; continue with the same arguments and --resume")
@@ -496,6 +497,8 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--limit", type=int, help="the first N products and N street photos only (smoke runs)")
     w.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
     w.add_argument("--stop-after", type=int, help="run at most N epochs now (then --resume)")
+    w.add_argument("--patience", type=int, default=2,
+                   help="early stopping: epochs without a better selection loss (a --resume may raise it)")
     w.add_argument("--no-balance-worn-gender", action="store_true",
                    help="weigh the street rows' gender like the products' (default: each gender the same in total)")
     wh = sub.add_parser("worn-heads", help="refit the worn model's gender and articleType heads on its frozen trunk")

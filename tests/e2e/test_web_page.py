@@ -47,7 +47,7 @@ def test_dropping_a_street_photo_shows_overlay_metadata_and_similar_products(ser
     page.dispatch_event("#drop", "drop", {"dataTransfer": transfer})
     page.wait_for_selector("body[data-state=done]", timeout=120_000)
     page.wait_for_selector("#similar li", timeout=60_000)
-    page.screenshot(path=str(tmp_path / "page.png"))
+    page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
     garments = int(page.get_attribute("#overlay", "data-garments"))
     assert garments >= 1 and page.locator("#garments li").count() == garments
     from PIL import Image
