@@ -14,6 +14,7 @@ from fashion.manifest import Manifest, load_artifact
 from fashion.preprocess import model_pixels, normalize
 from fashion.stage import FORWARD_CHUNK, ModelStage, add_model, chunks, input_pixels, live, planned
 from fashion.trunk import DIGEST, FEATURES
+from fashion.worn_families import group_families
 from fashion.worn_metadata import Calibration, garment_metadata, photo_metadata
 
 if TYPE_CHECKING:
@@ -110,6 +111,7 @@ class AttributesStage(ModelStage):
     def __init__(self, model: AttributeClassifier, cal: Calibration | None = None) -> None:
         super().__init__(model)
         self.calibration = cal or Calibration.load()  # when a worn photo's fields are answered
+        self.families = group_families(model.heads.get("articleType", []))
 
     @classmethod
     def load(cls, directory: str | Path, device: torch.device) -> "AttributesStage":
@@ -136,7 +138,8 @@ class AttributesStage(ModelStage):
         attr, cal = self.model, self.calibration
         garments = None
         if it.garments is not None:
-            garments = [garment_metadata(r, row[0], attr.heads, attr.mapping, attr.source, cal) for r in row[1:]]
+            garments = [garment_metadata(r, row[0], attr.heads, attr.mapping, attr.source, cal,
+                                         self.families.get(g.label)) for r, g in zip(row[1:], it.garments)]
             it.values["garment_metadata"] = garments
         it.values["metadata"] = photo_metadata(row[0], attr.heads, attr.mapping, attr.source, garments,
                                                [g.area for g in it.garments or ()], cal, row[1:])

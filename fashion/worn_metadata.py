@@ -33,6 +33,7 @@ class Calibration:
     garment_gender_from: str = "crop"  # crop: its own crop's P(Men); photo: its whole photo's; mean: of the two
     photo_gender_from: str = "photo"  # photo: the whole photo's P(Men); mean: of the photo's and its garments' crops
     article_score: float = 0.0  # a garment's articleType below it: null
+    article_within_group: bool = True  # a garment's articleType: the likeliest of its segmenter group's family
     main_garment: str = "largest"  # which known garment names a worn photo: largest (mask area) | surest (score)
     photo_article_score: float = 0.0  # the main garment's articleType below it: the worn photo's is null
     calibrated_on: str = "not calibrated"
@@ -75,10 +76,21 @@ def worn_gender(share: float, men_at: float, women_at: float, what: str) -> dict
                                           f"between the calibrated {women_at:.2f} and {men_at:.2f}")
 
 
+def scored_within(probs: np.ndarray, vocab: list[str], members: tuple[int, ...]) -> dict[str, Any]:
+    """The most probable of `members`, with its own probability (not renormalised over them: the score stays the
+    model's confidence in that answer, which the calibrated threshold reads)."""
+    i = max(members, key=lambda m: float(probs[m]))
+    return {"label": vocab[i], "score": round(float(probs[i]), 4)}
+
+
 def garment_metadata(probs: dict[str, np.ndarray], photo: dict[str, np.ndarray], heads: dict[str, list[str]],
-                     mapping: dict[str, dict[str, str]], source: str, cal: Calibration) -> dict[str, Any]:
-    """One worn garment's metadata from its crop's probabilities (`photo`: its whole photo's, for its wearer)."""
+                     mapping: dict[str, dict[str, str]], source: str, cal: Calibration,
+                     family: tuple[int, ...] | None = None) -> dict[str, Any]:
+    """One worn garment's metadata from its crop's probabilities (`photo`: its whole photo's, for its wearer;
+    `family`: the articleTypes its segmenter group may be, fashion/worn_families.yaml, as vocabulary indices)."""
     fields = {h: scored(p, heads[h]) for h, p in probs.items() if h != SCENE}
+    if "articleType" in probs and cal.article_within_group and family:
+        fields["articleType"] = scored_within(probs["articleType"], heads["articleType"], family)
     if "gender" in fields and adult(heads["gender"]):
         own, wearer = men_share(probs["gender"], heads["gender"]), men_share(photo["gender"], heads["gender"])
         share = {"crop": own, "photo": wearer}.get(cal.garment_gender_from, (own + wearer) / 2)

@@ -121,3 +121,29 @@ def test_a_worn_photo_whose_main_garment_is_unsure_says_null():
     assert dress["articleType"]["label"] == "Dresses" and md["garment"] == 0
     assert md["articleType"]["label"] is None and "below the calibrated 0.80 for a photo" in md["articleType"]["reason"]
     assert md["baseColour"] == dress["baseColour"]
+
+
+def test_a_garments_articletype_stays_within_its_segmenter_groups_family():
+    """A garment the segmenter calls footwear is never "Watches": the likeliest of its group's family, scored by
+    its own probability (so the calibrated threshold still reads the model's confidence); without a family (or
+    with the option off) the plain argmax."""
+    photo = probs([0.0, 0.1, 0.9], [0.0, 0.0, 1.0])
+    crop = probs([0, 0.1, 0.9], [0.15, 0.25, 0.6])  # the heads alone say Watches
+    kept = garment_metadata(crop, photo, HEADS, MAPPING, "classifier", Calibration(), family=(0, 1))
+    assert kept["articleType"] == {"label": "Heels", "score": 0.25} and kept["masterCategory"] == "Footwear"
+    unsure = garment_metadata(crop, photo, HEADS, MAPPING, "classifier", CAL, family=(0, 1))
+    assert unsure["articleType"]["label"] is None and "Heels scores 0.25" in unsure["articleType"]["reason"]
+    assert garment_metadata(crop, photo, HEADS, MAPPING, "classifier", CAL)["articleType"]["label"] == "Watches"
+    off = Calibration(article_within_group=False)
+    assert garment_metadata(crop, photo, HEADS, MAPPING, "classifier", off, family=(1,))["articleType"]["label"] \
+        == "Watches"
+
+
+def test_group_families_are_indices_of_the_vocabulary():
+    from fashion.worn_families import group_families, load
+
+    vocabulary = ["Heels", "Dresses", "Watches", "Sports Shoes"]
+    families = group_families(vocabulary)
+    assert families["dress"] == (1,) and set(families["footwear"]) == {0, 3}
+    assert all(vocabulary[i] in load().groups[g] for g, ids in families.items() for i in ids)
+    assert "eyewear" not in families and group_families([]) == {}
