@@ -38,7 +38,7 @@ archives: model_store/fashion.war
 
 # A catalogue for the page's similar products: the first DEMO_PHOTOS images of FASHION_CATALOGUE (a folder or a
 # table, as `catalogue enrich` reads them; default the shared product photos) enriched in this process and
-# indexed, once (about a minute; again after the models change). `make serve` builds and serves it unless
+# indexed, once (one to four minutes on 2 cores; again after the models change). `make serve` builds and serves it unless
 # FASHION_INDEX names another index or there is no catalogue (then the page says how to get one).
 FASHION_CATALOGUE ?= $(wildcard $(PRODUCTS)/images)
 DEMO_PHOTOS ?= 1500
