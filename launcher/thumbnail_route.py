@@ -15,7 +15,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from catalogue.thumbnails import Unreadable, thumbnail
 from fashion.errors import InvalidInput, NotFound
 from launcher.door import Door, error
 from launcher.search_route import THUMBNAIL_PATH, NoIndex, SearchService
@@ -34,6 +33,8 @@ class ThumbnailRoutes:
         self.http: httpx.Client | None = None
 
     def _read(self, product_id: str, source: str) -> bytes:
+        from catalogue.thumbnails import thumbnail  # here, as the index is: a door without a catalogue still starts
+
         with self.lock:
             if product_id in self.cache:
                 self.cache.move_to_end(product_id)
@@ -65,7 +66,7 @@ class ThumbnailRoutes:
         async def answer() -> Response:
             try:
                 data = await run_in_threadpool(self._read, product_id, source)
-            except (Unreadable, OSError) as exc:
+            except OSError as exc:  # catalogue.thumbnails.Unreadable, or the file system's own
                 raise NotFound(f"the image of product {product_id[:64]!r} cannot be read now "
                                f"({str(exc)[:200]})") from None
             return Response(data, media_type="image/jpeg", headers=HEADERS)
