@@ -13,6 +13,7 @@ import httpx
 from catalogue.enrich import read_image
 from catalogue.sources import Record
 from fashion.decode import decode_image
+from fashion.errors import RequestError
 
 THUMBNAIL_SIDE = 192  # pixels on the longer side
 JPEG_QUALITY = 82
@@ -29,7 +30,7 @@ def thumbnail(product_id: str, source: str, http: httpx.Client | None = None, si
         raise Unreadable(data["message"])
     try:
         image = decode_image(data)
-    except Exception as exc:  # a request error of the decoder (corrupt, too large): the source's fault
+    except RequestError as exc:  # the decoder's refusal (corrupt, too large): the source's fault
         raise Unreadable(f"the image of {product_id!r} cannot be decoded ({exc})") from None
     image.thumbnail((side, side))
     out = io.BytesIO()

@@ -3,6 +3,7 @@ over envelopes, with what is computed from embeddings: zero-shot metadata (when 
 untrained), the request's own labels (tags) and garment by words (prompt) (fashion.stage)."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -223,20 +224,26 @@ class EmbedderStage(ModelStage):
         except RequestError as exc:
             env.error = exc.to_dict()
 
+    @functools.cached_property
+    def _article_vectors(self) -> dict[str, np.ndarray]:
+        """Each articleType's unit text embedding (the zero-shot table's, "a photo of Skirts."); none without it."""
+        table = self.model.zeroshot.tables.get("articleType") if self.model.zeroshot is not None else None
+        if table is None:
+            return {}
+        vectors = table["embeddings"] / np.maximum(np.linalg.norm(table["embeddings"], axis=1, keepdims=True), 1e-12)
+        return dict(zip(table["labels"], vectors))
+
     def _with_article(self, parts: np.ndarray, metadata: list[dict[str, Any]] | None) -> np.ndarray:
         """Each garment's served embedding: its crop's, plus ARTICLE_TEXT_WEIGHT times the text embedding of its
-        own articleType (the zero-shot table's, "a photo of Skirts.") when that is known, renormalised; the crop
-        alone otherwise (no attribute model, a null articleType, no table)."""
-        table = (self.model.zeroshot.tables.get("articleType") if self.model.zeroshot is not None else None)
-        if table is None or not metadata or not len(parts):
+        own articleType when that is known, renormalised; the crop alone otherwise (no attribute model, a null
+        articleType, no table)."""
+        if not self._article_vectors or not metadata or not len(parts):
             return parts
-        row = {label: n for n, label in enumerate(table["labels"])}
         out = parts.copy()
         for n, fields in enumerate(metadata[:len(parts)]):
-            label = ((fields or {}).get("articleType") or {}).get("label")
-            if label in row:
-                text = table["embeddings"][row[label]]
-                out[n] = parts[n] + ARTICLE_TEXT_WEIGHT * text / max(float(np.linalg.norm(text)), 1e-12)
+            text = self._article_vectors.get(((fields or {}).get("articleType") or {}).get("label"))
+            if text is not None:
+                out[n] = parts[n] + ARTICLE_TEXT_WEIGHT * text
                 out[n] /= max(float(np.linalg.norm(out[n])), 1e-12)
         return out
 

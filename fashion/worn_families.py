@@ -39,13 +39,10 @@ def load(path: Path = TABLE) -> Families:
     return Families(fine, groups)
 
 
-@functools.lru_cache(maxsize=8)
-def _group_indices(vocabulary: tuple[str, ...], path: Path) -> dict[str, tuple[int, ...]]:
-    column = {a: i for i, a in enumerate(vocabulary)}
-    return {group: tuple(column[a] for a in family if a in column) for group, family in load(path).groups.items()}
-
 
 def group_families(vocabulary: list[str], path: Path = TABLE) -> dict[str, tuple[int, ...]]:
     """Per served segmenter group: its family's articleTypes as indices of `vocabulary` (those it has); a model
     without an articleType head gets none."""
-    return {g: ids for g, ids in _group_indices(tuple(vocabulary), path).items() if ids} if vocabulary else {}
+    column = {a: i for i, a in enumerate(vocabulary)}
+    indices = {g: tuple(column[a] for a in family if a in column) for g, family in load(path).groups.items()}
+    return {g: ids for g, ids in indices.items() if ids}

@@ -28,9 +28,9 @@ def _front_door(settings: FrontDoorSettings) -> str:
     return f"http://{host}:{settings.port}"
 
 
-def _catalogue_note() -> str:
-    """What the page's similar products will search (FASHION_INDEX, as the server reads it)."""
-    folder = os.environ.get("FASHION_INDEX") or os.environ.get("AIP_STORAGE_URI")
+def _catalogue_note(settings: FrontDoorSettings) -> str:
+    """What the page's similar products will search (FASHION_INDEX, else AIP_STORAGE_URI, as the server reads)."""
+    folder = settings.index_dir or settings.storage_uri
     if folder:
         return f"similar products from the catalogue index in {folder}; POST /search"
     return "no catalogue index: `make demo-index`, or FASHION_INDEX=FOLDER, gives it similar products"
@@ -73,7 +73,7 @@ Serving at {front} (TorchServe behind it on loopback; management {ts.read_config
   curl --data-binary @photo.jpg {front}{registry.ENSEMBLE_PATH}   # the in-process ensemble, same JSON
   curl -T photo.jpg {front}/predictions/segmenter             # or embedder, attributes
   curl -H 'Content-Type: application/json' -d '{{"text": ["red dress"]}}' {front}/predictions/embedder
-The web page: {front}/ ({_catalogue_note()}).
+The web page: {front}/ ({_catalogue_note(settings)}).
 Stop it with `make stop`. Logs: {args.logs}/.""")
     return 0
 

@@ -3,11 +3,12 @@
 The id is looked up in the loaded catalogue index (catalogue.index: sources.parquet); only the image the index
 names for it is read (catalogue.thumbnails), so a request can name a product but never a path or a URL. An
 unknown id, or one whose image cannot be read now, answers 404 in the error shape. Answers are JPEG, at most
-THUMBNAIL_SIDE pixels a side, cached in memory (CACHE_SIZE) and by the browser (Cache-Control).
+THUMBNAIL_SIDE pixels a side, cached in memory (CACHE_SIZE, functools.lru_cache) and by the browser
+(Cache-Control).
 """
 from __future__ import annotations
 
-import collections
+import functools
 import threading
 
 import httpx
@@ -28,25 +29,17 @@ HEADERS = {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "n
 class ThumbnailRoutes:
     def __init__(self, door: Door, service: SearchService) -> None:
         self.door, self.service = door, service
-        self.cache: collections.OrderedDict[str, bytes] = collections.OrderedDict()
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # the one HTTP client, made on the first URL source
         self.http: httpx.Client | None = None
+        self._read = functools.lru_cache(maxsize=CACHE_SIZE)(self._make)  # failures are not cached
 
-    def _read(self, product_id: str, source: str) -> bytes:
+    def _make(self, product_id: str, source: str) -> bytes:
         from catalogue.thumbnails import thumbnail  # here, as the index is: a door without a catalogue still starts
 
-        with self.lock:
-            if product_id in self.cache:
-                self.cache.move_to_end(product_id)
-                return self.cache[product_id]
-            if self.http is None and "://" in source:
-                self.http = httpx.Client(timeout=FETCH_TIMEOUT_S, follow_redirects=True)
-        data = thumbnail(product_id, source, self.http)
-        with self.lock:
-            self.cache[product_id] = data
-            while len(self.cache) > CACHE_SIZE:
-                self.cache.popitem(last=False)
-        return data
+        if "://" in source:
+            with self.lock:
+                self.http = self.http or httpx.Client(timeout=FETCH_TIMEOUT_S, follow_redirects=True)
+        return thumbnail(product_id, source, self.http)
 
     async def thumbnail(self, request: Request) -> Response:
         params = request.query_params

@@ -80,8 +80,8 @@ def fit(head: torch.nn.Linear, x: torch.Tensor, loss_of, steps: int, lr: float) 
 
 
 def _gender_loss(rows: Rows, pick: torch.Tensor, k: int, classes: int, worn_weight: float):
-    product = pick[~torch.from_numpy(np.char.startswith(rows.parts[pick].astype(str), "worn_"))]
-    worn = pick[torch.from_numpy(np.char.startswith(rows.parts[pick].astype(str), "worn_"))]
+    street = rows.worn[pick]
+    product, worn = pick[~street], pick[street]
     tp, tw = rows.targets[product, k], rows.targets[worn, k]
     wp, ww = class_weights(tp, classes), balanced_weights(tw, classes)
 
