@@ -206,17 +206,21 @@ def _best_threshold(shares: list[float], truth: list[str]) -> tuple[float, float
     return best
 
 
-def _article_threshold(garments: list[dict[str, Any]]) -> tuple[float, float]:
-    """The articleType score below which a garment says null: most right-or-null, at most NULL_CAP null."""
-    best = (0.0, -1.0)
+def _article_threshold(garments: list[dict[str, Any]]) -> tuple[float, float, float]:
+    """The articleType score below which a garment says null: the one that scores most when a right answer counts
+    +1, a wrong one -1 and a null 0 (null only where a wrong answer is likelier than a right one), at most NULL_CAP
+    null: (threshold, right share, right-or-null share). Counting a null as good as a right answer instead would
+    always null up to the cap, right answers included."""
+    best = (0.0, -np.inf, 0.0, 0.0)
     for t in sorted({0.0, *(round(g["article_score"], 3) for g in garments)}):
-        null = [g["article_score"] < t for g in garments]
-        if np.mean(null) > NULL_CAP:
+        null = np.array([g["article_score"] < t for g in garments])
+        if null.mean() > NULL_CAP:
             break
-        ok = np.mean([n or g["article"] in g["family"] for n, g in zip(null, garments)])
-        if ok > best[1]:
-            best = (float(t), float(ok))
-    return best
+        right = np.array([g["article"] in g["family"] for g in garments]) & ~null
+        gain = float(right.sum() - (~right & ~null).sum())
+        if gain > best[1]:
+            best = (float(t), gain, float(right.mean()), float((right | null).mean()))
+    return best[0], best[2], best[3]
 
 
 def _main_answers(rows: list[dict[str, Any]], threshold: float, rule: str) -> list[tuple[str | None, float, list]]:
@@ -252,7 +256,8 @@ def _photo_article(rows: list[dict[str, Any]], threshold: float) -> tuple[str, f
 
 def calibrate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Thresholds and sources from uncalibrated rows of the calib part (fashion.worn_metadata.Calibration): each
-    gender threshold and source by balanced accuracy, the articleType threshold by right-or-null."""
+    gender threshold and source by balanced accuracy, a garment's articleType threshold by right minus wrong
+    (_article_threshold), the photo's by right-or-null (the issue's measure for it, null at most NULL_CAP)."""
     certain = [r for r in rows if not r["uncertain"]]
     photo = {r["stem"]: _men_share(r["photo_gender"], r["photo_gender_score"]) for r in rows}
     crops = {r["stem"]: [_men_share(g["gender"], g["gender_score"]) for g in r["garments"]] for r in rows}
@@ -266,7 +271,7 @@ def calibrate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     garment_fits = {k: _best_threshold(v, [r["gender"] for r, _ in worn]) for k, v in garment_sources.items()}
     photo_from = max(photo_fits, key=lambda k: photo_fits[k][1])
     garment_from = max(garment_fits, key=lambda k: garment_fits[k][1])
-    article_t, article_ok = _article_threshold([g for r in rows for g in r["garments"] if g["family"]])
+    article_t, article_right, article_ok = _article_threshold([g for r in rows for g in r["garments"] if g["family"]])
     rule, photo_t, photo_ok = _photo_article(rows, article_t)
     return {"men_share": photo_fits[photo_from][0], "women_share": photo_fits[photo_from][0] - 1e-4,
             "photo_gender_from": photo_from, "garment_men_share": garment_fits[garment_from][0],
@@ -276,6 +281,7 @@ def calibrate(rows: list[dict[str, Any]]) -> dict[str, Any]:
                              "--calibrate)",
             "on_calib": {"photo_gender_balanced_accuracy": {k: round(v[1], 4) for k, v in photo_fits.items()},
                          "garment_gender_balanced_accuracy": {k: round(v[1], 4) for k, v in garment_fits.items()},
+                         "garment_family_right": round(article_right, 4),
                          "garment_family_right_or_null": round(article_ok, 4),
                          "photo_article_right_or_null": round(photo_ok, 4)}}
 

@@ -35,3 +35,25 @@ def test_batching_store_links_archives_and_rewrites_only_the_batch_size(tmp_path
     assert spec["dag"] == shipped["dag"]
     assert {k: v for k, v in spec["models"].items() if k != "batch-size"} == \
         {k: v for k, v in shipped["models"].items() if k != "batch-size"}
+
+
+def _garment(score: float, right: bool) -> dict:
+    return {"article_score": score, "article": "Skirts" if right else "Jeans", "family": ["Skirts"]}
+
+
+def test_garment_threshold_nulls_only_answers_likelier_wrong_than_right():
+    from bench.worn import _article_threshold
+
+    unsure = [_garment(0.05, n % 4 == 0) for n in range(8)]  # a quarter right: null them
+    sure = [_garment(0.6, n % 5 != 0) for n in range(20)]  # four in five right: answer
+    threshold, right, right_or_null = _article_threshold(unsure + sure)
+    assert 0.05 < threshold <= 0.6
+    assert right == 16 / 28 and right_or_null == 24 / 28
+
+
+def test_garment_threshold_keeps_mostly_right_answers_however_low_their_score():
+    from bench.worn import _article_threshold
+
+    low = [_garment(0.02, n % 3 != 0) for n in range(9)]  # two in three right, with a low score
+    high = [_garment(0.9, True) for _ in range(9)]
+    assert _article_threshold(low + high)[0] == 0.0  # right-or-null would have nulled them (up to the cap)
