@@ -21,7 +21,8 @@ PRODUCTS ?= ../shared/data/fashion_products
 .PHONY: setup archives demo-index serve stop test test-unit bench lint clean scale train-attributes evaluate-attributes colour-report \
 	image test-image ship-attributes train-embedder ship-embedder evaluate-embedder bench-embedder \
 	train-segmenter ship-segmenter evaluate-segmenter calibrate-prompt enrich-catalogue evaluate-catalogue bench-catalogue \
-	train-worn train-embedder-worn evaluate-worn-retrieval train-worn-heads calibrate-worn evaluate-worn
+	train-worn train-embedder-worn evaluate-worn-retrieval train-worn-heads train-worn-gender calibrate-worn \
+	evaluate-worn
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -106,8 +107,9 @@ train-embedder: setup
 # and labelled garment crops, a scene head (about 35 min on 2 CPU cores; figures in reports/worn_training.json),
 # then the embedder on its trunk with the worn crops (make train-embedder-worn), worn garment -> products P@10 of
 # the shipped and the new embedder (make evaluate-worn-retrieval), the gender and articleType heads refitted on the
-# frozen trunk (make train-worn-heads, minutes); the served thresholds chosen on the calib photos
-# (make calibrate-worn) and the served figures, before and after, on the val photos (make evaluate-worn).
+# frozen trunk (make train-worn-heads, minutes); the outfit gender model fitted on the train photos as served
+# (make train-worn-gender, a minute); the served thresholds chosen on the calib photos (make calibrate-worn) and
+# the served figures, before and after, on the val photos (make evaluate-worn).
 train-worn: setup
 	$(PY) -m training worn --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images --out build/train/worn \
 		--report-dir reports $(TRAIN_ARGS)
@@ -120,6 +122,9 @@ train-embedder-worn: setup
 train-worn-heads: setup
 	$(PY) -m training worn-heads --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images \
 		--out build/train/worn-heads --report-dir reports $(TRAIN_ARGS)
+
+train-worn-gender: archives
+	$(PY) -m training worn-gender --export build/export --out fashion/worn_gender.json
 
 calibrate-worn: archives
 	$(PY) -m bench.worn --calibrate --export build/export --out fashion/worn_calibration.json

@@ -31,6 +31,7 @@ STREET = ROOT / "../shared/data/street_photos"
 PRODUCTS = ROOT / "../shared/data/fashion_products"
 MATCH_IOU = 0.5
 NULL_CAP = 0.30  # the most a calibrated field may be null (issue 22)
+OUTFIT_PHOTO_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)  # how much the photo's own gender logit adds to the outfit's
 
 
 def _mask(rle: dict[str, Any]) -> np.ndarray:
@@ -258,23 +259,33 @@ def calibrate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Thresholds and sources from uncalibrated rows of the calib part (fashion.worn_metadata.Calibration): each
     gender threshold and source by balanced accuracy, a garment's articleType threshold by right minus wrong
     (_article_threshold), the photo's by right-or-null (the issue's measure for it, null at most NULL_CAP)."""
+    from fashion import worn_gender
+
     certain = [r for r in rows if not r["uncertain"]]
     photo = {r["stem"]: _men_share(r["photo_gender"], r["photo_gender_score"]) for r in rows}
     crops = {r["stem"]: [_men_share(g["gender"], g["gender_score"]) for g in r["garments"]] for r in rows}
-    photo_sources = {"photo": [photo[r["stem"]] for r in certain],
-                     "mean": [float(np.mean([photo[r["stem"]], *crops[r["stem"]]])) for r in certain]}
-    photo_fits = {k: _best_threshold(v, [r["gender"] for r in certain]) for k, v in photo_sources.items()}
+    shares = {"photo": photo,
+              "mean": {r["stem"]: float(np.mean([photo[r["stem"]], *crops[r["stem"]]])) for r in rows}}
+    outfit = worn_gender.load()
+    for weight in OUTFIT_PHOTO_WEIGHTS if outfit is not None else ():
+        shares[f"outfit:{weight}"] = {r["stem"]: outfit.share([g["label"] for g in r["garments"]], photo[r["stem"]],
+                                                              weight) for r in rows}
+    photo_fits = {k: _best_threshold([v[r["stem"]] for r in certain], [r["gender"] for r in certain])
+                  for k, v in shares.items()}
+    photo_from = max(photo_fits, key=lambda k: photo_fits[k][1])
+    wearer = shares[photo_from] if photo_from.startswith("outfit") else photo  # what a garment's "photo" reads
     worn = [(r, g) for r in certain for g in r["garments"] if g["family"]]
     garment_sources = {"crop": [_men_share(g["gender"], g["gender_score"]) for _, g in worn],
-                       "photo": [photo[r["stem"]] for r, _ in worn]}
+                       "photo": [wearer[r["stem"]] for r, _ in worn]}
     garment_sources["mean"] = [(a + b) / 2 for a, b in zip(garment_sources["crop"], garment_sources["photo"])]
     garment_fits = {k: _best_threshold(v, [r["gender"] for r, _ in worn]) for k, v in garment_sources.items()}
-    photo_from = max(photo_fits, key=lambda k: photo_fits[k][1])
     garment_from = max(garment_fits, key=lambda k: garment_fits[k][1])
     article_t, article_right, article_ok = _article_threshold([g for r in rows for g in r["garments"] if g["family"]])
     rule, photo_t, photo_ok = _photo_article(rows, article_t)
+    source, _, weight = photo_from.partition(":")
     return {"men_share": photo_fits[photo_from][0], "women_share": photo_fits[photo_from][0] - 1e-4,
-            "photo_gender_from": photo_from, "garment_men_share": garment_fits[garment_from][0],
+            "photo_gender_from": source, **({"outfit_photo_weight": float(weight)} if weight else {}),
+            "garment_men_share": garment_fits[garment_from][0],
             "garment_women_share": garment_fits[garment_from][0] - 1e-4, "garment_gender_from": garment_from,
             "article_score": article_t, "main_garment": rule, "photo_article_score": photo_t,
             "calibrated_on": f"the worn split's calib part ({len(rows)} street photos; python -m bench.worn "

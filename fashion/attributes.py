@@ -15,6 +15,7 @@ from fashion.preprocess import model_pixels, normalize
 from fashion.stage import FORWARD_CHUNK, ModelStage, add_model, chunks, input_pixels, live, planned
 from fashion.trunk import DIGEST, FEATURES
 from fashion.worn_families import group_families
+from fashion import worn_gender
 from fashion.worn_metadata import Calibration, garment_metadata, photo_metadata
 
 if TYPE_CHECKING:
@@ -112,6 +113,7 @@ class AttributesStage(ModelStage):
         super().__init__(model)
         self.calibration = cal or Calibration.load()  # when a worn photo's fields are answered
         self.families = group_families(model.heads.get("articleType", []))
+        self.outfit = worn_gender.load()  # the wearer's gender from what they wear (None: the photo head alone)
 
     @classmethod
     def load(cls, directory: str | Path, device: torch.device) -> "AttributesStage":
@@ -136,13 +138,14 @@ class AttributesStage(ModelStage):
     def _describe(self, it: ImageResult, row: list[dict[str, np.ndarray]]) -> None:
         """Each head's probabilities per row: row 0 is the whole image, then one row per garment."""
         attr, cal = self.model, self.calibration
-        garments = None
+        groups = None if it.garments is None else [g.label for g in it.garments]
+        garments, wearer = None, worn_gender.wearer(self.outfit, cal, row[0], attr.heads, groups)
         if it.garments is not None:
             garments = [garment_metadata(r, row[0], attr.heads, attr.mapping, attr.source, cal,
-                                         self.families.get(g.label)) for r, g in zip(row[1:], it.garments)]
+                                         self.families.get(g.label), wearer) for r, g in zip(row[1:], it.garments)]
             it.values["garment_metadata"] = garments
         it.values["metadata"] = photo_metadata(row[0], attr.heads, attr.mapping, attr.source, garments,
-                                               [g.area for g in it.garments or ()], cal, row[1:])
+                                               [g.area for g in it.garments or ()], cal, row[1:], wearer)
 
     @staticmethod
     def writes(result: ImageResult, options: Options, response: dict[str, Any]) -> None:

@@ -31,7 +31,9 @@ class Calibration:
     garment_men_share: float = 0.5  # the same for a garment's gender
     garment_women_share: float = 0.5
     garment_gender_from: str = "crop"  # crop: its own crop's P(Men); photo: its whole photo's; mean: of the two
-    photo_gender_from: str = "photo"  # photo: the whole photo's P(Men); mean: of the photo's and its garments' crops
+    photo_gender_from: str = "photo"  # photo: the whole photo's P(Men); mean: of the photo's and its garments' crops;
+    # outfit: the outfit model's (fashion/worn_gender.py) with the photo's logit at outfit_photo_weight
+    outfit_photo_weight: float = 0.5
     article_score: float = 0.0  # a garment's articleType below it: null
     article_within_group: bool = True  # a garment's articleType: the likeliest of its segmenter group's family
     main_garment: str = "largest"  # which known garment names a worn photo: largest (mask area) | surest (score)
@@ -76,6 +78,17 @@ def worn_gender(share: float, men_at: float, women_at: float, what: str) -> dict
                                           f"between the calibrated {women_at:.2f} and {men_at:.2f}")
 
 
+def is_worn(probs: dict[str, np.ndarray], heads: dict[str, list[str]]) -> bool:
+    """Whether the scene head calls the photo worn."""
+    return SCENE in probs and scored(probs[SCENE], heads[SCENE])["label"] == WORN
+
+
+def garment_article(probs: np.ndarray, vocab: list[str], cal: Calibration,
+                    family: tuple[int, ...] | None) -> dict[str, Any]:
+    """A garment's articleType before its threshold: the likeliest of its family when asked, else of all."""
+    return scored_within(probs, vocab, family) if cal.article_within_group and family else scored(probs, vocab)
+
+
 def scored_within(probs: np.ndarray, vocab: list[str], members: tuple[int, ...]) -> dict[str, Any]:
     """The most probable of `members`, with its own probability (not renormalised over them: the score stays the
     model's confidence in that answer, which the calibrated threshold reads)."""
@@ -85,14 +98,16 @@ def scored_within(probs: np.ndarray, vocab: list[str], members: tuple[int, ...])
 
 def garment_metadata(probs: dict[str, np.ndarray], photo: dict[str, np.ndarray], heads: dict[str, list[str]],
                      mapping: dict[str, dict[str, str]], source: str, cal: Calibration,
-                     family: tuple[int, ...] | None = None) -> dict[str, Any]:
+                     family: tuple[int, ...] | None = None, wearer: float | None = None) -> dict[str, Any]:
     """One worn garment's metadata from its crop's probabilities (`photo`: its whole photo's, for its wearer;
-    `family`: the articleTypes its segmenter group may be, fashion/worn_families.yaml, as vocabulary indices)."""
+    `family`: the articleTypes its segmenter group may be, fashion/worn_families.yaml, as vocabulary indices;
+    `wearer`: the wearer's P(Men) when known apart from the photo's, fashion/worn_gender.py)."""
     fields = {h: scored(p, heads[h]) for h, p in probs.items() if h != SCENE}
-    if "articleType" in probs and cal.article_within_group and family:
-        fields["articleType"] = scored_within(probs["articleType"], heads["articleType"], family)
+    if "articleType" in probs:
+        fields["articleType"] = garment_article(probs["articleType"], heads["articleType"], cal, family)
     if "gender" in fields and adult(heads["gender"]):
-        own, wearer = men_share(probs["gender"], heads["gender"]), men_share(photo["gender"], heads["gender"])
+        own = men_share(probs["gender"], heads["gender"])
+        wearer = men_share(photo["gender"], heads["gender"]) if wearer is None else wearer
         share = {"crop": own, "photo": wearer}.get(cal.garment_gender_from, (own + wearer) / 2)
         fields["gender"] = worn_gender(share, cal.garment_men_share, cal.garment_women_share,
                                        {"crop": "garment", "photo": "photo"}.get(cal.garment_gender_from,
@@ -116,10 +131,11 @@ def main_garment(garments: list[dict[str, Any]], areas: list[int], rule: str = "
 
 def photo_metadata(probs: dict[str, np.ndarray], heads: dict[str, list[str]], mapping: dict[str, dict[str, str]],
                    source: str, garments: list[dict[str, Any]] | None, areas: list[int],
-                   cal: Calibration, garment_probs: list[dict[str, np.ndarray]] = ()) -> dict[str, Any]:
+                   cal: Calibration, garment_probs: list[dict[str, np.ndarray]] = (),
+                   wearer: float | None = None) -> dict[str, Any]:
     """The photo's metadata: its heads' answer for a product shot; for a worn photo the person's gender and the
     main garment's fields (`garments`: their metadata, None when the segmenter did not run; `garment_probs`:
-    their crops' probabilities)."""
+    their crops' probabilities; `wearer`: the wearer's P(Men) from the outfit model, when it answers)."""
     fields = {h: scored(p, heads[h]) for h, p in probs.items() if h != SCENE}
     scene = scored(probs[SCENE], heads[SCENE]) if SCENE in probs else None
     if scene is None or scene["label"] != WORN:
@@ -137,7 +153,9 @@ def photo_metadata(probs: dict[str, np.ndarray], heads: dict[str, list[str]], ma
             worn["articleType"] = unknown(article["score"], f"uncertain: the main garment's articleType "
                                                             f"{article['label']} scores {article['score']:.2f}, below "
                                                             f"the calibrated {cal.photo_article_score:.2f} for a photo")
-    if "gender" in probs and adult(heads["gender"]):
+    if "gender" in probs and adult(heads["gender"]) and wearer is not None:
+        worn["gender"] = worn_gender(wearer, cal.men_share, cal.women_share, "photo and its outfit")
+    elif "gender" in probs and adult(heads["gender"]):
         shares = [men_share(probs["gender"], heads["gender"])]
         if cal.photo_gender_from == "mean":
             shares += [men_share(p["gender"], heads["gender"]) for p in garment_probs]

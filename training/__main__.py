@@ -358,6 +358,16 @@ def _worn_heads(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worn_gender(args: argparse.Namespace) -> int:
+    """Fit the outfit gender model on the worn train photos as the export serves them."""
+    from training.worn_gender import run
+
+    result = run(args.export, args.out, args.limit)
+    print(json.dumps({k: v for k, v in result.items() if k != "model"}, indent=1))
+    print(f"outfit gender model: {args.out}")
+    return 0
+
+
 def _worn_retrieval(args: argparse.Namespace) -> int:
     """Worn garment -> products P@10 of embedder checkpoints, on the worn val split's labelled garments."""
     from fashion import embedder_model
@@ -508,6 +518,11 @@ def main(argv: list[str] | None = None) -> int:
     wh.add_argument("--out", type=Path, default=Path("build/train/worn-heads"))
     wh.add_argument("--report-dir", type=Path, default=Path("reports"))
     wh.add_argument("--limit", type=int, default=None, help="products and street photos each (smoke runs)")
+    wg = sub.add_parser("worn-gender", help="fit the outfit gender model on the worn train photos as served")
+    wg.add_argument("--export", type=Path, default=Path("build/export"),
+                    help="the export folder whose pipeline answers")
+    wg.add_argument("--out", type=Path, default=Path("fashion/worn_gender.json"))
+    wg.add_argument("--limit", type=int, default=None, help="the first N train photos (smoke runs)")
     r = sub.add_parser("worn-retrieval", help="worn garment -> products P@10 of embedder checkpoints (worn val split)")
     _data_args(r)
     r.add_argument("checkpoints", type=Path, nargs="+", help="embedder.pt files, e.g. weights/embedder.pt")
@@ -520,7 +535,8 @@ def main(argv: list[str] | None = None) -> int:
                 "compare-embedders": _embedder_compare, "segmenter-data": _segmenter_data,
                 "segmenter": _segmenter, "evaluate-segmenter": _evaluate_segmenter,
                 "calibrate-prompt": _calibrate_prompt, "ship-segmenter": _ship_segmenter, "worn": _worn,
-                "worn-retrieval": _worn_retrieval, "worn-heads": _worn_heads}
+                "worn-retrieval": _worn_retrieval, "worn-heads": _worn_heads,
+                "worn-gender": _worn_gender}
     return commands[args.command](args)
 
 
