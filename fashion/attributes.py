@@ -9,13 +9,13 @@ import numpy as np
 import torch
 from PIL import Image
 
+from fashion import worn_gender
 from fashion.backends import Runner
 from fashion.manifest import Manifest, load_artifact
 from fashion.preprocess import model_pixels, normalize
 from fashion.stage import FORWARD_CHUNK, ModelStage, add_model, chunks, input_pixels, live, planned
 from fashion.trunk import DIGEST, FEATURES
 from fashion.worn_families import group_families
-from fashion import worn_gender
 from fashion.worn_metadata import Calibration, garment_metadata, photo_metadata
 
 if TYPE_CHECKING:
