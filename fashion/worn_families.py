@@ -39,7 +39,6 @@ def load(path: Path = TABLE) -> Families:
     return Families(fine, groups)
 
 
-
 def group_families(vocabulary: list[str], path: Path = TABLE) -> dict[str, tuple[int, ...]]:
     """Per served segmenter group: its family's articleTypes as indices of `vocabulary` (those it has); a model
     without an articleType head gets none."""

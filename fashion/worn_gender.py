@@ -33,6 +33,12 @@ def sigmoid(z: float) -> float:
     return 1 / (1 + math.exp(-z))
 
 
+def presence(groups: tuple[str, ...], worn: list[str]) -> np.ndarray:
+    """1 for each of `groups` among `worn` (a photo's garments' groups), else 0."""
+    present = set(worn)
+    return np.array([g in present for g in groups], dtype=np.float64)
+
+
 @dataclasses.dataclass(frozen=True)
 class OutfitGender:
     """P(Men) logit from the segmenter groups of a photo's garments."""
@@ -40,13 +46,8 @@ class OutfitGender:
     coef: tuple[float, ...]  # one per group
     intercept: float
 
-    def features(self, worn: list[str]) -> np.ndarray:
-        """1 for each group among `worn` (the garments' groups), else 0."""
-        present = set(worn)
-        return np.array([g in present for g in self.groups], dtype=np.float64)
-
     def logit(self, worn: list[str]) -> float:
-        return float(self.features(worn) @ np.asarray(self.coef)) + self.intercept
+        return float(presence(self.groups, worn) @ np.asarray(self.coef)) + self.intercept
 
     def share(self, worn: list[str], photo_share: float, photo_weight: float) -> float:
         """The wearer's P(Men): the outfit's logit plus `photo_weight` times the photo's."""

@@ -83,12 +83,6 @@ def is_worn(probs: dict[str, np.ndarray], heads: dict[str, list[str]]) -> bool:
     return SCENE in probs and scored(probs[SCENE], heads[SCENE])["label"] == WORN
 
 
-def garment_article(probs: np.ndarray, vocab: list[str], cal: Calibration,
-                    family: tuple[int, ...] | None) -> dict[str, Any]:
-    """A garment's articleType before its threshold: the likeliest of its family when asked, else of all."""
-    return scored_within(probs, vocab, family) if cal.article_within_group and family else scored(probs, vocab)
-
-
 def scored_within(probs: np.ndarray, vocab: list[str], members: tuple[int, ...]) -> dict[str, Any]:
     """The most probable of `members`, with its own probability (not renormalised over them: the score stays the
     model's confidence in that answer, which the calibrated threshold reads)."""
@@ -103,8 +97,8 @@ def garment_metadata(probs: dict[str, np.ndarray], photo: dict[str, np.ndarray],
     `family`: the articleTypes its segmenter group may be, fashion/worn_families.yaml, as vocabulary indices;
     `wearer`: the wearer's P(Men) when known apart from the photo's, fashion/worn_gender.py)."""
     fields = {h: scored(p, heads[h]) for h, p in probs.items() if h != SCENE}
-    if "articleType" in probs:
-        fields["articleType"] = garment_article(probs["articleType"], heads["articleType"], cal, family)
+    if "articleType" in probs and cal.article_within_group and family:
+        fields["articleType"] = scored_within(probs["articleType"], heads["articleType"], family)
     if "gender" in fields and adult(heads["gender"]):
         own = men_share(probs["gender"], heads["gender"])
         wearer = men_share(photo["gender"], heads["gender"]) if wearer is None else wearer

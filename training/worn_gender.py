@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fashion.worn_gender import OutfitGender
+from fashion.worn_gender import OutfitGender, presence
 
 log = logging.getLogger("training")
 STREET = Path("../shared/data/street_photos")
@@ -51,8 +51,7 @@ def fit(outfits: list[list[str]], genders: list[str], groups: list[str]) -> tupl
     """The outfit model and its training figures."""
     from sklearn.linear_model import LogisticRegression
 
-    empty = OutfitGender(tuple(groups), (0.0,) * len(groups), 0.0)
-    x = np.stack([empty.features(o) for o in outfits])
+    x = np.stack([presence(tuple(groups), o) for o in outfits])
     y = np.array([g == "Men" for g in genders])
     if y.all() or not y.any():
         raise ValueError(f"the outfit model needs men and women among the photos ({int(y.sum())} men of {len(y)})")

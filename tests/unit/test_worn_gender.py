@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fashion import worn_gender
-from fashion.worn_gender import OutfitGender, wearer
+from fashion.worn_gender import OutfitGender, presence, wearer
 from fashion.worn_metadata import Calibration, photo_metadata
 from training.worn_gender import fit
 
@@ -23,7 +23,7 @@ def probs(men: float, worn: float = 0.95) -> dict[str, np.ndarray]:
 
 
 def test_the_outfit_logit_adds_each_worn_group_once_and_the_photos_weighted_logit():
-    assert OUTFIT.features(["skirt", "top", "skirt"]).tolist() == [1.0, 1.0, 0.0]
+    assert presence(OUTFIT.groups, ["skirt", "top", "skirt"]).tolist() == [1.0, 1.0, 0.0]
     assert OUTFIT.logit(["pants"]) == pytest.approx(0.5)
     share = OUTFIT.share(["pants"], 0.8, 0.5)
     assert share == pytest.approx(1 / (1 + math.exp(-(0.5 + 0.5 * math.log(0.8 / 0.2)))))
