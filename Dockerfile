@@ -55,8 +55,8 @@ RUN YOLO_CONFIG_DIR=/tmp/ultralytics python -m export all --out /tmp/export \
         --target "$([ "$VARIANT" = cuda ] && echo cuda || echo cpu)" \
     && rm -rf /tmp/export
 
-# ---- runtime ----
-FROM base AS runtime
+# ---- runtime: built on deps, so the virtualenv's layer is shared, not copied (a copy doubles the disk a build needs) ----
+FROM deps AS runtime
 ARG VARIANT
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -74,7 +74,6 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends openjdk-17-jre-headless tini curl \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --no-create-home --uid 10001 serve
-COPY --from=deps /opt/venv /opt/venv
 WORKDIR /app
 COPY fashion ./fashion
 COPY handlers ./handlers

@@ -209,6 +209,9 @@ image: setup
 	@echo "baking in: $$(ls .image-weights | grep -v README | tr '\n' ' ')(anything else is random; the export log says which)"
 	$(PY) -m export.quantize stage .image-calibration
 	@echo "torch index: $(or $(TORCH_INDEX_URL),PyPI)"
+	$(ENGINE) image prune -f >/dev/null
+	@store=$$($(ENGINE) info -f '{{.Store.GraphRoot}}' 2>/dev/null || $(ENGINE) info -f '{{.DockerRootDir}}' 2>/dev/null); \
+	echo "free where images are stored ($${store:-?}): $$(df -h --output=avail "$${store:-/}" 2>/dev/null | tail -1 | tr -d ' ') (a build needs about 12 GB)"
 	old=$$($(ENGINE) image inspect -f '{{.Id}}' $(IMAGE) 2>/dev/null || true); \
 	$(ENGINE) build $(IMAGE_ARGS) --target deps -t $(IMAGE)-deps . && \
 	$(ENGINE) build $(IMAGE_ARGS) -t $(IMAGE) . && \
