@@ -57,3 +57,37 @@ def test_garment_threshold_keeps_mostly_right_answers_however_low_their_score():
     low = [_garment(0.02, n % 3 != 0) for n in range(9)]  # two in three right, with a low score
     high = [_garment(0.9, True) for _ in range(9)]
     assert _article_threshold(low + high)[0] == 0.0  # right-or-null would have nulled them (up to the cap)
+
+
+def _gender_rows(men: list[float], women: list[float]) -> tuple[list[float], list[str]]:
+    return [*men, *women], ["Men"] * len(men) + ["Women"] * len(women)
+
+
+def test_gender_threshold_is_the_most_accurate_one_that_keeps_each_recall_at_the_floor():
+    from bench.worn import RECALL_FLOOR, _best_threshold
+
+    # 0.4 says Men for all 20 men but only 80 of the 100 women Women (balanced 0.900, accuracy 0.833);
+    # 0.9 loses 5 men and gains 10 women (balanced 0.825, accuracy 0.875): the target's form takes 0.9
+    shares, truth = _gender_rows([0.9] * 15 + [0.4] * 5, [0.1] * 80 + [0.5] * 10 + [0.95] * 10)
+    threshold, figures = _best_threshold(shares, truth)
+    assert threshold == 0.9 and RECALL_FLOOR <= 0.75
+    assert figures == {"accuracy": 105 / 120, "recall_Women": 0.9, "recall_Men": 0.75}
+
+
+def test_gender_threshold_falls_back_to_the_most_balanced_one_below_the_floor():
+    from bench.worn import _best_threshold
+
+    # no threshold keeps both recalls at 0.75: 0.15 is the most balanced (Men 4/4, Women 7/10)
+    shares, truth = _gender_rows([0.8, 0.3, 0.2, 0.15], [0.9, 0.7, 0.25] + [0.1] * 7)
+    threshold, figures = _best_threshold(shares, truth)
+    assert threshold == 0.15 and figures["recall_Men"] == 1.0 and figures["recall_Women"] == 0.7
+
+
+def test_photo_and_garment_sources_rank_by_both_floors_first_then_their_mean_accuracy():
+    from bench.worn import _joint_key
+
+    both = {"accuracy": 0.78, "recall_Women": 0.78, "recall_Men": 0.80}
+    sharp = {"accuracy": 0.79, "recall_Women": 0.79, "recall_Men": 0.75}
+    short = {"accuracy": 0.61, "recall_Women": 0.55, "recall_Men": 1.0}  # below the floor
+    assert _joint_key(both, both) > _joint_key(sharp, short)
+    assert _joint_key(sharp, both) > _joint_key(both, both)
