@@ -202,13 +202,10 @@ def _best_threshold(shares: list[float], truth: list[str]) -> tuple[float, dict[
     whose recall of each gender is at least RECALL_FLOOR (the most balanced one where none is): (threshold,
     {accuracy, recall_Women, recall_Men}). Balanced accuracy alone favours the rarer gender: on calib (20 men of
     136) it kept Women recall at 0.67 where 0.79 was possible with Men at 0.75."""
-    truth_men = np.array([g == "Men" for g in truth])
     best, best_key = (0.5, {}), (-1, -1.0)
     for t in sorted(set(np.round(shares, 3))):
-        said_men = np.asarray(shares) >= t
-        figures = {"accuracy": float(np.mean(said_men == truth_men)),
-                   "recall_Women": float(np.mean(~said_men[~truth_men])),
-                   "recall_Men": float(np.mean(said_men[truth_men]))}
+        measured = _gender_figures(["Men" if s >= t else "Women" for s in shares], truth)
+        figures = {k: measured[k] for k in ("accuracy", "recall_Women", "recall_Men")}
         key = _fit_key(figures)
         if key > best_key:
             best, best_key = (float(t), figures), key

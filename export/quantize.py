@@ -56,12 +56,13 @@ def _rgb(paths: list[Path]) -> list[Image.Image]:
     return [Image.open(p).convert("RGB") for p in paths]
 
 
-def reference_runner(directory: Path, name: str) -> tuple[Any, Manifest]:
-    """A model as export converted and parity-checked it: an int8 model's fp32 IR, any other its own artifact."""
+def reference_runner(directory: Path, name: str, fp32: bool = False) -> tuple[Any, Manifest]:
+    """A model as export converted and parity-checked it: an int8 model's fp32 IR, any other its own artifact
+    (`fp32`: the converted IR at fp32 whatever the served precision, e.g. a bf16 segmenter)."""
     from fashion.backends import load_runner
 
     manifest = Manifest.load(directory / f"{name}{MANIFEST_SUFFIX}")
-    if manifest.precision == "int8":
+    if fp32 or manifest.precision == "int8":
         return load_runner(directory / manifest.fp32_artifact, manifest.backend, CPU), manifest
     return load_runner(directory / manifest.artifact, manifest.backend, CPU, precision=manifest.precision), manifest
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from fashion.backends import load_runner
+from export.quantize import reference_runner
 from fashion.attributes import AttributeClassifier
 from fashion.decode import decode_image
 from fashion.embed import Embedder
-from fashion.manifest import MANIFEST_SUFFIX, Manifest, load_artifact
+from fashion.manifest import load_artifact
 from fashion.segment import Segmenter
 from tests.conftest import ROOT
 
@@ -31,8 +31,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 def segmenters(export_dir):
     from export import segmenter as exporter
 
-    manifest = Manifest.load(export_dir / f"segmenter{MANIFEST_SUFFIX}")
-    module = load_runner(export_dir / manifest.fp32_artifact, manifest.backend, CPU)
+    module, manifest = reference_runner(export_dir, "segmenter", fp32=True)
     kind, _, ref = manifest.weights["source"].partition(":")
     if kind == "hub":
         pytest.skip("the exported segmenter came from the hub; offline we cannot rebuild its eager twin")
@@ -64,8 +63,7 @@ def test_segmenter_agrees_with_ultralytics_predict(export_dir, street_photos, tm
     from ultralytics import YOLO
     from ultralytics.utils.ops import scale_masks
 
-    manifest = Manifest.load(export_dir / f"segmenter{MANIFEST_SUFFIX}")
-    module = load_runner(export_dir / manifest.fp32_artifact, manifest.backend, CPU)
+    module, manifest = reference_runner(export_dir, "segmenter", fp32=True)
     if not manifest.weights["source"].startswith("local:"):
         pytest.skip("needs the local trained checkpoint")
     from fashion import segmenter_checkpoint
