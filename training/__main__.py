@@ -29,9 +29,11 @@ def _train(args: argparse.Namespace) -> int:
     from training.loop import BEST, SPLIT, TrainConfig, checkpoint, evaluate, prepare_data, train
     from training.report import write_report
 
-    cfg = TrainConfig(csv=args.csv, images=args.images, out=args.out, input_size=args.input_size,
+    cfg = TrainConfig(csv=args.csv, images=args.images, out=args.out, architecture=args.architecture,
+                      input_size=args.input_size,
                       epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr,
-                      min_count=args.min_count, seed=args.seed, limit=args.limit, pretrained=args.pretrained,
+                      min_count=args.min_count, seed=args.seed, limit=args.limit,
+                      pretrained=None if args.pretrained == "none" else args.pretrained,
                       freeze_backbone=args.freeze_backbone, resume=args.resume, stop_after=args.stop_after)
     data = prepare_data(cfg)
     model, summary = train(cfg, data)
@@ -58,7 +60,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     """Rebuild the test split from the checkpoint's split.csv and recompute the report's figures."""
-    from fashion.attribute_model import build, input_spec
+    from fashion.attribute_model import build, checkpoint_spec
     from training.catalogue import read_catalogue
     from training.dataset import cache_pixels
     from training.labels import encode
@@ -70,7 +72,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     split = read_split(split_path)
     records, problems = read_catalogue(args.csv, args.images)
     records = [r for r in records if r.id in split]
-    spec = input_spec(int(ckpt["input_size"]))
+    spec = checkpoint_spec(ckpt)
     records, pixels = cache_pixels(records, spec, problems, workers=max(1, os.cpu_count() or 1))
     if len(records) != len(split):
         log.warning("%d of the split's %d rows are usable here", len(records), len(split))
@@ -307,7 +309,7 @@ def _compare(a, b, path: str = ""):
 
 def _worn(args: argparse.Namespace) -> int:
     """Fine-tune for worn clothes, then figures before (the init model) and after, side by side."""
-    from fashion.attribute_model import build
+    from fashion.attribute_model import build, checkpoint_spec
     from training.worn_eval import product_figures, worn_figures
     from training.worn_train import BEST, WornConfig, predict, train
 
@@ -322,14 +324,15 @@ def _worn(args: argparse.Namespace) -> int:
     init = torch.load(cfg.init, map_location="cpu", weights_only=True)
     before = build(init["architecture"], init["heads"])
     before.load_state_dict(init["state_dict"])
+    spec = checkpoint_spec(init)
     test = torch.from_numpy(np.flatnonzero(rows.parts == "test"))
     val = np.flatnonzero(worn.parts == "val")
     offset = summary["products"]  # rows: the products first, then the worn rows
     figures = {}
     for name, m, h in (("before", before, init["heads"]), ("after", model, heads)):
         figures[name] = {
-            "products_test": product_figures(predict(m, rows.pixels[test]), h, rows.targets[test]),
-            "worn_val": worn_figures(predict(m, rows.pixels[torch.from_numpy(offset + val)]), h,
+            "products_test": product_figures(predict(m, rows.pixels[test], spec), h, rows.targets[test]),
+            "worn_val": worn_figures(predict(m, rows.pixels[torch.from_numpy(offset + val)], spec), h,
                                      [worn.kinds[i] for i in val], [worn.person_gender[i] for i in val],
                                      [worn.uncertain[i] for i in val], worn.families[torch.from_numpy(val)])}
     report = {"training": summary, "figures": figures, "checkpoint": str(cfg.out / BEST)}
@@ -400,6 +403,8 @@ def _worn_retrieval(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from fashion.attribute_model import ARCHITECTURE, INPUT_SIZE, PRETRAINED
+
     p = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train the multi-head attribute classifier and write its report")
@@ -407,8 +412,9 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--out", type=Path, default=Path("build/train/attributes"),
                    help="checkpoints (attributes.pt = best epoch, last.pt = resumable) and split.csv")
     t.add_argument("--report-dir", type=Path, help="where attributes.md/.json go (default: --out)")
-    t.add_argument("--input-size", type=int, default=112,
-                   help="square input in pixels (112: about 47 min for 12 epochs on 2 CPU cores)")
+    t.add_argument("--architecture", default=ARCHITECTURE,
+                   help=f"timm backbone (default {ARCHITECTURE}; tiny_vit_5m_224 was the earlier one)")
+    t.add_argument("--input-size", type=int, default=INPUT_SIZE, help="square input in pixels")
     t.add_argument("--epochs", type=int, default=12)
     t.add_argument("--patience", type=int, default=4, help="early stopping: epochs without a better val loss")
     t.add_argument("--batch-size", type=int, default=64)
@@ -416,7 +422,9 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--min-count", type=int, default=20, help="classes with fewer labelled rows merge into Other")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--limit", type=int, help="use only the first N usable rows (smoke tests)")
-    t.add_argument("--pretrained", action="store_true", help="ImageNet TinyViT backbone from the hub (when online)")
+    t.add_argument("--pretrained", choices=[*PRETRAINED, "none"], default="package",
+                   help="ImageNet backbone weights: from their registry package (default; fashion/pretrained.py), "
+                        "from the hub (when online), or none (random)")
     t.add_argument("--freeze-backbone", action="store_true", help="train the heads only")
     t.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
     t.add_argument("--stop-after", type=int, help="run at most N epochs now (time-boxed runs; then --resume)")

@@ -90,7 +90,7 @@ def classifier_accuracy(checkpoint: str, pixels: torch.Tensor, records: list[Rec
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
     model = build(ckpt["architecture"], ckpt["heads"]).eval()
     model.load_state_dict(ckpt["state_dict"])
-    spec = attribute_spec(int(ckpt["input_size"]))
+    spec = attribute_spec(int(ckpt["input_size"]), ckpt["architecture"])
     if tuple(spec.size) != tuple(pixels.shape[-2:]):
         pixels = torch.nn.functional.interpolate(pixels.float(), size=spec.size, mode="bicubic").clamp(0, 255).byte()
     logits = [torch.cat(parts) for parts in zip(*(model(normalize(pixels[i:i + 256], spec))

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from fashion.attribute_model import MultiHeadClassifier, build, input_spec
+from fashion.attribute_model import ARCHITECTURE, INPUT_SIZE, MultiHeadClassifier, build, input_spec
 from fashion.manifest import InputSpec
 from training.catalogue import Problems, Record, read_catalogue
 from training.dataset import Augment, batches, cache_pixels, model_input
@@ -31,8 +31,8 @@ class TrainConfig:
     csv: Path
     images: Path
     out: Path = Path("build/train/attributes")
-    architecture: str = "tiny_vit_5m_224"
-    input_size: int = 112
+    architecture: str = ARCHITECTURE
+    input_size: int = INPUT_SIZE
     epochs: int = 12
     patience: int = 4
     batch_size: int = 64
@@ -42,13 +42,13 @@ class TrainConfig:
     min_count: int = 20
     seed: int = 0
     limit: int | None = None
-    pretrained: bool = False
+    pretrained: str | None = "package"  # ImageNet weights: "package" | "hub" | None (random)
     freeze_backbone: bool = False
     resume: bool = False
     stop_after: int | None = None  # epochs to run in this call (then resume later with resume=True)
 
     def spec(self) -> InputSpec:
-        return input_spec(self.input_size)
+        return input_spec(self.input_size, self.architecture)
 
 
 @dataclasses.dataclass
@@ -116,12 +116,12 @@ def evaluate(model: torch.nn.Module, data: Data, spec: InputSpec) -> dict[str, A
 
 
 def _new_model(cfg: TrainConfig, heads: dict[str, list[str]]) -> MultiHeadClassifier:
-    pretrained = False
-    if cfg.pretrained:
+    pretrained = cfg.pretrained
+    if pretrained == "hub":
         from fashion.provenance import hub_reachable
-        pretrained = hub_reachable()
-        if not pretrained:
-            log.warning("--pretrained: the hub is unreachable; training the backbone FROM SCRATCH")
+        if not hub_reachable():
+            log.warning("--pretrained hub: the hub is unreachable; training the backbone FROM SCRATCH")
+            pretrained = None
     torch.manual_seed(cfg.seed)
     model = build(cfg.architecture, heads, pretrained=pretrained)
     model.pretrained = pretrained

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from fashion.attribute_model import checkpoint_spec
+from fashion.manifest import InputSpec
 from fashion.provenance import sha256
 from training.labels import IGNORE, balanced_weights, class_weights
 from training.worn_train import Rows, WornConfig, _model, checkpoint, family_loss, load_rows
@@ -43,25 +45,25 @@ class HeadsConfig:
 
 
 @torch.inference_mode()
-def trunk_features(backbone: torch.nn.Module, pixels: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    from fashion.attribute_model import input_spec
+def trunk_features(backbone: torch.nn.Module, pixels: torch.Tensor, spec: InputSpec,
+                   batch_size: int = 256) -> torch.Tensor:
     from training.dataset import model_input
 
     backbone.eval()
-    spec = input_spec(112)
     return torch.cat([backbone(model_input(pixels[i:i + batch_size], spec)) for i in range(0, len(pixels), batch_size)])
 
 
 def cached_features(cfg: HeadsConfig) -> tuple[torch.Tensor, Rows, Any, dict[str, list[str]], dict[str, Any]]:
     model, heads, init = _model(WornConfig(csv=cfg.csv, images=cfg.images, init=cfg.init))
     model.load_state_dict(init["state_dict"])
-    rows, _, _ = load_rows(WornConfig(csv=cfg.csv, images=cfg.images, init=cfg.init, limit=cfg.limit), heads)
+    spec = checkpoint_spec(init)
+    rows, _, _ = load_rows(WornConfig(csv=cfg.csv, images=cfg.images, init=cfg.init, limit=cfg.limit), heads, spec)
     cache, trunk = cfg.out / "features.pt", sha256(cfg.init)
     saved = torch.load(cache, weights_only=True) if cache.is_file() else None
     if isinstance(saved, dict) and saved.get("init_sha256") == trunk and len(saved["features"]) == len(rows.pixels):
         features = saved["features"]  # the same trunk's features of the same rows
     else:
-        features = trunk_features(model.backbone, rows.pixels)
+        features = trunk_features(model.backbone, rows.pixels, spec)
         cfg.out.mkdir(parents=True, exist_ok=True)
         torch.save({"init_sha256": trunk, "features": features}, cache)
     return features, rows, model, heads, init

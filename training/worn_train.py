@@ -1,6 +1,6 @@
 """`python -m training worn`: the attribute model fine-tuned for worn clothes, from the shipped one.
 
-One TinyViT, the same five heads plus a `scene` head (product | worn), trained on three kinds of rows together:
+One backbone (the init checkpoint's, at its input size), the same five heads plus a `scene` head (product | worn), trained on three kinds of rows together:
 - product shots (the shipped model's own split, reports/attributes_split.csv: its test split stays held out):
   every head, and scene "product";
 - whole street photos (training/worn.py, the worn split's `train` part): the person's gender, scene "worn";
@@ -25,7 +25,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from fashion.attribute_model import MultiHeadClassifier, build, input_spec
+from fashion.attribute_model import MultiHeadClassifier, build, checkpoint_spec
+from fashion.manifest import InputSpec
 from fashion.worn_families import load as load_families
 from training.catalogue import read_catalogue
 from training.dataset import Augment, batches, cache_pixels, model_input
@@ -71,8 +72,7 @@ class Rows:
         return torch.from_numpy(np.array([str(p).startswith("worn_") for p in self.parts]))
 
 
-def load_rows(cfg: WornConfig, heads: dict[str, list[str]]) -> tuple[Rows, WornData, int]:
-    spec = input_spec(112)
+def load_rows(cfg: WornConfig, heads: dict[str, list[str]], spec: InputSpec) -> tuple[Rows, WornData, int]:
     split = read_split(cfg.product_split)
     records, problems = read_catalogue(cfg.csv, cfg.images)
     records = [r for r in records if r.id in split]
@@ -153,18 +153,18 @@ def _model(cfg: WornConfig) -> tuple[MultiHeadClassifier, dict[str, list[str]], 
 
 
 @torch.inference_mode()
-def predict(model: torch.nn.Module, pixels: torch.Tensor, batch_size: int = 128) -> list[torch.Tensor]:
+def predict(model: torch.nn.Module, pixels: torch.Tensor, spec: InputSpec, batch_size: int = 128) -> list[torch.Tensor]:
     model.eval()
-    spec = input_spec(112)
     outs = [model(model_input(pixels[i:i + batch_size], spec)) for i in range(0, len(pixels), batch_size)]
     return [torch.cat([o[k] for o in outs]) for k in range(len(outs[0]))]
 
 
-def selection_loss(model, rows: Rows, weights, article: int, worn_gender: WornGender | None = None) -> float:
+def selection_loss(model, rows: Rows, spec: InputSpec, weights, article: int,
+                   worn_gender: WornGender | None = None) -> float:
     """The loss that picks the best epoch: product validation rows and the worn calib rows (never worn val),
     weighted as in training."""
     pick = torch.from_numpy(np.flatnonzero((rows.parts == "val") | (rows.parts == "worn_calib")))
-    logits = predict(model, rows.pixels[pick])
+    logits = predict(model, rows.pixels[pick], spec)
     return round(float(losses(tuple(logits), rows.targets[pick], rows.families[pick], weights, article, 0.0,
                               rows.worn[pick], worn_gender)), 5)
 
@@ -172,7 +172,8 @@ def selection_loss(model, rows: Rows, weights, article: int, worn_gender: WornGe
 def train(cfg: WornConfig) -> tuple[MultiHeadClassifier, dict[str, Any], Rows, WornData, dict[str, list[str]]]:
     cfg.out.mkdir(parents=True, exist_ok=True)
     model, heads, init = _model(cfg)
-    rows, worn, n_products = load_rows(cfg, heads)
+    spec = checkpoint_spec(init)
+    rows, worn, n_products = load_rows(cfg, heads, spec)
     article = list(heads).index("articleType")
     train_rows = torch.from_numpy(np.flatnonzero((rows.parts == "train") | (rows.parts == "worn_train")))
     weights = [class_weights(rows.targets[train_rows, k], len(v)) for k, v in enumerate(heads.values())]
@@ -202,11 +203,10 @@ def train(cfg: WornConfig) -> tuple[MultiHeadClassifier, dict[str, Any], Rows, W
     else:
         torch.manual_seed(cfg.seed)
         # the initial model is the bar to beat
-        state["best"] = selection_loss(model, rows, weights, article, worn_gender)
+        state["best"] = selection_loss(model, rows, spec, weights, article, worn_gender)
         log.info("epoch 0 (the initial model): selection loss %.4f", state["best"])
         torch.save(checkpoint(model, heads, init, {}), cfg.out / BEST)
-    augment = Augment((112, 112))
-    spec = input_spec(112)
+    augment = Augment(spec.size)
     ran = 0
     while state["epoch"] < cfg.epochs and state["bad"] < cfg.patience:
         if cfg.stop_after is not None and ran >= cfg.stop_after:
@@ -226,7 +226,7 @@ def train(cfg: WornConfig) -> tuple[MultiHeadClassifier, dict[str, Any], Rows, W
             scheduler.step()
             running += loss.item()
             bar.set_postfix(loss=f"{running / n:.3f}")
-        val = selection_loss(model, rows, weights, article, worn_gender)
+        val = selection_loss(model, rows, spec, weights, article, worn_gender)
         state["epoch"], state["seconds"] = epoch, state["seconds"] + time.time() - t0
         state["history"].append({"epoch": epoch, "train_loss": round(running / max(1, len(bar)), 5),
                                  "selection_loss": val, "seconds": round(time.time() - t0, 1)})
