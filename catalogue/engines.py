@@ -115,6 +115,22 @@ def model_folder(models: Path) -> Path:
     return folder
 
 
+class ModelsMissing(SystemExit):
+    """The models folder holds no export: the message names the make target that writes one. A SystemExit for
+    the command line; `check_models` raises it before any job starts."""
+
+
+def check_models(models: Path) -> Path:
+    """The export folder `models` names (an ensemble archive unpacked), or ModelsMissing saying what to run."""
+    if not Path(models).exists():
+        raise ModelsMissing(f"{models} does not exist; run `make archives` (it writes build/export and "
+                            "model_store/fashion.mar)")
+    folder = model_folder(Path(models))
+    if not (Path(folder) / "segmenter.json").is_file():
+        raise ModelsMissing(f"{models} holds no exported models; run `make archives` (it writes build/export)")
+    return folder
+
+
 class LocalEngine:
     """The three models in this process (fashion.pipeline.Pipeline over an export folder or the ensemble
     archive); same bodies."""
@@ -126,9 +142,7 @@ class LocalEngine:
 
         if threads:  # the backends take torch's setting (fashion.backends); OpenVINO's answers vary with it
             torch.set_num_threads(threads)
-        model_dir = model_folder(model_dir)
-        if not (Path(model_dir) / "segmenter.json").is_file():
-            raise SystemExit(f"{model_dir} holds no exported models; run `make archives` (it writes build/export)")
+        model_dir = check_models(model_dir)
         self.pipeline = Pipeline.load(model_dir)
 
     def answer(self, images: list[bytes], parameters: dict[str, Any]) -> list[dict[str, Any]]:

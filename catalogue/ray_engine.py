@@ -9,8 +9,11 @@ pipeline (fashion.pipeline via catalogue.engines.LocalEngine), into DEST as a fo
   `gpus` per actor when the cluster has GPUs.
 - Each actor call is a part of `part_size` records, answered `batch` images per forward and written as ONE
   Parquet part (catalogue.parts) before the call returns. Errors of one image (unreadable, refused) are rows.
-- Worker loss: Ray Data restarts lost actors and retries their calls (its defaults for actor pools); a retried
-  call rewrites the same part. Resuming is by id-keyed output partitions, not Ray Data's checkpointing: the
+- Preconditions are checked on the driver before a cluster job starts (the models folder holds an export, DEST
+  and the sources are readable: `preflight`), so a job that cannot run fails at once with what to do.
+- Worker loss: Ray Data restarts a lost actor at most `MAX_RESTARTS` times and retries its calls; a retried call
+  rewrites the same part. An actor that cannot start raises an ordinary error (never SystemExit, which Ray takes
+  for a crash to restart), so the job fails with the actor's message instead of retrying for ever. Resuming is by id-keyed output partitions, not Ray Data's checkpointing: the
   output is the checkpoint (a rerun skips the ids DEST's parts hold), it works for every source this package
   reads (tables, folders, JSONL with inline bytes, URLs), needs no second store, and a part is written whole
   or not at all, so no id is written twice.
@@ -31,16 +34,24 @@ PART_SIZE = 64  # records per actor call, and per Parquet part
 BATCH = 8  # images per forward in an actor
 MAX_DEFAULT_THREADS = 8  # a bigger node runs several actors of 8 threads
 ROOT = Path(__file__).resolve().parent.parent
+MAX_RESTARTS = 3  # per actor: then the job fails with the actor's error
+
+
+class ActorFailed(RuntimeError):
+    """An actor could not start (Ray Data fails the job on its first such error: no restart loop)."""
 
 
 class Enricher:
     """One actor: the pipeline over an export folder (or an ensemble .mar), writing each call's rows as a part."""
 
     def __init__(self, models: str, dest: str, parameters: dict[str, Any], batch: int, threads: int) -> None:
-        from catalogue.engines import LocalEngine
+        from catalogue.engines import LocalEngine, ModelsMissing
         from catalogue.enrich import Job
 
-        engine = LocalEngine(Path(models), threads)
+        try:
+            engine = LocalEngine(Path(models), threads)
+        except ModelsMissing as exc:  # a SystemExit would end the worker, which Ray restarts
+            raise ActorFailed(str(exc)) from None
         self.dim = int(engine.pipeline["embedder"].manifest.settings["embed_dim"])
         self.job = Job(engine, None, parameters, batch, 1, 0)
         self.parts = Parts(dest)
@@ -64,6 +75,14 @@ def connect(address: str | None) -> None:
         ray.init(address=address, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}}, log_to_driver=False, **local)
 
 
+def preflight(models: Path) -> None:
+    """What the driver can check before it starts a cluster job: the export the actors will load (a missing one
+    raises catalogue.engines.ModelsMissing, naming `make archives`)."""
+    from catalogue.engines import check_models
+
+    check_models(Path(models))
+
+
 def run(records: list[Record], dest: str, models: Path, parameters: dict[str, Any], *, address: str | None = None,
         actors: int | None = None, threads: int | None = None, gpus: float | None = None, part_size: int = PART_SIZE,
         batch: int = BATCH, progress: Any = None) -> Summary:
@@ -81,6 +100,7 @@ def run(records: list[Record], dest: str, models: Path, parameters: dict[str, An
         progress.refresh()
     if not todo:
         return summary
+    preflight(models)
     start = time.monotonic()
     connect(address)
     ray.data.DataContext.get_current().enable_progress_bars = False  # ours counts images, with rate and ETA
@@ -89,7 +109,8 @@ def run(records: list[Record], dest: str, models: Path, parameters: dict[str, An
     if gpus is None:
         gpus = 1.0 if resources.get("GPU", 0) >= 1 else 0.0
     pool = actors or (int(resources["GPU"] // gpus) if gpus else max(1, int(resources.get("CPU", 1) // threads)))
-    placement = {"num_cpus": threads * ACTOR_CPU_SHARE, **({"num_gpus": gpus} if gpus else {})}
+    placement = {"num_cpus": threads * ACTOR_CPU_SHARE, **({"num_gpus": gpus} if gpus else {}),
+                 "max_restarts": MAX_RESTARTS}
     items = [{"id": r.id, "source": r.source, "data": r.data} for r in todo]
     ds = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / part_size)))
     out = ds.map_batches(

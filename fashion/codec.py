@@ -15,7 +15,7 @@ import json
 from typing import Any, Union
 
 from fashion.errors import InvalidInput, PayloadTooLarge, RequestError
-from fashion.json_bounds import UTF8_BOM, check_json_bounds, looks_like_json
+from fashion.json_bounds import UTF8_BOM, check_json_bounds, check_json_text, looks_like_json
 from fashion.limits import limits
 from fashion.options import Options, parse_options
 
@@ -109,14 +109,17 @@ def _from_json(obj: Any) -> Request:
 
 
 def _parse_json_bytes(data: bytes | str) -> Any:
-    check_json_bounds(data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data)
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    check_json_bounds(raw)
     try:
-        return json.loads(data)
+        obj = json.loads(data)
     except RecursionError:
         raise InvalidInput("the JSON body is nested too deeply; send a flat object such as "
                            '{"b64": "...", "mask_format": "none"}') from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"the body looks like JSON but does not parse ({exc})") from None
+    check_json_text(obj, raw)
+    return obj
 
 
 def _text(value: Any) -> Any:

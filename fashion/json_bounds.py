@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import re
 
-from fashion.errors import PayloadTooLarge
+from typing import Any
+
+from fashion.errors import InvalidInput, PayloadTooLarge
 from fashion.limits import Limits, limits
 
 UTF8_BOM = b"\xef\xbb\xbf"
 # A string, or an unterminated one to the end: every '"' starts a match, so the pass is linear in the body.
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*(?:"|\\?\Z)', re.S)
 _BRACKET = re.compile(rb"[\[\]{}]")
+# a \uD800-\uDFFF escape (half of a pair, or alone), or such a code point written out (json.loads lets it pass)
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}|\xed[\xa0-\xbf]")
 
 
 def looks_like_json(data: bytes) -> bool:
@@ -44,3 +48,25 @@ def check_json_bounds(data: bytes, bounds: Limits | None = None) -> None:
     if deepest > bounds.max_json_depth:
         raise PayloadTooLarge(f"the JSON body is nested {deepest} levels deep; the limit is {bounds.max_json_depth} "
                               "(MAX_JSON_DEPTH)")
+
+
+def check_json_text(obj: Any, data: bytes) -> None:
+    """Raise InvalidInput (400) when a string of the parsed body holds a lone surrogate (an escape such as
+    "\\ud800" without its pair): JSON allows it, but it is not Unicode text, and every later step that encodes it
+    (a tokenizer, the response) would fail. Bodies without such an escape (nearly all) are not walked."""
+    if not _SURROGATE.search(data):
+        return
+    stack = [obj]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidInput("the JSON body holds text that is not valid Unicode (a lone surrogate such as "
+                                   "\\ud800 without its pair); send UTF-8 text") from None

@@ -30,6 +30,9 @@ def build(source: Path | dict[str, Any]) -> tuple[torch.nn.Module, dict[str, Any
     """(the ultralytics SegmentationModel with the weights, in fp32; the file's dict), from a path or read()'s dict."""
     from ultralytics.nn.tasks import SegmentationModel
 
+    from fashion.segmenter_backbone import register
+
+    register()  # a config may name the pretrained trunk layer
     ckpt = source if isinstance(source, dict) else torch.load(source, map_location="cpu", weights_only=True)
     model = SegmentationModel(dict(ckpt["yaml"]), nc=len(ckpt["names"]), verbose=False)
     model.load_state_dict({k: v.float() for k, v in ckpt["state_dict"].items()})

@@ -36,6 +36,7 @@ from starlette.responses import Response
 
 from fashion import models as registry
 from fashion.errors import InvalidInput, NotReady, PayloadTooLarge, RequestError, Unprocessable, UnsupportedMedia
+from fashion.json_bounds import check_json_text
 from fashion.limits import limits
 from fashion.options import as_number
 from launcher.door import Door, error, json_response
@@ -124,6 +125,7 @@ class SearchService:
                 obj = json.loads(body)
             except (ValueError, RecursionError):
                 raise InvalidInput("the body is not valid JSON") from None
+            check_json_text(obj, body)
             if not isinstance(obj, dict):
                 raise InvalidInput('a search is a JSON object: {"text": ...}, {"vector": [...]} or {"b64": ...}')
             if unknown := sorted(set(obj) - set(JSON_KEYS)):

@@ -119,6 +119,10 @@ def test_search_refusals_keep_the_error_contract(server) -> None:
         assert status == code and payload["error"]["code"] == code and payload["error"]["message"], body
     r = server.post("/search", content=b"not an image")
     assert r.status_code == 415 and "refused" in r.json()["error"]["message"]
+    for where in ("/search", "/predictions/embedder", "/predictions/fashion"):  # text that is not Unicode: 400
+        body = b'{"text": "\\ud800"}' if where == "/search" else b'{"text": ["red \\udfff dress"]}'
+        r = server.post(where, content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 400 and "surrogate" in r.json()["error"]["message"], (where, r.text)
 
 
 def test_search_cli_reads_the_index_through_the_server(server, catalogue_index: Path) -> None:

@@ -244,3 +244,31 @@ def test_the_index_keeps_each_products_image_for_thumbnails(tmp_path: Path, monk
     for source in (str(tmp_path / "gone.jpg"), str(tmp_path / "broken.jpg")):
         with pytest.raises(Unreadable):
             thumbnail("x", source)
+
+
+def test_a_ray_job_with_nothing_exported_fails_before_it_starts(tmp_path: Path, monkeypatch) -> None:
+    """The driver checks the export before Ray starts (no cluster, no restart loop), naming the make target."""
+    import subprocess
+    import sys
+    import time
+
+    from catalogue import ray_engine
+
+    photo = tmp_path / "photos" / "1.jpg"
+    photo.parent.mkdir()
+    photo.write_bytes(b"\xff\xd8 not really a photo")
+    (tmp_path / "empty").mkdir()
+    started = time.monotonic()
+    out = subprocess.run([sys.executable, "-m", "catalogue", "enrich", str(photo.parent), "--engine", "ray",
+                          "--models", str(tmp_path / "empty"), "--out", str(tmp_path / "out"), "--quiet"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "make archives" in out.stderr, out.stderr[-500:]
+    assert time.monotonic() - started < 60
+    # an actor that cannot start raises an ordinary error, which Ray Data fails the job on (a SystemExit ends the
+    # worker process, and Ray restarts it); a lost actor is restarted a bounded number of times
+    with pytest.raises(ray_engine.ActorFailed, match="make archives"):
+        ray_engine.Enricher(str(tmp_path / "empty"), str(tmp_path / "out"), {}, 1, 1)
+    assert 0 < ray_engine.MAX_RESTARTS < 10
+    monkeypatch.setattr("ray.is_initialized", lambda: pytest.fail("Ray must not start"), raising=False)
+    with pytest.raises(SystemExit, match="does not exist"):
+        ray_engine.preflight(tmp_path / "nowhere")

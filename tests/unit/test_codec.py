@@ -124,3 +124,15 @@ def test_json_with_a_utf8_bom_is_json_and_texts_must_be_strings():
     assert request.images == [b"hello"]
     with pytest.raises(InvalidInput, match="list of strings"):
         parse_request({"body": b'{"text": [["red dress"]]}'})
+
+
+@pytest.mark.parametrize("body", [b'{"text": ["\\ud800"]}', b'{"text": ["a \\udfff b"]}', b'{"b64": "x", "\\udbff": 1}',
+                                  '{"text": ["\ud800"]}', b'{"text": ["\xed\xa0\x80"]}'])
+def test_text_with_a_lone_surrogate_is_a_400_not_a_crash(body):
+    with pytest.raises(InvalidInput, match="surrogate"):
+        parse_request({"body": body})
+
+
+def test_a_surrogate_pair_is_text():
+    r = parse_request({"body": b'{"text": ["red \\ud83d\\udc57 dress"]}'})
+    assert r.texts == ["red \U0001f457 dress"]

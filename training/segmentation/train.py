@@ -32,6 +32,7 @@ class SegmenterConfig:
     groups: Path
     data: dict[str, Any]
     augment: dict[str, Any]
+    freeze_backbone_epochs: int = 0  # a pretrained first layer (TimmBackbone) trains from this epoch on
 
     @classmethod
     def read(cls, path: Path) -> "SegmenterConfig":
@@ -52,18 +53,48 @@ def prepare(cfg: SegmenterConfig, out: Path = RUN_DIR / "data") -> Path:
     return data
 
 
+BACKBONE = "model.0."  # ultralytics' name prefix of the first layer's parameters
+
+
+def freeze_backbone_until(epochs: int):
+    """An ultralytics `on_train_epoch_start` callback: the first layer (the pretrained trunk) frozen, its
+    BatchNorm statistics too, for the first `epochs` epochs (counted from 0, so a resumed run agrees)."""
+
+    def callback(trainer) -> None:
+        frozen = trainer.epoch < epochs
+        names = [n for n in trainer.freeze_layer_names if n != BACKBONE]
+        trainer.freeze_layer_names = [*names, BACKBONE] if frozen else names  # _model_train keeps their BN in eval
+        for name, p in trainer.model.named_parameters():
+            if name.startswith(BACKBONE) and p.dtype.is_floating_point:
+                p.requires_grad_(not frozen)
+        if trainer.epoch == epochs:
+            print(f"epoch {epochs + 1}: the backbone trains from now on")
+
+    return callback
+
+
+def _model(source: str, cfg: SegmenterConfig):
+    from ultralytics import YOLO
+
+    from fashion.segmenter_backbone import register
+
+    register()  # configs may name the pretrained trunk layer
+    model = YOLO(source)
+    if cfg.freeze_backbone_epochs:
+        model.add_callback("on_train_epoch_start", freeze_backbone_until(cfg.freeze_backbone_epochs))
+    return model
+
+
 def train(cfg: SegmenterConfig, resume: bool = False, run_dir: Path = RUN_DIR) -> Path:
     """Train (or resume) and return the best checkpoint."""
     os.environ.setdefault("YOLO_OFFLINE", "true")
-    from ultralytics import YOLO
-
     last = run_dir / "run" / "weights" / "last.pt"
     if resume and last.is_file():
         _set_epochs(last, cfg.epochs)
-        YOLO(str(last)).train(resume=True)
+        _model(str(last), cfg).train(resume=True)
     else:
         data = prepare(cfg, run_dir / "data")
-        YOLO(cfg.model).train(data=str(data), imgsz=cfg.imgsz, epochs=cfg.epochs, batch=cfg.batch,
+        _model(cfg.model, cfg).train(data=str(data), imgsz=cfg.imgsz, epochs=cfg.epochs, batch=cfg.batch,
                               patience=cfg.patience, seed=cfg.seed, deterministic=True, device="cpu",
                               workers=2, project=str(run_dir.resolve()), name="run", exist_ok=True,
                               pretrained=False, amp=False, plots=False, verbose=False, **cfg.augment)
