@@ -4,9 +4,11 @@
 `open_clip.get_tokenizer(name)` treat them like any built-in model. Built-in open_clip configs carry no
 preprocessing (it comes with a pretrained tag); ours is in `clip_models/preprocess.json` and `create()` passes it.
 
-`fashion-tinyvit-5m`: a timm TinyViT-5M image tower at 112 px (the attribute model's backbone and input size)
-with a linear projection to 256 dims, and a 4-layer, 192-wide text transformer over open_clip's BPE tokens
-(context 32: the longest catalogue name is 30 tokens).
+`fashion-effnet-lite0` (the default): a timm EfficientNet-Lite0 image tower at 160 px (the attribute model's
+backbone and input size: ImageNet-initialised from its registry package, fashion.pretrained) with a linear
+projection to 256 dims, and a 4-layer, 192-wide text transformer over open_clip's BPE tokens (context 32: the
+longest catalogue name is 30 tokens). `fashion-tinyvit-5m`: the same around a TinyViT-5M at 112 px (the earlier
+trunk).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from fashion.manifest import InputSpec
 
 CONFIG_DIR = Path(__file__).with_name("clip_models")
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"  # committed, trained by this project
-ARCHITECTURE = "fashion-tinyvit-5m"  # the default embedder (weights/embedder.pt)
+ARCHITECTURE = "fashion-effnet-lite0"  # the default embedder (weights/embedder.pt)
 SHIPPED_PATTERN = "embedder*.pt"  # what export's weight lookup looks for in WEIGHTS_DIR and weights/
 RESIZE_MODES = {"shortest": "shortest_crop", "squash": "squash"}  # open_clip's resize_mode -> InputSpec.resize
 
@@ -56,6 +58,19 @@ def create(name: str = ARCHITECTURE, pretrained: str | None = None) -> tuple[tor
         name, pretrained=pretrained, image_mean=pp.get("mean"), image_std=pp.get("std"),
         image_interpolation=pp.get("interpolation"), image_resize_mode=pp.get("resize_mode"))
     return model.eval(), transform
+
+
+def architecture_for(attributes_checkpoint: str | Path) -> str:
+    """Our architecture whose image tower is the attribute checkpoint's trunk at its input size (the embedder then
+    shares that trunk: fashion.trunk). Raises ValueError when none is."""
+    ckpt = torch.load(attributes_checkpoint, map_location="cpu", weights_only=True)
+    for config in sorted(CONFIG_DIR.glob("*.json")):
+        vision = json.loads(config.read_text()).get("vision_cfg", {})
+        if (vision.get("timm_model_name") == ckpt["architecture"]
+                and int(vision.get("image_size", 0)) == int(ckpt["input_size"])):
+            return config.stem
+    raise ValueError(f"no architecture in {CONFIG_DIR} has a {ckpt['architecture']} image tower at "
+                     f"{ckpt['input_size']} px (the trunk of {attributes_checkpoint}); add one")
 
 
 def input_spec(model: torch.nn.Module) -> InputSpec:

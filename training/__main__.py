@@ -138,8 +138,11 @@ def _embedder(args: argparse.Namespace) -> int:
     from fashion.embedder_model import input_spec
     from training.contrastive import BEST, EmbedderConfig, attributes_checkpoint, train
 
+    architecture = args.architecture or (embedder_model.ARCHITECTURE if args.init == "scratch" else
+                                         embedder_model.architecture_for(args.attributes_checkpoint or attributes_checkpoint(
+                                             EmbedderConfig(csv=args.csv, images=args.images))))
     cfg = EmbedderConfig(csv=args.csv, images=args.images, out=args.out, split=args.split, init=args.init,
-                         init_checkpoint=args.init_checkpoint,
+                         architecture=architecture, init_checkpoint=args.init_checkpoint,
                          attributes_checkpoint=args.attributes_checkpoint, unlock_image=args.unlock_image,
                          epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr,
                          image_lr=args.image_lr, name_share=args.name_share, seed=args.seed, limit=args.limit,
@@ -383,11 +386,13 @@ def _worn_retrieval(args: argparse.Namespace) -> int:
 
     families = load_families()
     vocabulary = sorted({a for f in families.fine.values() for a in f})
-    figures = {}
+    figures, cached = {}, None
     for checkpoint in args.checkpoints:
-        model, _ = embedder_model.create(embedder_model.ARCHITECTURE, pretrained=str(checkpoint))
+        architecture = torch.load(checkpoint, map_location="cpu", weights_only=True)["architecture"]
+        model, _ = embedder_model.create(architecture, pretrained=str(checkpoint))
         spec = embedder_model.input_spec(model)
-        if not figures:
+        if spec != cached:  # the pixels as this tower sees them (two architectures may differ)
+            cached = spec
             records, problems = read_catalogue(args.csv, args.images)
             records, pixels = cache_pixels(records, spec, problems, workers=max(1, os.cpu_count() or 1))
             worn = build_worn(spec, families, vocabulary, ["Men", "Women"])
@@ -403,6 +408,7 @@ def _worn_retrieval(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from fashion import embedder_model
     from fashion.attribute_model import ARCHITECTURE, INPUT_SIZE, PRETRAINED
 
     p = argparse.ArgumentParser(prog="python -m training", description=__doc__)
@@ -441,6 +447,9 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--split", type=Path, default=Path("reports/attributes_split.csv"),
                    help="id,split CSV to train/validate/test on (default: the attribute model's, so its held-out "
                         "images stay held out); a missing file means a fresh 70/10/20 split by articleType")
+    m.add_argument("--architecture", default=None,
+                   help="open_clip architecture (default: the one whose image tower is the attribute checkpoint's "
+                        f"trunk, fashion/clip_models/; else {embedder_model.ARCHITECTURE})")
     m.add_argument("--init", choices=["attributes", "scratch", "checkpoint"], default="attributes",
                    help="image trunk from the trained attribute model (locked unless --unlock-image), both "
                         "towers from random weights, or both from --init-checkpoint")

@@ -49,3 +49,35 @@ def test_marqo_fashion_siglip_architecture_exports_and_serves(tmp_path, response
     assert float(np.array(body["embedding"]) @ eager) >= 0.999
     refused = json.loads(handler.handle([{"body": {"text": ["red dress"]}}], context)[0])
     assert refused["error"]["code"] == 400 and "text tower" in refused["error"]["message"]
+
+
+def test_the_tinyvit_attribute_model_still_exports_and_serves(tmp_path, response_schema):
+    """The earlier trunk (tiny_vit_5m_224, with its ImageNet weights from the hub for users who have one) goes
+    through the same export, archive and handler as the default EfficientNet-Lite, at random weights here, with
+    its own input statistics and size from its checkpoint."""
+    from export import attributes
+    from export.archive import _model_files, build_mar
+    from export.vocabulary import load_default
+    from fashion.attribute_model import IMAGENET_MEAN, build
+    from fashion.decode import decode_image
+    from handlers.model_handler import ModelHandler
+
+    heads = load_default()["heads"]
+    torch.manual_seed(0)
+    model = build("tiny_vit_5m_224", heads)
+    checkpoint = tmp_path / "attributes-tinyvit.pt"
+    torch.save({"architecture": "tiny_vit_5m_224", "input_size": 112, "heads": heads,
+                "mapping": load_default()["mapping"], "state_dict": model.state_dict()}, checkpoint)
+    photo = sorted(PRODUCTS.glob("*.jpg"))[3]
+    manifest = attributes.export(tmp_path / "export", decode_image(photo.read_bytes()), str(checkpoint),
+                                 backend="torchscript")
+    assert manifest.architecture == "tiny_vit_5m_224" and manifest.input.size == (112, 112)
+    assert manifest.input.mean == IMAGENET_MEAN and manifest.parity["same_top1"]
+    mar = build_mar("attributes", _model_files(tmp_path / "export", "attributes"), tmp_path / "store",
+                    tmp_path / "build")
+    zipfile.ZipFile(mar).extractall(tmp_path / "unpacked")
+    handler, context = ModelHandler(), FakeContext(tmp_path / "unpacked", "attributes")
+    handler.initialize(context)
+    body = json.loads(handler.handle([{"body": photo.read_bytes()}], context)[0])
+    assert set(body["metadata"]) >= {"gender", "articleType", "productDisplayName"}, body
+    assert body["models"][0]["architecture"] == "tiny_vit_5m_224"

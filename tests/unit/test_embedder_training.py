@@ -68,17 +68,24 @@ def test_category_and_image_precision():
 def test_our_architecture_registers_with_open_clip_and_takes_the_attribute_backbone(tmp_path):
     model, transform = embedder_model.create()
     assert embedder_model.ARCHITECTURE in embedder_model.register()
-    assert model.visual.preprocess_cfg["size"] == (112, 112) and embedder_model.embedding_dim(model) == 256
+    assert model.visual.preprocess_cfg["size"] == (160, 160) and embedder_model.embedding_dim(model) == 256
     assert model.visual.preprocess_cfg["mean"] == embedder_model.preprocess_for(embedder_model.ARCHITECTURE)["mean"]
     assert embedder_model.tokenizer(embedder_model.ARCHITECTURE)(["red dress"]).shape == (1, 32)
-    from fashion.attribute_model import build
+    from fashion.attribute_model import ARCHITECTURE, INPUT_SIZE, build
 
-    attributes = build("tiny_vit_5m_224", {"gender": ["Men", "Women"]})
+    attributes = build(ARCHITECTURE, {"gender": ["Men", "Women"]}, pretrained="package")
     path = tmp_path / "attributes.pt"
-    torch.save({"architecture": "tiny_vit_5m_224", "state_dict": attributes.state_dict()}, path)
-    assert embedder_model.image_trunk_from_attributes(model, path) == "tiny_vit_5m_224"
+    torch.save({"architecture": ARCHITECTURE, "input_size": INPUT_SIZE, "state_dict": attributes.state_dict()}, path)
+    assert embedder_model.architecture_for(path) == embedder_model.ARCHITECTURE
+    assert embedder_model.image_trunk_from_attributes(model, path) == ARCHITECTURE
     for k, v in attributes.backbone.state_dict().items():
         assert torch.equal(model.visual.trunk.state_dict()[k], v), k
+    tinyvit = tmp_path / "tinyvit.pt"  # the earlier trunk has its own architecture; a trunk with none is refused
+    torch.save({"architecture": "tiny_vit_5m_224", "input_size": 112, "state_dict": {}}, tinyvit)
+    assert embedder_model.architecture_for(tinyvit) == "fashion-tinyvit-5m"
+    torch.save({"architecture": "tiny_vit_5m_224", "input_size": 96, "state_dict": {}}, tinyvit)
+    with pytest.raises(ValueError, match="no architecture"):
+        embedder_model.architecture_for(tinyvit)
 
 
 def test_a_saved_checkpoint_loads_through_open_clip_as_export_loads_it(tmp_path):
@@ -86,7 +93,7 @@ def test_a_saved_checkpoint_loads_through_open_clip_as_export_loads_it(tmp_path)
     path = tmp_path / "embedder.pt"
     torch.save({"state_dict": half_state(model), "architecture": embedder_model.ARCHITECTURE}, path)
     loaded, _ = embedder_model.create(pretrained=str(path))
-    x = torch.rand(2, 3, 112, 112)
+    x = torch.rand(2, 3, 160, 160)
     with torch.no_grad():
         a = torch.nn.functional.normalize(model.encode_image(x), dim=-1)
         b = torch.nn.functional.normalize(loaded.encode_image(x), dim=-1)
