@@ -26,11 +26,12 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_DEFAULT_TIMEOUT=180
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /build
-COPY requirements.txt requirements.lock ./
+COPY requirements.txt requirements-nodeps.txt requirements.lock ./
 RUN if [ "$VARIANT" = "cpu" ] && [ -n "$TORCH_INDEX_URL" ]; then \
         pip install --index-url "$TORCH_INDEX_URL" torch==2.14.1 torchvision==0.29.1; \
     fi \
-    && pip install -r requirements.txt -c requirements.lock
+    && pip install -r requirements.txt -c requirements.lock \
+    && pip install --no-deps -r requirements-nodeps.txt
 
 # ---- archives: export the three models and pack them (needs the code and the weights to bake in) ----
 FROM deps AS archives

@@ -24,10 +24,11 @@ PRODUCTS ?= ../shared/data/fashion_products
 	train-worn train-embedder-worn evaluate-worn-retrieval train-worn-heads train-worn-gender calibrate-worn \
 	evaluate-worn
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt requirements.lock
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-nodeps.txt requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt -c requirements.lock
+	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	touch $@
 
 setup: $(VENV)/.installed

@@ -33,6 +33,7 @@ MATCH_IOU = 0.5
 NULL_CAP = 0.30  # the most a calibrated field may be null (issue 22)
 RECALL_FLOOR = 0.75  # each gender's recall a gender threshold keeps on calib (the target's 0.70, plus a margin)
 OUTFIT_PHOTO_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)  # how much the photo's own gender logit adds to the outfit's
+FACE_WEIGHTS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)  # and the face's, where one is found (fashion/face_gender.py)
 
 
 def _mask(rle: dict[str, Any]) -> np.ndarray:
@@ -52,8 +53,24 @@ def _label(field: Any) -> str | None:
     return field.get("label") if isinstance(field, dict) else None
 
 
+def face_share(photo: bytes, response: dict[str, Any]) -> float | None:
+    """The face's P(male) as the served segmenter stage computes it (never in a response): the same region from
+    the response's garments, the same decoded pixels; None where no face is found or the step is off."""
+    from fashion import face_gender
+    from fashion.decode import decode_image
+
+    faces = face_gender.load()
+    if faces is None:
+        return None
+    image = decode_image(photo)
+    region = face_gender.face_region(((g["label"], tuple(g["box"])) for g in response.get("garments", [])),
+                                     image.size)
+    return faces.men_share(np.asarray(image.convert("RGB")), region)
+
+
 def worn_rows(pipe, part: str) -> list[dict[str, Any]]:
-    """One row per street photo of the part: its response's photo fields and its garments, matched."""
+    """One row per street photo of the part: its response's photo fields and its garments, matched, and the face's
+    P(male) (face_share, for calibration)."""
     from fashion.worn_families import load as load_families
     from training.worn import labelled_garments, read_gender, worn_split
 
@@ -61,7 +78,8 @@ def worn_rows(pipe, part: str) -> list[dict[str, Any]]:
     people, split = read_gender(ROOT / "reports/street_gender.csv"), worn_split(out=ROOT / "reports/worn_split.csv")
     rows = []
     for stem in sorted(s for s, p in split.items() if p == part):
-        response = _respond(pipe, (STREET / "photos" / f"{stem}.jpg").read_bytes())
+        photo = (STREET / "photos" / f"{stem}.jpg").read_bytes()
+        response = _respond(pipe, photo)
         truth = labelled_garments(np.asarray(Image.open(STREET / "labels" / f"{stem}.png")), names, families)
         gender, unsure = people[stem]
         meta = response.get("metadata") or {}
@@ -69,7 +87,7 @@ def worn_rows(pipe, part: str) -> list[dict[str, Any]]:
                      "photo_gender_score": (meta.get("gender") or {}).get("score"),
                      "photo_article": _label(meta.get("articleType")),
                      "photo_article_score": (meta.get("articleType") or {}).get("score"),
-                     "scene": _label(meta.get("scene")),
+                     "scene": _label(meta.get("scene")), "face": face_share(photo, response),
                      "families": sorted({a for g in truth for a in families.fine[g.label]}),
                      "garments": _match(response.get("garments", []), truth, families)})
     return rows
@@ -297,9 +315,12 @@ def calibrate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     shares = {"photo": photo,
               "mean": {r["stem"]: float(np.mean([photo[r["stem"]], *crops[r["stem"]]])) for r in rows}}
     outfit = worn_gender.load()
+    faces = FACE_WEIGHTS if any(r.get("face") is not None for r in rows) else (0.0,)
     for weight in OUTFIT_PHOTO_WEIGHTS if outfit is not None else ():
-        shares[f"outfit:{weight}"] = {r["stem"]: outfit.share([g["label"] for g in r["garments"]], photo[r["stem"]],
-                                                              weight) for r in rows}
+        for face in faces:
+            shares[f"outfit:{weight}:{face}"] = {
+                r["stem"]: outfit.share([g["label"] for g in r["garments"]], photo[r["stem"]], weight, r.get("face"),
+                                        face) for r in rows}
     photo_fits = {k: _best_threshold([v[r["stem"]] for r in certain], [r["gender"] for r in certain])
                   for k, v in shares.items()}
     worn = [(r, g) for r in certain for g in r["garments"] if g["family"]]
@@ -310,9 +331,11 @@ def calibrate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     garment_fits = garment_fits[photo_from]
     article_t, article_right, article_ok = _article_threshold([g for r in rows for g in r["garments"] if g["family"]])
     rule, photo_t, photo_ok = _photo_article(rows, article_t)
-    source, _, weight = photo_from.partition(":")
+    source, weight, face = (photo_from.split(":") + ["", ""])[:3]
     return {"men_share": photo_fits[photo_from][0], "women_share": photo_fits[photo_from][0] - 1e-4,
             "photo_gender_from": source, **({"outfit_photo_weight": float(weight)} if weight else {}),
+            **({"face_weight": float(face)} if face else {}),
+            "faces_found": round(float(np.mean([r.get("face") is not None for r in rows])), 4),
             "garment_men_share": garment_fits[garment_from][0],
             "garment_women_share": garment_fits[garment_from][0] - 1e-4, "garment_gender_from": garment_from,
             "article_score": article_t, "main_garment": rule, "photo_article_score": photo_t,

@@ -1,4 +1,4 @@
-"""Product attributes from one multi-head TinyViT: preprocess -> predict -> postprocess; AttributesStage runs it
+"""Product attributes from one multi-head classifier (a timm trunk): preprocess -> predict -> postprocess; AttributesStage runs it
 over envelopes and writes a response's `metadata` (fashion.stage)."""
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from fashion import worn_gender
+from fashion.face_gender import WEARER_FACE
 from fashion.backends import Runner
 from fashion.manifest import Manifest, load_artifact
 from fashion.preprocess import model_pixels, normalize
@@ -139,7 +140,8 @@ class AttributesStage(ModelStage):
         """Each head's probabilities per row: row 0 is the whole image, then one row per garment."""
         attr, cal = self.model, self.calibration
         groups = None if it.garments is None else [g.label for g in it.garments]
-        garments, wearer = None, worn_gender.wearer(self.outfit, cal, row[0], attr.heads, groups)
+        face = it.values.get(WEARER_FACE)  # the face's P(male) where the segmenter stage found one
+        garments, wearer = None, worn_gender.wearer(self.outfit, cal, row[0], attr.heads, groups, face)
         if it.garments is not None:
             garments = [garment_metadata(r, row[0], attr.heads, attr.mapping, attr.source, cal,
                                          self.families.get(g.label), wearer) for r, g in zip(row[1:], it.garments)]

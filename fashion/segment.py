@@ -17,6 +17,7 @@ from fashion.errors import InvalidInput, RequestError
 from fashion.manifest import Manifest, load_artifact
 from fashion.masks import Window, decode_rle, encode_rle, encode_window_rle, polygons, rle_area, suppress_overlaps
 from fashion.preprocess import Letterbox, letterbox
+from fashion import face_gender
 from fashion.stage import ModelStage, add_model, chunks, live, planned, rgb
 
 if TYPE_CHECKING:
@@ -251,11 +252,17 @@ SCHEMA: dict[str, Any] = {'sections': {'garments': {'type': 'array', 'items': {'
 
 
 class SegmenterStage(ModelStage):
-    """The registry's segmenter: each image's garments (with their colour) for the requests whose plan segments."""
+    """The registry's segmenter: each image's garments (with their colour) for the requests whose plan segments;
+    where metadata is asked for, the wearer's face evidence from the full-resolution photo (fashion.face_gender:
+    only its P(male) is kept, for the attribute stage, and only unless FASHION_FACE_GENDER=off)."""
     name: ClassVar[str] = "segmenter"
     schema: ClassVar[dict[str, Any]] = SCHEMA
 
     model: Segmenter
+
+    def __init__(self, model: Segmenter) -> None:
+        super().__init__(model)
+        self.faces = face_gender.load()
 
     @classmethod
     def load(cls, directory: str | Path, device: torch.device) -> "SegmenterStage":
@@ -277,6 +284,9 @@ class SegmenterStage(ModelStage):
                         it.error, it.garments = exc.to_dict(), None
                         continue
                 self._colour(it.garments, pixels)
+                if self.faces is not None and env.options.plan.emits("metadata"):
+                    region = face_gender.face_region(((g.label, g.box) for g in it.garments), it.size)
+                    it.values[face_gender.WEARER_FACE] = self.faces.men_share(pixels, region)
         add_model(envs, self.manifest.provenance())
 
     @staticmethod

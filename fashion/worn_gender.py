@@ -6,9 +6,11 @@ man. The outfit model is a logistic regression over which of the segmenter's gar
 1), fitted on the worn split's `train` photos as served (`python -m training worn-gender`, this
 package's worn_gender.json). A worn photo's P(Men) is then
 
-    sigmoid(outfit logit + photo_weight * logit(the photo head's P(Men) among Men and Women))
+    sigmoid(outfit logit + photo_weight * logit(the photo head's P(Men) among Men and Women)
+            + face_weight * logit(the face's P(male)))
 
-with `photo_weight` and the threshold chosen on the `calib` photos (fashion/worn_calibration.json).
+the face term only where a face was found (fashion/face_gender.py; never where FASHION_FACE_GENDER=off), with
+`photo_weight`, `face_weight` and the threshold chosen on the `calib` photos (fashion/worn_calibration.json).
 """
 from __future__ import annotations
 
@@ -49,9 +51,12 @@ class OutfitGender:
     def logit(self, worn: list[str]) -> float:
         return float(presence(self.groups, worn) @ np.asarray(self.coef)) + self.intercept
 
-    def share(self, worn: list[str], photo_share: float, photo_weight: float) -> float:
-        """The wearer's P(Men): the outfit's logit plus `photo_weight` times the photo's."""
-        return sigmoid(self.logit(worn) + photo_weight * logit(photo_share))
+    def share(self, worn: list[str], photo_share: float, photo_weight: float, face_share: float | None = None,
+              face_weight: float = 0.0) -> float:
+        """The wearer's P(Men): the outfit's logit plus `photo_weight` times the photo's, plus `face_weight` times
+        the face's where one was found."""
+        face = 0.0 if face_share is None else face_weight * logit(face_share)
+        return sigmoid(self.logit(worn) + photo_weight * logit(photo_share) + face)
 
     def to_dict(self) -> dict:
         return {"groups": list(self.groups), "coef": list(self.coef), "intercept": self.intercept}
@@ -72,10 +77,11 @@ def load(path: Path = OUTFIT_FILE) -> OutfitGender | None:
 
 
 def wearer(outfit: OutfitGender | None, cal: Calibration, photo: dict[str, np.ndarray], heads: dict[str, list[str]],
-           groups: list[str] | None) -> float | None:
+           groups: list[str] | None, face: float | None = None) -> float | None:
     """A worn photo's P(Men) from its garments' groups and its photo's probabilities, when the calibration says
     so; None (the photo head alone answers) for a product shot, without garments or without the model."""
     if (outfit is None or cal.photo_gender_from != "outfit" or groups is None or "gender" not in photo
             or not adult(heads.get("gender", [])) or not is_worn(photo, heads)):
         return None
-    return outfit.share(groups, men_share(photo["gender"], heads["gender"]), cal.outfit_photo_weight)
+    return outfit.share(groups, men_share(photo["gender"], heads["gender"]), cal.outfit_photo_weight, face,
+                        cal.face_weight)

@@ -34,6 +34,7 @@ class Calibration:
     photo_gender_from: str = "photo"  # photo: the whole photo's P(Men); mean: of the photo's and its garments' crops;
     # outfit: the outfit model's (fashion/worn_gender.py) with the photo's logit at outfit_photo_weight
     outfit_photo_weight: float = 0.5
+    face_weight: float = 0.0  # the face's logit in the wearer's gender, where a face was found (fashion/face_gender.py)
     article_score: float = 0.0  # a garment's articleType below it: null
     article_within_group: bool = True  # a garment's articleType: the likeliest of its segmenter group's family
     main_garment: str = "largest"  # which known garment names a worn photo: largest (mask area) | surest (score)
