@@ -1,5 +1,5 @@
-"""Product attributes from one multi-head classifier (a timm trunk): preprocess -> predict -> postprocess; AttributesStage runs it
-over envelopes and writes a response's `metadata` (fashion.stage)."""
+"""Product attributes from one multi-head classifier (a timm trunk): preprocess -> predict -> postprocess;
+AttributesStage runs it over envelopes and writes a response's `metadata` (fashion.stage)."""
 from __future__ import annotations
 
 from pathlib import Path

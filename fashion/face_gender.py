@@ -38,7 +38,7 @@ CHIP, CHIP_PADDING = 32, 0.2  # the chip the model was trained on (the package's
 MEANS = np.array([122.781998, 117.000999, 104.297997], np.float32)  # RGB, then / 256 (the package's manifest)
 # garment groups whose top edge is the shoulders (served groups, and the coarse ones of "groups": "coarse")
 UPPER_BODY = ("top", "outerwear", "dress", "scarf", "upper body", "full body")
-MIN_REGION_WIDTH = 400  # px: the region upscaled to at least this (calib: faces found in 0.875 of the photos, 0.85 at 320)
+MIN_REGION_WIDTH = 400  # px: the region upscaled to at least this (calib: a face in 0.875 of photos; 0.85 at 320)
 MAX_UPSCALE = 4.0
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in the photo's pixels
 

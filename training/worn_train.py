@@ -1,6 +1,7 @@
 """`python -m training worn`: the attribute model fine-tuned for worn clothes, from the shipped one.
 
-One backbone (the init checkpoint's, at its input size), the same five heads plus a `scene` head (product | worn), trained on three kinds of rows together:
+One backbone (the init checkpoint's, at its input size), the same five heads plus a `scene` head (product |
+worn), trained on three kinds of rows together:
 - product shots (the shipped model's own split, reports/attributes_split.csv: its test split stays held out):
   every head, and scene "product";
 - whole street photos (training/worn.py, the worn split's `train` part): the person's gender, scene "worn";
