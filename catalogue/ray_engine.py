@@ -14,9 +14,10 @@ pipeline (fashion.pipeline via catalogue.engines.LocalEngine), into DEST as a fo
 - Worker loss: Ray Data restarts a lost actor at most `MAX_RESTARTS` times and retries its calls; a retried call
   rewrites the same part. An actor that cannot start raises an ordinary error (never SystemExit, which Ray takes
   for a crash to restart), so the job fails with the actor's message instead of retrying for ever.
-  Resuming is by id-keyed output partitions, not Ray Data's checkpointing: the output is the checkpoint (a rerun skips the ids DEST's parts hold), it works for every source this package
-  reads (tables, folders, JSONL with inline bytes, URLs), needs no second store, and a part is written whole
-  or not at all, so no id is written twice.
+  Resuming is by id-keyed output partitions, not Ray Data's checkpointing: the output is the checkpoint (a rerun
+  skips the ids DEST's parts hold), it works for every source this package reads (tables, folders, JSONL with
+  inline bytes, URLs), needs no second store, and a part is written whole or not at all, so no id is written
+  twice.
 """
 from __future__ import annotations
 

@@ -140,7 +140,8 @@ def _embedder(args: argparse.Namespace) -> int:
 
     trunk = None if args.init == "scratch" else (
         args.attributes_checkpoint or attributes_checkpoint(EmbedderConfig(csv=args.csv, images=args.images)))
-    architecture = args.architecture or (embedder_model.architecture_for(trunk) if trunk else embedder_model.ARCHITECTURE)
+    architecture = args.architecture or (embedder_model.architecture_for(trunk) if trunk
+                                         else embedder_model.ARCHITECTURE)
     cfg = EmbedderConfig(csv=args.csv, images=args.images, out=args.out, split=args.split, init=args.init,
                          architecture=architecture, init_checkpoint=args.init_checkpoint,
                          attributes_checkpoint=args.attributes_checkpoint, unlock_image=args.unlock_image,
