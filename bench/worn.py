@@ -33,6 +33,8 @@ MATCH_IOU = 0.5
 NULL_CAP = 0.30  # the most a calibrated field may be null (issue 22)
 RECALL_FLOOR = 0.75  # each gender's recall a gender threshold keeps on calib (the target's 0.70, plus a margin)
 OUTFIT_PHOTO_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)  # how much the photo's own gender logit adds to the outfit's
+PRODUCT_FIELDS = ("gender", "masterCategory", "subCategory", "articleType", "baseColour", "season", "usage")
+CATEGORIES = ("masterCategory", "subCategory")  # plain strings in a response (derived from the articleType)
 FACE_WEIGHTS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)  # and the face's, where one is found (fashion/face_gender.py)
 
 
@@ -163,15 +165,19 @@ def product_rows(pipe, limit: int | None) -> tuple[list[dict[str, Any]], list[di
         if not path.is_file():
             continue
         meta = _respond(pipe, path.read_bytes()).get("metadata") or {}
-        rows.append({"id": pid, "gender": _label(meta.get("gender")), "articleType": _label(meta.get("articleType")),
-                     "scene": _label(meta.get("scene"))})
+        rows.append({"id": pid, **{f: _label(meta.get(f)) for f in PRODUCT_FIELDS if f not in CATEGORIES},
+                     **{f: meta.get(f) for f in CATEGORIES}, "scene": _label(meta.get("scene"))})
     return rows, [labels[r["id"]] for r in rows]
 
 
 def product_figures(rows: list[dict[str, Any]], labels: list[dict[str, str]]) -> dict[str, Any]:
-    return {"products": len(rows),
-            "gender": _share([r["gender"] == t["gender"] for r, t in zip(rows, labels)]),
-            "articleType": _share([r["articleType"] == t["articleType"] for r, t in zip(rows, labels)]),
+    """Each field's accuracy over the products whose label it has (the catalogue leaves some season and usage
+    empty or NA)."""
+    def accuracy(field: str) -> float | None:
+        pairs = [(r[field], t[field]) for r, t in zip(rows, labels) if t.get(field) not in (None, "", "NA")]
+        return _share([said == true for said, true in pairs]) if pairs and field in rows[0] else None
+
+    return {"products": len(rows), **{f: accuracy(f) for f in PRODUCT_FIELDS},
             "scene_product": _share([r["scene"] == "product" for r in rows]) if any(r["scene"] for r in rows)
             else None}
 
@@ -392,7 +398,7 @@ def table_rows(d: dict[str, Any]) -> list[str]:
             _g(w["garment_gender"]),
             f"{_n(r.get('P@10'))} (chance {_n(r.get('chance'))}, {r.get('garments', 0)} garments)",
             f"worn {_n(w['scene_worn'])}, products {_n(p.get('scene_product'))}",
-            f"gender {_n(p.get('gender'))}, articleType {_n(p.get('articleType'))} ({p.get('products', 0)} photos)",
+            ", ".join(f"{f} {_n(p.get(f))}" for f in PRODUCT_FIELDS if f in p) + f" ({p.get('products', 0)} photos)",
             f"{w['garments']['detected']} detected, {w['garments']['matched']} matched, "
             f"{w['garments']['labelled_with_two_or_more_detections']} labelled garments found twice"]
 

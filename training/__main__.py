@@ -342,6 +342,8 @@ def _worn(args: argparse.Namespace) -> int:
     report = {"training": summary, "figures": figures, "checkpoint": str(cfg.out / BEST)}
     out = args.report_dir / "worn_training.json"
     out.write_text(json.dumps(report, indent=1) + "\n")
+    ckpt = torch.load(cfg.out / BEST, map_location="cpu", weights_only=True)  # the figures travel with the weights
+    torch.save(ckpt | {"report": {"training": summary, "figures": figures}}, cfg.out / BEST)
     print(json.dumps(figures, indent=1))
     print(f"checkpoint: {cfg.out / BEST}; report: {out}")
     return 0
