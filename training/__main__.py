@@ -192,6 +192,19 @@ def _evaluate_embedder(args: argparse.Namespace) -> int:
     return 0 if not differences else 1
 
 
+def _evaluate_paraphrases(args: argparse.Namespace) -> int:
+    """P@10 and name@1 of each embedder on queries in words no caption uses."""
+    from training import paraphrase
+
+    result = paraphrase.evaluate(args.checkpoints, args.csv, args.images)
+    summary = {path: {k: m[k] for k in ("unseen_words", "issue_examples")} for path, m in result["models"].items()}
+    print(json.dumps(summary, indent=1))
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
+        args.out.with_suffix(".md").write_text(paraphrase.markdown(result))
+    return 0
+
+
 def _embedder_compare(args: argparse.Namespace) -> int:
     """Add a table of other runs' held-out figures to a report (how the shipped run compares with the others)."""
     from training import embedder_report
@@ -547,6 +560,11 @@ def main(argv: list[str] | None = None) -> int:
     _data_args(r)
     r.add_argument("checkpoints", type=Path, nargs="+", help="embedder.pt files, e.g. weights/embedder.pt")
     r.add_argument("--out", type=Path, help="write the figures here (JSON)")
+    pp = sub.add_parser("evaluate-paraphrases",
+                        help="text search in words no caption uses (reports/paraphrase_queries.csv), per embedder")
+    _data_args(pp)
+    pp.add_argument("checkpoints", type=Path, nargs="+", help="embedder.pt files, e.g. weights/embedder.pt")
+    pp.add_argument("--out", type=Path, help="write the figures here (JSON, and .md beside it)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     log.setLevel(logging.INFO)  # ours; open_clip logs every step of model creation on the root logger
@@ -556,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
                 "segmenter": _segmenter, "evaluate-segmenter": _evaluate_segmenter,
                 "calibrate-prompt": _calibrate_prompt, "ship-segmenter": _ship_segmenter, "worn": _worn,
                 "worn-retrieval": _worn_retrieval, "worn-heads": _worn_heads,
-                "worn-gender": _worn_gender}
+                "worn-gender": _worn_gender, "evaluate-paraphrases": _evaluate_paraphrases}
     return commands[args.command](args)
 
 

@@ -99,3 +99,19 @@ def test_a_saved_checkpoint_loads_through_open_clip_as_export_loads_it(tmp_path)
         b = torch.nn.functional.normalize(loaded.encode_image(x), dim=-1)
     assert float((a * b).sum(-1).min()) > 0.999  # fp16 storage, fp32 compute
     assert path.stat().st_size < 50 * 2**20
+
+
+def test_paraphrase_figures_count_products_of_the_querys_kinds():
+    from training.paraphrase import Query, figures, read_queries
+
+    queries = [Query("kicks", frozenset({"Sports Shoes"}), "slang", ()),
+               Query("gym tee", frozenset({"Tshirts"}), "phrase", ("gym", "tee"))]
+    images = np.eye(3, dtype=np.float32)[[0, 0, 1, 2]]  # products: two shoes, a tee, a watch
+    articles = ["Sports Shoes", "Sports Shoes", "Tshirts", "Watches"]
+    text = np.eye(3, dtype=np.float32)[[0, 2]]  # "kicks" looks like the shoes, "gym tee" like the watch
+    names = np.eye(3, dtype=np.float32)  # the vocabulary's names in the same space
+    got = figures(text, images, names, articles, ["Sports Shoes", "Tshirts", "Watches"], queries, k=2)
+    assert got["unseen_words"] == {"queries": 1, "P@10": 1.0, "name@1": 1.0}
+    assert got["issue_examples"] == {"queries": 1, "P@10": 0.0, "name@1": 0.0}
+    committed = read_queries()
+    assert len(committed) >= 50 and sum(not q.caption_words for q in committed) >= 46
