@@ -68,3 +68,51 @@ def to_ultralytics(path: Path, out: Path) -> Path:
     model, ckpt = build(path)
     torch.save({"model": model.half(), "train_args": {"imgsz": ckpt["imgsz"], "task": "segment"}}, out)
     return out
+
+
+RESUME_KEYS = ("yaml", "names", "state_dict", "ema_updates", "epoch", "best_fitness", "train_args", "optimizer",
+               "report")
+
+
+def _cast(state: Any, dtype: torch.dtype) -> Any:
+    """An optimizer state dict with its floating tensors in `dtype` (the rest as it is)."""
+    if isinstance(state, torch.Tensor):
+        return state.to(dtype) if state.is_floating_point() and state.ndim > 0 else state
+    if isinstance(state, dict):
+        return {k: _cast(v, dtype) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(_cast(v, dtype) for v in state)
+    return state
+
+
+def to_resume(last: Path, out: Path, report: dict[str, Any]) -> Path:
+    """A run's last.pt (ultralytics, pickled) -> a plain file a later session resumes from on another machine,
+    loadable with weights_only=True and under 50 MB: the EMA weights in fp16 (the resumed run's model and EMA
+    both start from them), the optimizer's moments in bf16, the epoch, the best fitness, the training arguments."""
+    ckpt = torch.load(last, map_location="cpu", weights_only=False)
+    if int(ckpt.get("epoch", -1)) < 0 or ckpt.get("optimizer") is None:
+        raise ValueError(f"{last} is a finished run's checkpoint: nothing to resume")
+    ema = (ckpt.get("ema") or ckpt["model"]).float()
+    names = [ema.names[i] for i in sorted(ema.names)]
+    args = {k: v for k, v in ckpt.get("train_args", {}).items() if isinstance(v, (str, int, float, bool, type(None)))}
+    state = {k: v.half() for k, v in ema.state_dict().items()}
+    torch.save({"yaml": dict(ema.yaml), "names": names, "state_dict": state,
+                "ema_updates": int(ckpt.get("updates") or 0), "epoch": int(ckpt.get("epoch", -1)),
+                "best_fitness": float(ckpt.get("best_fitness") or 0.0), "train_args": args,
+                "optimizer": _cast(ckpt["optimizer"], torch.bfloat16), "report": report}, out)
+    return out
+
+
+def from_resume(path: Path, last: Path, overrides: dict[str, Any]) -> Path:
+    """The plain resume file -> an ultralytics last.pt in this checkout (`overrides`: this machine's data and
+    run folder), which `YOLO(last).train(resume=True)` continues from the next epoch."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    if set(RESUME_KEYS) - set(saved):
+        raise ValueError(f"{path} is not a segmenter resume file (keys {sorted(saved)})")
+    model, _ = build({**saved, "imgsz": saved["train_args"].get("imgsz", 640)})
+    last.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"epoch": saved["epoch"], "best_fitness": saved["best_fitness"], "model": model.half(),
+                "ema": model.half(), "updates": saved["ema_updates"],
+                "optimizer": _cast(saved["optimizer"], torch.float32),
+                "train_args": {**saved["train_args"], **overrides}}, last)
+    return last

@@ -241,8 +241,30 @@ def _segmenter_data(args: argparse.Namespace) -> int:
 def _segmenter(args: argparse.Namespace) -> int:
     from training.segmentation.train import SegmenterConfig, train
 
-    best = train(SegmenterConfig.read(args.config), resume=args.resume)
+    best = train(SegmenterConfig.read(args.config), resume=args.resume or args.resume_from is not None,
+                 resume_from=args.resume_from)
     print(f"best checkpoint: {best}; evaluate it with python -m training evaluate-segmenter --weights {best}")
+    return 0
+
+
+def _keep_segmenter_run(args: argparse.Namespace) -> int:
+    """A run in progress as a committable resume file (fashion.segmenter_checkpoint.to_resume) with its figures."""
+    import csv as csv_module
+
+    from fashion import segmenter_checkpoint
+    from training.segmentation.train import RUN_DIR
+
+    run = RUN_DIR / "run"
+    results = list(csv_module.DictReader(open(run / "results.csv"))) if (run / "results.csv").is_file() else []
+    history = [{k.strip(): round(float(v), 4) for k, v in row.items() if k.strip() in (
+        "epoch", "metrics/mAP50(M)", "metrics/mAP50-95(M)", "metrics/mAP50(B)", "time")} for row in results]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    segmenter_checkpoint.to_resume(run / "weights" / "last.pt", args.out, {
+        "config": str(args.config), "history": history,
+        "command": f"python -m training segmenter --config {args.config} --resume-from {args.out}"})
+    print(json.dumps(history[-3:], indent=1))
+    print(f"resume file: {args.out} ({args.out.stat().st_size / 2**20:.1f} MB); continue with "
+          f"python -m training segmenter --config {args.config} --resume-from {args.out}")
     return 0
 
 
@@ -508,6 +530,11 @@ def main(argv: list[str] | None = None) -> int:
     g = sub.add_parser("segmenter", help="train the YOLO-seg segmenter from one config (ultralytics)")
     g.add_argument("--config", type=Path, default=Path("configs/segmenter.yaml"))
     g.add_argument("--resume", action="store_true", help="continue build/train/segmenter/run/weights/last.pt")
+    g.add_argument("--resume-from", type=Path, help="a committed resume file (weights/resume/segmenter.pt: "
+                                                    "another machine's run), when this checkout has no run yet")
+    k = sub.add_parser("keep-segmenter-run", help="the segmenter run in progress as a committable resume file")
+    k.add_argument("--config", type=Path, default=Path("configs/segmenter.yaml"))
+    k.add_argument("--out", type=Path, default=Path("weights/resume/segmenter.pt"))
     c = sub.add_parser("calibrate-prompt", help="garment by words: threshold on street photos, report on validation")
     c.add_argument("--models", type=Path, default=Path("build/export"))
     c.add_argument("--root", type=Path, default=Path("../shared/data/street_photos"))
@@ -574,7 +601,8 @@ def main(argv: list[str] | None = None) -> int:
                 "segmenter": _segmenter, "evaluate-segmenter": _evaluate_segmenter,
                 "calibrate-prompt": _calibrate_prompt, "ship-segmenter": _ship_segmenter, "worn": _worn,
                 "worn-retrieval": _worn_retrieval, "worn-heads": _worn_heads,
-                "worn-gender": _worn_gender, "evaluate-paraphrases": _evaluate_paraphrases}
+                "worn-gender": _worn_gender, "evaluate-paraphrases": _evaluate_paraphrases,
+                "keep-segmenter-run": _keep_segmenter_run}
     return commands[args.command](args)
 
 

@@ -85,10 +85,19 @@ def _model(source: str, cfg: SegmenterConfig):
     return model
 
 
-def train(cfg: SegmenterConfig, resume: bool = False, run_dir: Path = RUN_DIR) -> Path:
-    """Train (or resume) and return the best checkpoint."""
+def train(cfg: SegmenterConfig, resume: bool = False, run_dir: Path = RUN_DIR, resume_from: Path | None = None) -> Path:
+    """Train (or resume) and return the best checkpoint. `resume_from`: a committed plain resume file
+    (fashion.segmenter_checkpoint.to_resume), used when this checkout has no run of its own yet."""
     os.environ.setdefault("YOLO_OFFLINE", "true")
     last = run_dir / "run" / "weights" / "last.pt"
+    if resume_from is not None and not last.is_file():
+        from fashion import segmenter_checkpoint
+
+        data = prepare(cfg, run_dir / "data")
+        segmenter_checkpoint.from_resume(resume_from, last, {
+            "data": str(data), "project": str(run_dir.resolve()), "name": "run", "save_dir": str(last.parent.parent),
+            "model": str(last), "resume": str(last)})
+        resume = True
     if resume and last.is_file():
         _set_epochs(last, cfg.epochs)
         _model(str(last), cfg).train(resume=True)
