@@ -93,6 +93,7 @@ def _from_json(obj: Any) -> Request:
         texts = [texts] if isinstance(texts, str) else texts
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
             raise InvalidInput("'text' must be a string or a list of strings")
+        check_json_text(texts, b"\\ud800")  # TorchServe may have parsed the JSON already: look at the texts
         longest = max((len(t) for t in texts), default=0)
         if longest > limits().max_text_chars:
             raise PayloadTooLarge(f"a text has {longest} characters; the limit is {limits().max_text_chars} per text "

@@ -118,12 +118,14 @@ def test_embedder_matches_open_clip(export_dir, street_photos, product_photos):
         pytest.skip(f"the exported weights ({manifest.weights['source']}) are not on this machine")
     model, preprocess = eager
     ours = Embedder(module, manifest, CPU)
+    # bf16 keeps 8 bits of mantissa: EfficientNet-Lite0's depthwise layers reach 0.998 on some photos
+    floor = 0.999 if manifest.settings.get("precision", "fp32") == "fp32" else 0.997
     for path in [*street_photos[:4], *product_photos[:4]]:
         image = decode_image(path.read_bytes())
         got = ours.predict(ours.preprocess([image])[0])[0]
         with torch.no_grad():
             ref = torch.nn.functional.normalize(model.encode_image(preprocess(image)[None]), dim=-1)[0]
-        assert float(got @ ref) >= 0.999, path.name
+        assert float(got @ ref) >= floor, path.name
 
 
 def test_attributes_same_top1_as_eager(export_dir, product_photos, street_photos):
