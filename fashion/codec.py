@@ -15,7 +15,7 @@ import json
 from typing import Any, Union
 
 from fashion.errors import InvalidInput, PayloadTooLarge, RequestError
-from fashion.json_bounds import UTF8_BOM, check_json_bounds, check_json_text, looks_like_json
+from fashion.json_bounds import UTF8_BOM, check_json_bounds, check_json_text, check_unicode, looks_like_json
 from fashion.limits import limits
 from fashion.options import Options, parse_options
 
@@ -93,7 +93,7 @@ def _from_json(obj: Any) -> Request:
         texts = [texts] if isinstance(texts, str) else texts
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
             raise InvalidInput("'text' must be a string or a list of strings")
-        check_json_text(texts, b"\\ud800")  # TorchServe may have parsed the JSON already: look at the texts
+        check_unicode(texts)  # TorchServe may have parsed the JSON already (no bytes to look at)
         longest = max((len(t) for t in texts), default=0)
         if longest > limits().max_text_chars:
             raise PayloadTooLarge(f"a text has {longest} characters; the limit is {limits().max_text_chars} per text "

@@ -60,6 +60,12 @@ def create(name: str = ARCHITECTURE, pretrained: str | None = None) -> tuple[tor
     return model.eval(), transform
 
 
+def from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, str]:
+    """(model in eval mode, its architecture) for an embedder checkpoint, built as the architecture it names."""
+    architecture = torch.load(path, map_location="cpu", weights_only=True)["architecture"]
+    return create(architecture, pretrained=str(path))[0], architecture
+
+
 def architecture_for(attributes_checkpoint: str | Path) -> str:
     """Our architecture whose image tower is the attribute checkpoint's trunk at its input size (the embedder then
     shares that trunk: fashion.trunk). Raises ValueError when none is."""

@@ -1,11 +1,11 @@
 """The wearer's gender from their face, where one is found: evidence beside the photo and the outfit.
 
 Detection runs only on the region where a face can be: above the worn upper-body garments (a top, outerwear, a
-dress, a scarf), as wide as they are and a little wider, or the top of the person's garments when there is no
-upper-body garment. The region is upscaled until a face there is large enough for dlib's HOG detector (it misses
-faces under about 80 px), the largest face is aligned on its 5 landmarks and classified by the CC0 face gender
-model of dlib-models (`gender-v1.onnx`, a 32 px chip), run by onnxruntime. Its P(male) enters the wearer's
-gender as one more logit (fashion/worn_gender.py), at the weight calibration chose.
+dress, a scarf), as wide as they are and a little wider (none without an upper-body garment). The region is
+upscaled until a face there is large enough for dlib's HOG detector (it misses faces under about 80 px), the
+largest face is aligned on its 5 landmarks and classified by the CC0 face gender model of dlib-models
+(`gender-v1.onnx`, a 32 px chip), run by onnxruntime. Its P(male) enters the wearer's gender as one more logit
+(fashion/worn_gender.py), at the weight calibration chose.
 
 Reading a face is a choice some deployers must not make (inferring sex from a face is biometric categorisation
 in some laws): `FASHION_FACE_GENDER=off` turns this step off (the body and outfit evidence remain). Nothing of
@@ -18,6 +18,7 @@ dependencies (its pins clash with ours), read from its folder and sha256-checked
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from typing import Iterable
 
@@ -25,6 +26,7 @@ import numpy as np
 
 from fashion.pretrained import PackagedWeights, PretrainedWeightsError, sha256
 
+log = logging.getLogger("fashion")
 SETTING = "FASHION_FACE_GENDER"  # "off" (or 0 / false / no): never look for a face
 WEARER_FACE = "wearer_face_men_share"  # an image's value: the face's P(male), or None (the segmenter stage writes it)
 CC0 = "CC0-1.0 (dlib-models, contributed by Cydral Technology)"
@@ -118,5 +120,6 @@ def load() -> FaceGender | None:
         return None
     try:
         return FaceGender()
-    except (ImportError, PretrainedWeightsError):
+    except (ImportError, PretrainedWeightsError) as exc:
+        log.warning("the face step is off: %s (make setup installs requirements-nodeps.txt)", exc)
         return None

@@ -54,8 +54,13 @@ def check_json_text(obj: Any, data: bytes) -> None:
     """Raise InvalidInput (400) when a string of the parsed body holds a lone surrogate (an escape such as
     "\\ud800" without its pair): JSON allows it, but it is not Unicode text, and every later step that encodes it
     (a tokenizer, the response) would fail. Bodies without such an escape (nearly all) are not walked."""
-    if not _SURROGATE.search(data):
-        return
+    if _SURROGATE.search(data):
+        check_unicode(obj)
+
+
+def check_unicode(obj: Any) -> None:
+    """Raise InvalidInput (400) when a string anywhere in a parsed JSON value (keys too) holds a lone surrogate.
+    ASCII strings (base64 images, nearly every key) are passed over without encoding them."""
     stack = [obj]
     while stack:
         value = stack.pop()
@@ -64,7 +69,7 @@ def check_json_text(obj: Any, data: bytes) -> None:
             stack.extend(value.values())
         elif isinstance(value, list):
             stack.extend(value)
-        elif isinstance(value, str):
+        elif isinstance(value, str) and not value.isascii():
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError:

@@ -426,8 +426,7 @@ def _worn_retrieval(args: argparse.Namespace) -> int:
     vocabulary = sorted({a for f in families.fine.values() for a in f})
     figures, cached = {}, None
     for checkpoint in args.checkpoints:
-        architecture = torch.load(checkpoint, map_location="cpu", weights_only=True)["architecture"]
-        model, _ = embedder_model.create(architecture, pretrained=str(checkpoint))
+        model, _ = embedder_model.from_checkpoint(checkpoint)
         spec = embedder_model.input_spec(model)
         if spec != cached:  # the pixels as this tower sees them (two architectures may differ)
             cached = spec

@@ -67,20 +67,19 @@ def evaluate(checkpoints: list[Path], csv_path: Path, images: Path, queries: Pat
     qs = read_queries(queries)
     records, problems = read_catalogue(csv_path, images)
     out: dict[str, Any] = {"queries": str(queries), "products": len(records), "models": {}}
-    cached: tuple[Any, torch.Tensor] | None = None
+    cached: tuple[Any, list, torch.Tensor] | None = None  # the pixels as the last tower saw them
     for checkpoint in checkpoints:
-        architecture = torch.load(checkpoint, map_location="cpu", weights_only=True)["architecture"]
-        model, _ = embedder_model.create(architecture, pretrained=str(checkpoint))
+        model, architecture = embedder_model.from_checkpoint(checkpoint)
         spec = embedder_model.input_spec(model)
         if cached is None or cached[0] != spec:
-            kept, pixels = cache_pixels(records, spec, problems, workers=max(1, os.cpu_count() or 1))
-            cached = (spec, pixels)
+            cached = (spec, *cache_pixels(records, spec, problems, workers=max(1, os.cpu_count() or 1)))
+        _, kept, pixels = cached
         articles = [r.labels.get("articleType") for r in kept]
         vocabulary = sorted({a for a in articles if a})
         tokenizer = embedder_model.tokenizer(architecture)
         text = embed_texts(model, tokenizer, [q.text for q in qs])
         names = embed_texts(model, tokenizer, [f"a photo of {n.lower()}" for n in vocabulary])
-        gallery = image_embeddings(model, cached[1], spec)
+        gallery = image_embeddings(model, pixels, spec)
         out["models"][str(checkpoint)] = {"architecture": architecture,
                                           **figures(text, gallery, names, articles, vocabulary, qs)}
     return out
