@@ -22,7 +22,8 @@ from bench.served import archive_sizes, measure as measure_served
 from export.choice import CHOICE_FILE
 from fashion import models as registry
 from fashion.models import NAMES
-from fashion.pipeline import Envelope, Pipeline, decode
+from fashion.pipeline import Pipeline, decode
+from fashion.results import Envelope
 from fashion.response import dumps, encode
 from fashion.threads import describe as describe_threads
 

@@ -37,6 +37,7 @@ from fashion import models as registry
 from fashion.backends import bf16_supported, load_runner
 from fashion.manifest import MANIFEST_SUFFIX, Manifest
 from fashion.pipeline import Pipeline, decode
+from fashion.results import Embeddings, GarmentEmbeddings, Metadata
 from training.split import read_split
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -79,7 +80,7 @@ def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _labels(items: list[Any]) -> list[dict[str, str]]:
-    return [{h: it.values["metadata"][h]["label"] for h in HEADS} for it in items]
+    return [{h: it.get(Metadata).photo[h]["label"] for h in HEADS} for it in items]
 
 
 class Gates:
@@ -117,14 +118,14 @@ class Gates:
         pipe = with_precision(self.directory, {"embedder": precision})
         pb, sb = _answers(pipe, self.products), _answers(pipe, self.street)
         pa, sa = self.products_fp32, self.street_fp32
-        whole = _cos(np.stack([x.values["embedding"] for x in pa + sa]),
-                     np.stack([y.values["embedding"] for y in pb + sb]))
+        whole = _cos(np.stack([x.get(Embeddings).image for x in pa + sa]),
+                     np.stack([y.get(Embeddings).image for y in pb + sb]))
         parts = [c for x, y in zip(sa, sb) if x.garments
-                 for c in _cos(x.values["garment_embeddings"], y.values["garment_embeddings"])]
+                 for c in _cos(x.get(GarmentEmbeddings).vectors, y.get(GarmentEmbeddings).vectors)]
         same = {}
         if self.zeroshot is not None:
-            za = self.zeroshot.metadata(np.stack([x.values["embedding"] for x in pa]))
-            zb = self.zeroshot.metadata(np.stack([y.values["embedding"] for y in pb]))
+            za = self.zeroshot.metadata(np.stack([x.get(Embeddings).image for x in pa]))
+            zb = self.zeroshot.metadata(np.stack([y.get(Embeddings).image for y in pb]))
             same = {h: float(np.mean([p[h]["label"] == q[h]["label"] for p, q in zip(za, zb)]))
                     for h in HEADS if h in za[0]}
         return {"min_whole_cosine": round(float(whole.min()), 5),

@@ -1,4 +1,4 @@
-"""CLI: python -m export [models|archives|all] ...  (see README, `make archives`)."""
+"""CLI: python -m export [models|archives|all] ...  (see docs/weights.md and docs/performance.md, `make archives`)."""
 from __future__ import annotations
 
 import argparse

@@ -19,10 +19,10 @@ import torch
 
 from fashion.backends import BACKENDS, SUFFIX, Runner, load_runner
 from fashion.manifest import Manifest
-from fashion.stage import FORWARD_CHUNK
+from fashion.stage import FORWARD_BATCH, FORWARD_CHUNK
 
 log = logging.getLogger("export")
-MAX_BATCH = 4 * FORWARD_CHUNK  # the largest batch a dynamic export accepts (the embedder's: images + crops)
+MAX_BATCH = FORWARD_BATCH  # the largest batch a dynamic export accepts (the embedder's: images + crops)
 
 
 class ExportCheckFailed(RuntimeError):

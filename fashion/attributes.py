@@ -10,18 +10,18 @@ import torch
 from PIL import Image
 
 from fashion import worn_gender
-from fashion.face_gender import WEARER_FACE
 from fashion.backends import Runner
 from fashion.manifest import Manifest, load_artifact
 from fashion.preprocess import model_pixels, normalize
-from fashion.stage import FORWARD_CHUNK, ModelStage, add_model, chunks, input_pixels, live, planned
-from fashion.trunk import DIGEST, FEATURES
+from fashion.results import Garment, Metadata, TrunkFeatures, WearerFace
+from fashion.stage import FORWARD_BATCH, ModelStage, add_model, chunks, input_pixels, live, planned
+from fashion.trunk import DIGEST
 from fashion.worn_families import group_families
 from fashion.worn_metadata import Calibration, garment_metadata, photo_metadata
 
 if TYPE_CHECKING:
     from fashion.options import Options
-    from fashion.pipeline import Envelope, ImageResult
+    from fashion.results import Envelope, ImageResult
 
 
 class AttributeClassifier:
@@ -107,6 +107,8 @@ class AttributesStage(ModelStage):
     features it computed are kept for the embedder (fashion.trunk)."""
     name: ClassVar[str] = "attributes"
     schema: ClassVar[dict[str, Any]] = SCHEMA
+    reads: ClassVar[tuple[type, ...]] = (Garment, WearerFace)
+    writes: ClassVar[tuple[type, ...]] = (Metadata, TrunkFeatures)
 
     model: AttributeClassifier
 
@@ -125,14 +127,14 @@ class AttributesStage(ModelStage):
         for chunk in chunks(live(envs, planned(self.name))):
             pixels = [input_pixels(it, attr.manifest.input, crops=True) for _, it in chunk]
             batch = normalize(torch.cat(pixels), attr.manifest.input).to(attr.device)
-            outs = [attr.predict(b) for b in torch.split(batch, 4 * FORWARD_CHUNK)]
+            outs = [attr.predict(b) for b in torch.split(batch, FORWARD_BATCH)]
             rows = attr.probabilities([torch.cat([o[0][h] for o in outs]) for h in range(len(attr.heads))])
             features = torch.cat([o[1] for o in outs]).cpu().numpy() if attr.features else None
             start = 0
             for (_, it), p in zip(chunk, pixels):
                 self._describe(it, rows[start:start + len(p)])
                 if features is not None:
-                    it.values[FEATURES], it.values[DIGEST] = features[start:start + len(p)], attr.digest
+                    it.put(TrunkFeatures(features[start:start + len(p)], attr.digest))
                 start += len(p)
         add_model(envs, self.manifest.provenance())
 
@@ -140,20 +142,20 @@ class AttributesStage(ModelStage):
         """Each head's probabilities per row: row 0 is the whole image, then one row per garment."""
         attr, cal = self.model, self.calibration
         groups = None if it.garments is None else [g.label for g in it.garments]
-        face = it.values.get(WEARER_FACE)  # the face's P(male) where the segmenter stage found one
-        garments, wearer = None, worn_gender.wearer(self.outfit, cal, row[0], attr.heads, groups, face)
+        face = it.get(WearerFace)  # the face's P(male) where the segmenter stage looked for one
+        garments, wearer = None, worn_gender.wearer(self.outfit, cal, row[0], attr.heads, groups,
+                                                   None if face is None else face.men_share)
         if it.garments is not None:
             garments = [garment_metadata(r, row[0], attr.heads, attr.mapping, attr.source, cal,
                                          self.families.get(g.label), wearer) for r, g in zip(row[1:], it.garments)]
-            it.values["garment_metadata"] = garments
-        it.values["metadata"] = photo_metadata(row[0], attr.heads, attr.mapping, attr.source, garments,
-                                               [g.area for g in it.garments or ()], cal, row[1:], wearer)
+        it.put(Metadata(photo_metadata(row[0], attr.heads, attr.mapping, attr.source, garments,
+                                       [g.area for g in it.garments or ()], cal, row[1:], wearer), garments))
 
     @staticmethod
-    def writes(result: ImageResult, options: Options, response: dict[str, Any]) -> None:
-        garments = result.values.get("garment_metadata")
-        if garments is not None and options.plan.emits("metadata"):
-            for garment, fields in zip(response.get("garments", ()), garments):
-                garment["metadata"] = fields
-        if result.values.get("metadata") is not None and options.plan.emits("metadata"):
-            response["metadata"] = result.values["metadata"]
+    def respond(result: ImageResult, options: Options, response: dict[str, Any]) -> None:
+        metadata = result.get(Metadata)
+        if metadata is None or not options.plan.emits("metadata"):
+            return
+        for garment, fields in zip(response.get("garments", ()), metadata.garments or ()):
+            garment["metadata"] = fields
+        response["metadata"] = metadata.photo

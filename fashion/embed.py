@@ -1,9 +1,8 @@
 """CLIP embeddings of whole images, garment crops (one batch) and texts; all L2-normalised. EmbedderStage runs it
-over envelopes, with what is computed from embeddings: zero-shot metadata (when the attribute heads are
-untrained), the request's own labels (tags) and garment by words (prompt) (fashion.stage)."""
+over envelopes (fashion.stage), then the steps computed from embeddings (fashion.embedding_steps: article-text
+blending, zero-shot stand-in metadata, tags, garment by words)."""
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -12,27 +11,23 @@ import torch
 from PIL import Image
 
 from fashion.backends import Runner
-from fashion import garment_groups, garment_prompt, zeroshot
+from fashion.embedding_steps import STEPS, Step, untrained
 from fashion.errors import InvalidInput, RequestError
 from fashion.limits import limits
 from fashion.manifest import Manifest, load_artifact
 from fashion.preprocess import model_pixels, normalize
-from fashion.response import TEXT_EMBEDDINGS, TEXT_MODEL, vector_json
-from fashion.segment import Garment
-from fashion.stage import FORWARD_CHUNK, ModelStage, add_model, chunks, input_pixels, live
-from fashion.trunk import DIGEST, FEATURES, Projection
+from fashion.response import vector_json
+from fashion.results import (Embeddings, Garment, GarmentEmbeddings, Metadata, PromptMatch, Tags, TextEmbeddings,
+                             TrunkFeatures)
+from fashion.stage import FORWARD_BATCH, ModelStage, add_model, chunks, input_pixels, live
+from fashion.trunk import DIGEST, Projection
 from fashion.zeroshot import USER_TEMPLATE, ZeroShot
 
 if TYPE_CHECKING:
     from fashion.options import Options
-    from fashion.pipeline import Envelope, ImageResult
+    from fashion.results import Envelope, ImageResult
 
 LABEL_CACHE = 128  # user vocabularies whose text embeddings are kept
-# A garment's served embedding: crop + this x its articleType's text embedding. On the worn split's calib photos
-# (334 matched garments) worn garment -> products P@10 0.249 (0), 0.344 (0.5), 0.408 (1), 0.443 (1.5); 1 keeps
-# the crop's look and the articleType's kind at equal weight (reports/worn.md).
-ARTICLE_TEXT_WEIGHT = 1.0
-CROP_EMBEDDINGS = "garment_crop_embeddings"  # the crops' own embeddings (tags, prompt)
 
 
 class Embedder:
@@ -85,9 +80,9 @@ class Embedder:
     def projects(self, item: ImageResult) -> bool:
         """Whether the image's trunk features (the attribute stage's, fashion.trunk) are this tower's trunk's, for
         the whole image and every garment: then projecting them is the embedding, without a forward."""
-        features = item.values.get(FEATURES)
-        return (self.projection is not None and features is not None and item.values.get(DIGEST) == self.digest
-                and len(features) == 1 + len(item.garments or ()))
+        trunk = item.get(TrunkFeatures)
+        return (self.projection is not None and trunk is not None and trunk.digest == self.digest
+                and len(trunk.features) == 1 + len(item.garments or ()))
 
     def postprocess(self, embeddings: torch.Tensor, counts: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
         """Split the batch back: (whole-image embedding, garment embeddings) per image."""
@@ -126,12 +121,6 @@ class Embedder:
         return self._label_vectors[labels]
 
 
-def _untrained(metadata: dict[str, Any] | None) -> bool:
-    """Metadata from random attribute heads (replaced by zero-shot). None: no attribute stage ran (the embedder
-    alone), and the embedder alone answers embeddings only."""
-    return metadata is not None and metadata.get("source") != "classifier"
-
-
 # Its part of the response contract (fashion.schema composes the whole): top-level sections, what it adds
 # to each garment, and definitions those use.
 SCHEMA: dict[str, Any] = {'sections': {'embedding': {'$ref': '#/$defs/embedding'},
@@ -166,11 +155,20 @@ SCHEMA: dict[str, Any] = {'sections': {'embedding': {'$ref': '#/$defs/embedding'
 
 class EmbedderStage(ModelStage):
     """The registry's embedder: whole-image and garment embeddings, all crops of all images in one batch per
-    chunk, then zero-shot metadata, tags and the prompt's selection; and {"text": [...]} requests' embeddings."""
+    chunk (or the attribute stage's trunk features projected, fashion.trunk), then the steps computed from them
+    (fashion.embedding_steps); and {"text": [...]} requests' embeddings."""
     name: ClassVar[str] = "embedder"
     schema: ClassVar[dict[str, Any]] = SCHEMA
+    reads: ClassVar[tuple[type, ...]] = tuple(dict.fromkeys(
+        (Garment, TrunkFeatures, *(t for step in STEPS for t in step.reads if t is not Embeddings))))
+    writes: ClassVar[tuple[type, ...]] = tuple(dict.fromkeys(
+        (Embeddings, TextEmbeddings, *(t for step in STEPS for t in step.writes))))
 
     model: Embedder
+
+    def __init__(self, model: Embedder) -> None:
+        super().__init__(model)
+        self.steps: list[Step] = [step(model) for step in STEPS]
 
     @classmethod
     def load(cls, directory: str | Path, device: torch.device) -> "EmbedderStage":
@@ -180,20 +178,20 @@ class EmbedderStage(ModelStage):
         """The plan runs it, or metadata is asked for and the attribute heads turned out untrained (zero-shot)."""
         plan = env.options.plan
         return plan.runs(self.name) or (plan.emits("metadata") and self.model.zeroshot is not None
-                                        and any(_untrained(it.values.get("metadata")) for it in env.items))
+                                        and any(untrained(it.get(Metadata)) for it in env.items))
 
     def run(self, envs: list[Envelope]) -> None:
         emb = self.model
         forward = []
         for env, it in live(envs, self.wanted):
             if emb.projects(it):
-                vectors = emb.projection(it.values[FEATURES])
+                vectors = emb.projection(it.get(TrunkFeatures).features)
                 self._derive(env, it, vectors[0], vectors[1:])
             else:
                 forward.append((env, it))
         for chunk in chunks(forward):
             batch, counts = emb.preprocess_pixels([input_pixels(it, emb.manifest.input, crops=True) for _, it in chunk])
-            vectors = torch.cat([emb.predict(b) for b in torch.split(batch, 4 * FORWARD_CHUNK)])
+            vectors = torch.cat([emb.predict(b) for b in torch.split(batch, FORWARD_BATCH)])
             for (env, it), (whole, parts) in zip(chunk, emb.postprocess(vectors, counts)):
                 self._derive(env, it, whole, parts)
         for env in envs:
@@ -202,90 +200,35 @@ class EmbedderStage(ModelStage):
         add_model(envs, self.manifest.provenance())
 
     def _derive(self, env: Envelope, it: ImageResult, whole: np.ndarray, parts: np.ndarray) -> None:
-        emb, plan = self.model, env.options.plan
-        it.values["embedding"] = whole
-        if it.garments is not None:
-            it.values[CROP_EMBEDDINGS] = parts
-            it.values["garment_embeddings"] = self._with_article(parts, it.values.get("garment_metadata"))
-        if emb.zeroshot is not None and plan.emits("metadata") and _untrained(it.values.get("metadata")):
-            it.values["metadata"] = emb.zeroshot.metadata(whole[None])[0]
+        """The image's embeddings, then each step that the request wants."""
+        it.put(Embeddings(whole, parts if it.garments is not None else None))
         try:
-            if plan.emits("tags"):
-                self._tag(env, it)
-            if plan.emits("prompt") and it.garments is not None:
-                self._select(env, it)
+            for step in self.steps:
+                if step.wanted(env, it):
+                    step(env, it)
         except RequestError as exc:
             it.error = exc.to_dict()
 
     def _texts(self, env: Envelope) -> None:
         try:
-            env.values[TEXT_EMBEDDINGS] = self.model.embed_texts(env.texts)
-            env.values[TEXT_MODEL] = self.manifest.provenance()
+            env.put(TextEmbeddings(self.model.embed_texts(env.texts), self.manifest.provenance()))
         except RequestError as exc:
             env.error = exc.to_dict()
 
-    @functools.cached_property
-    def _article_vectors(self) -> dict[str, np.ndarray]:
-        """Each articleType's unit text embedding (the zero-shot table's, "a photo of Skirts."); none without it."""
-        table = self.model.zeroshot.tables.get("articleType") if self.model.zeroshot is not None else None
-        if table is None:
-            return {}
-        vectors = table["embeddings"] / np.maximum(np.linalg.norm(table["embeddings"], axis=1, keepdims=True), 1e-12)
-        return dict(zip(table["labels"], vectors))
-
-    def _with_article(self, parts: np.ndarray, metadata: list[dict[str, Any]] | None) -> np.ndarray:
-        """Each garment's served embedding: its crop's, plus ARTICLE_TEXT_WEIGHT times the text embedding of its
-        own articleType when that is known, renormalised; the crop alone otherwise (no attribute model, a null
-        articleType, no table)."""
-        if not self._article_vectors or not metadata or not len(parts):
-            return parts
-        out = parts.copy()
-        for n, fields in enumerate(metadata[:len(parts)]):
-            text = self._article_vectors.get(((fields or {}).get("articleType") or {}).get("label"))
-            if text is not None:
-                out[n] = parts[n] + ARTICLE_TEXT_WEIGHT * text
-                out[n] /= max(float(np.linalg.norm(out[n])), 1e-12)
-        return out
-
-    def _garment_vectors(self, it: ImageResult) -> np.ndarray:
-        """The garments' crop embeddings (tags and the prompt compare crops with words)."""
-        parts = it.values.get(CROP_EMBEDDINGS)
-        return parts if parts is not None else np.zeros((0, self.model.dim), np.float32)
-
-    def _tag(self, env: Envelope, it: ImageResult) -> None:
-        """Scores of the request's own labels for the whole image and each garment."""
-        emb, labels = self.model, env.options.labels
-        text = emb.label_vectors(labels)
-        s = zeroshot.scores(np.concatenate([it.values["embedding"][None], self._garment_vectors(it)]), text,
-                            emb.logit_scale)
-        it.values["tags"] = zeroshot.ranked(s[0], list(labels))
-        it.values["garment_tags"] = [zeroshot.ranked(row, list(labels)) for row in s[1:]]
-
-    def _select(self, env: Envelope, it: ImageResult) -> None:
-        """Garment by words: each garment's similarity to the prompt, the best one selected past the threshold."""
-        emb = self.model
-        text = emb.label_vectors((env.options.prompt,))[0]
-        words = garment_groups.load().word_of
-        labels = (np.stack([emb.label_vectors((words(g.label),))[0] for g in it.garments]) if it.garments
-                  else np.zeros((0, emb.dim), np.float32))
-        scores, selected = garment_prompt.rank(text, self._garment_vectors(it), labels)
-        it.values["prompt"] = {"text": env.options.prompt, "scores": scores, "selected": selected,
-                               "threshold": garment_prompt.threshold()}
-
     @staticmethod
-    def writes(result: ImageResult, options: Options, response: dict[str, Any]) -> None:
-        values, plan = result.values, options.plan
-        prompt = values.get("prompt")
+    def respond(result: ImageResult, options: Options, response: dict[str, Any]) -> None:
+        embeddings, plan = result.get(Embeddings), options.plan
+        garment_vectors, tags, prompt = result.get(GarmentEmbeddings), result.get(Tags), result.get(PromptMatch)
         for n, garment in enumerate(response.get("garments", ())):
-            if values.get("garment_embeddings") is not None:
-                garment["embedding"] = vector_json(values["garment_embeddings"][n])
-            if values.get("garment_tags") is not None:
-                garment["tags"] = values["garment_tags"][n]
+            if garment_vectors is not None:
+                garment["embedding"] = vector_json(garment_vectors.vectors[n])
+            if tags is not None:
+                garment["tags"] = tags.garments[n]
             if prompt is not None:
-                garment["prompt_score"], garment["selected"] = prompt["scores"][n], n == prompt["selected"]
-        if values.get("embedding") is not None and plan.emits("embedding"):
-            response["embedding"] = vector_json(values["embedding"])
-        if values.get("tags") is not None and plan.emits("tags"):
-            response["tags"] = values["tags"]
+                garment["prompt_score"], garment["selected"] = prompt.scores[n], n == prompt.selected
+        if embeddings is not None and plan.emits("embedding"):
+            response["embedding"] = vector_json(embeddings.image)
+        if tags is not None and plan.emits("tags"):
+            response["tags"] = tags.image
         if prompt is not None and plan.emits("prompt"):
-            response["prompt"] = {k: prompt[k] for k in ("text", "selected", "threshold")}
+            response["prompt"] = {"text": prompt.text, "selected": prompt.selected, "threshold": prompt.threshold}

@@ -1,9 +1,9 @@
-"""What passes between workflow nodes: one binary envelope per request (fashion.pipeline.Envelope), never pickle.
+"""What passes between workflow nodes: one binary envelope per request (fashion.results.Envelope), never pickle.
 
 Layout: MAGIC, a 4-byte header length, a JSON header, then raw blobs (the encoded image or the next models'
-uint8 input pixels (fashion.handoff), the stages' float32 arrays) referenced from the header by offset. Each
-stage's `values` travel as they are: arrays as blobs, everything else as JSON. Bytes pass between TorchServe
-nodes raw (~10 ms/MB); JSON lists of floats would cost far more.
+uint8 input pixels (fashion.handoff), the outputs' float32 arrays) referenced from the header by offset. The
+stages' typed outputs (fashion.results.Output) travel by kind: their array fields as blobs, the rest as JSON.
+Bytes pass between TorchServe nodes raw (~10 ms/MB); JSON lists of floats would cost far more.
 """
 from __future__ import annotations
 
@@ -18,33 +18,41 @@ import torch
 from fashion.errors import InvalidInput
 from fashion.manifest import InputSpec
 from fashion.options import Options
-from fashion.pipeline import Envelope, ImageResult
-from fashion.segment import Garment
+from fashion.results import Envelope, Garment, ImageResult, Output
 
-MAGIC = b"FSHNENV1"
+MAGIC = b"FSHNENV2"
 
 
 def is_envelope(data: Any) -> bool:
     return isinstance(data, (bytes, bytearray)) and bytes(data[:len(MAGIC)]) == MAGIC
 
 
-def _pack_values(values: dict[str, Any], blob: Callable[[bytes], list[int]]) -> dict[str, Any]:
-    """{"json": {...}, "arrays": {name: {blob, shape, dtype}}}: numpy arrays as blobs, the rest as JSON."""
-    out: dict[str, Any] = {"json": {}, "arrays": {}}
-    for name, value in values.items():
-        if isinstance(value, np.ndarray):
-            arr = np.ascontiguousarray(value)
-            out["arrays"][name] = {"blob": blob(arr.tobytes()), "shape": list(arr.shape), "dtype": arr.dtype.str}
-        else:
-            out["json"][name] = value
-    return out
+def _pack_outputs(outputs: dict[type[Output], Output], blob: Callable[[bytes], list[int]]) -> list[dict[str, Any]]:
+    """[{"kind", "json": {...}, "arrays": {field: {blob, shape, dtype}}}] per output: its numpy fields as blobs."""
+    packed = []
+    for kind, output in outputs.items():
+        entry: dict[str, Any] = {"kind": kind.__name__, "json": {}, "arrays": {}}
+        for field in dataclasses.fields(output):
+            value = getattr(output, field.name)
+            if isinstance(value, np.ndarray):
+                arr = np.ascontiguousarray(value)
+                entry["arrays"][field.name] = {"blob": blob(arr.tobytes()), "shape": list(arr.shape),
+                                               "dtype": arr.dtype.str}
+            else:
+                entry["json"][field.name] = value
+        packed.append(entry)
+    return packed
 
 
-def _unpack_values(packed: dict[str, Any], blob: Callable[[list[int]], memoryview]) -> dict[str, Any]:
-    values = dict(packed.get("json", {}))
-    for name, a in packed.get("arrays", {}).items():
-        values[name] = np.frombuffer(blob(a["blob"]), dtype=np.dtype(a["dtype"])).reshape(a["shape"]).copy()
-    return values
+def _unpack_outputs(packed: list[dict[str, Any]],
+                    blob: Callable[[list[int]], memoryview]) -> dict[type[Output], Output]:
+    outputs: dict[type[Output], Output] = {}
+    for entry in packed:
+        kind = Output.kind(entry["kind"])
+        arrays = {name: np.frombuffer(blob(a["blob"]), dtype=np.dtype(a["dtype"])).reshape(a["shape"]).copy()
+                  for name, a in entry.get("arrays", {}).items()}
+        outputs[kind] = kind(**entry.get("json", {}), **arrays)
+    return outputs
 
 
 def pack(env: Envelope) -> bytes:
@@ -59,7 +67,7 @@ def pack(env: Envelope) -> bytes:
 
     items = []
     for it in env.items:
-        h: dict[str, Any] = {"size": it.size, "error": it.error, "values": _pack_values(it.values, blob)}
+        h: dict[str, Any] = {"size": it.size, "error": it.error, "outputs": _pack_outputs(it.outputs, blob)}
         if it.image is not None:
             h["image"] = blob(it.image)
         if it.garments is not None:
@@ -69,7 +77,7 @@ def pack(env: Envelope) -> bytes:
                             "shape": list(px.shape)} for spec, px in it.pixels.items()]
         items.append(h)
     header = json.dumps({"shape": env.shape, "options": env.options.to_dict(), "models": env.models,
-                         "error": env.error, "texts": env.texts, "values": _pack_values(env.values, blob),
+                         "error": env.error, "texts": env.texts, "outputs": _pack_outputs(env.outputs, blob),
                          "items": items}, separators=(",", ":")).encode()
     return b"".join([MAGIC, struct.pack("<I", len(header)), header, *blobs])
 
@@ -89,7 +97,7 @@ def unpack(data: bytes) -> Envelope:
     items = []
     for h in header["items"]:
         it = ImageResult(size=tuple(h["size"]) if h.get("size") else None, error=h.get("error"),
-                         values=_unpack_values(h.get("values", {}), blob))
+                         outputs=_unpack_outputs(h.get("outputs", []), blob))
         if "image" in h:
             it.image = bytes(blob(h["image"]))
         if "garments" in h:
@@ -102,4 +110,4 @@ def unpack(data: bytes) -> Envelope:
     opts["include"] = tuple(opts["include"])
     opts["labels"] = tuple(opts.get("labels", ()))
     return Envelope(header["shape"], Options(**opts), items, header.get("models", []),
-                    header.get("error"), header.get("texts"), _unpack_values(header.get("values", {}), blob))
+                    header.get("error"), header.get("texts"), _unpack_outputs(header.get("outputs", []), blob))

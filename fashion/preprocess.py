@@ -14,7 +14,7 @@ from torchvision.transforms.v2 import functional as TF
 from fashion.manifest import InputSpec
 
 if TYPE_CHECKING:
-    from fashion.segment import Garment
+    from fashion.results import Garment
 
 _PIL_FILTERS = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}
 # Pillow's reducing_gap: an image more than 2 x 3 times larger than its target is first reduced by an integer

@@ -1,7 +1,7 @@
 """encode: an envelope -> the response contract's JSON (fashion.schema), the one place a response is built.
 
-Each registry model's stage writes its part of an image's response from the values it computed
-(`Stage.writes`); this module orders the sections (fashion.models.SECTIONS), adds the `models` provenance and
+Each registry model's stage writes its part of an image's response from the outputs it computed
+(`Stage.respond`); this module orders the sections (fashion.models.SECTIONS), adds the `models` provenance and
 wraps the results in the request's shape. The handlers only serialise what comes out (dumps).
 """
 from __future__ import annotations
@@ -14,13 +14,12 @@ import numpy as np
 from fashion import models as registry
 from fashion.errors import error_dict
 from fashion.options import Options
+from fashion.results import TextEmbeddings
 
 if TYPE_CHECKING:
-    from fashion.pipeline import Envelope, ImageResult
+    from fashion.results import Envelope, ImageResult
 
 EMBEDDING_DECIMALS = 6
-# an envelope's whole-request values, set by the model that embeds texts: the answer to a {"text": [...]} request
-TEXT_EMBEDDINGS, TEXT_MODEL = "text_embeddings", "text_model"
 
 
 def vector_json(v: np.ndarray) -> list:
@@ -32,7 +31,7 @@ def build_response(result: ImageResult, options: Options, models: list[dict[str,
     """One image's response: each section the request's plan emits, where a model computed it, in section order."""
     parts: dict[str, Any] = {}
     for stage in registry.stage_classes():
-        stage.writes(result, options, parts)
+        stage.respond(result, options, parts)
     out: dict[str, Any] = {"image": {"width": result.size[0], "height": result.size[1]}}
     out.update((name, parts[name]) for name in registry.SECTION_NAMES if name in parts)
     out["models"] = models
@@ -61,9 +60,9 @@ def encode(env: Envelope) -> tuple[Any, int]:
     """An envelope -> (JSON payload, HTTP status) in the request's own shape."""
     if env.error is not None:
         return env.error, env.error["error"]["code"]
-    if TEXT_EMBEDDINGS in env.values:
-        return {"embeddings": vector_json(env.values[TEXT_EMBEDDINGS]),
-                "models": [env.values[TEXT_MODEL]]}, 200
+    texts = env.get(TextEmbeddings)  # the answer to a {"text": [...]} request
+    if texts is not None:
+        return {"embeddings": vector_json(texts.vectors), "models": [texts.model]}, 200
     models = _ordered(env.models)
     results = []
     for it in env.items:

@@ -2,7 +2,6 @@
 SegmenterStage runs it over envelopes and writes a response's `garments` (fashion.stage)."""
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -15,83 +14,15 @@ from fashion.backends import Runner
 from fashion.colour import dominant_colours
 from fashion.errors import InvalidInput, RequestError
 from fashion.manifest import Manifest, load_artifact
-from fashion.masks import Window, decode_rle, encode_rle, encode_window_rle, polygons, rle_area, suppress_overlaps
+from fashion.masks import Window, polygons, suppress_overlaps
 from fashion.preprocess import Letterbox, letterbox
 from fashion import face_gender
+from fashion.results import Garment, WearerFace, pixel_box
 from fashion.stage import ModelStage, add_model, chunks, live, planned, rgb
 
 if TYPE_CHECKING:
     from fashion.options import Options
-    from fashion.pipeline import Envelope, ImageResult
-
-
-def pixel_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
-    """A float box widened to whole pixels: (x1, y1, x2, y2) for slicing."""
-    return int(np.floor(box[0])), int(np.floor(box[1])), int(np.ceil(box[2])), int(np.ceil(box[3]))
-
-
-
-
-@dataclasses.dataclass
-class Garment:
-    """One garment instance in original-image pixel coordinates. Its mask is held in whichever form it was made:
-    inside its box only (`_local`, as the segmenter computes it), at the image's full size, or as RLE; each of
-    the others is derived on first use (the full-size array only when something asks for it)."""
-    label: str
-    class_id: int
-    score: float
-    box: tuple[float, float, float, float]  # x1, y1, x2, y2
-    _mask: np.ndarray | None = None  # bool, (height, width) of the original image
-    _rle: dict[str, Any] | None = None
-    colour: dict[str, Any] | None = None  # dominant colour inside the mask (fashion.colour)
-    _local: tuple[Window, np.ndarray] | None = None  # (window, bool mask of the window); zero outside it
-    _size: tuple[int, int] | None = None  # (height, width) of the image, with _local
-
-    @property
-    def mask(self) -> np.ndarray:
-        if self._mask is None:
-            if self._local is not None:
-                (x1, y1, x2, y2), inside = self._local
-                self._mask = np.zeros(self._size, dtype=bool)
-                self._mask[y1:y2, x1:x2] = inside
-            else:
-                self._mask = decode_rle(self._rle)
-        return self._mask
-
-    @property
-    def local(self) -> tuple[Window, np.ndarray]:
-        """(window, the mask inside it): the garment's pixel box clamped to the image, and its mask there."""
-        if self._local is None:
-            mask = self.mask
-            x1, y1, x2, y2 = pixel_box(self.box)
-            x1, y1 = max(x1, 0), max(y1, 0)
-            x2, y2 = max(min(x2, mask.shape[1]), x1 + 1), max(min(y2, mask.shape[0]), y1 + 1)
-            self._local = (x1, y1, x2, y2), mask[y1:y2, x1:x2]
-        return self._local
-
-    @property
-    def area(self) -> int:
-        """Mask pixels, from whichever form is at hand (nothing is decoded or expanded for it)."""
-        if self._local is not None:
-            return int(self._local[1].sum())
-        return int(self._mask.sum()) if self._mask is not None else rle_area(self._rle)
-
-    @property
-    def rle(self) -> dict[str, Any]:
-        if self._rle is None:
-            if self._local is not None and self._mask is None:
-                self._rle = encode_window_rle(self._local[1], self._local[0], self._size)
-            else:
-                self._rle = encode_rle(self._mask)
-        return self._rle
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"label": self.label, "class_id": self.class_id, "score": self.score,
-                "box": list(self.box), "rle": self.rle, "colour": self.colour}
-
-    @classmethod
-    def from_wire(cls, d: dict[str, Any]) -> "Garment":
-        return cls(d["label"], d["class_id"], d["score"], tuple(d["box"]), _rle=d["rle"], colour=d.get("colour"))
+    from fashion.results import Envelope, ImageResult
 
 
 # One garment per region: detections of different classes sharing this share of the smaller one's pixels are
@@ -257,6 +188,7 @@ class SegmenterStage(ModelStage):
     only its P(male) is kept, for the attribute stage, and only unless FASHION_FACE_GENDER=off)."""
     name: ClassVar[str] = "segmenter"
     schema: ClassVar[dict[str, Any]] = SCHEMA
+    writes: ClassVar[tuple[type, ...]] = (Garment, WearerFace)
 
     model: Segmenter
 
@@ -286,7 +218,7 @@ class SegmenterStage(ModelStage):
                 self._colour(it.garments, pixels)
                 if self.faces is not None and env.options.plan.emits("metadata"):
                     region = face_gender.face_region(((g.label, g.box) for g in it.garments), it.size)
-                    it.values[face_gender.WEARER_FACE] = self.faces.men_share(pixels, region)
+                    it.put(WearerFace(self.faces.men_share(pixels, region)))
         add_model(envs, self.manifest.provenance())
 
     @staticmethod
@@ -297,6 +229,6 @@ class SegmenterStage(ModelStage):
                 g.colour = colour
 
     @staticmethod
-    def writes(result: ImageResult, options: Options, response: dict[str, Any]) -> None:
+    def respond(result: ImageResult, options: Options, response: dict[str, Any]) -> None:
         if result.garments is not None and options.plan.emits("garments"):
             response["garments"] = [encode_garment(g, options) for g in result.garments]

@@ -1,10 +1,12 @@
 """The stage protocol every model's module follows, and what stages share.
 
-A stage is one model over envelopes (fashion.pipeline): `load(directory, device)` builds it from an export folder
+A stage is one model over envelopes (fashion.results): `load(directory, device)` builds it from an export folder
 or archive, `run(envs)` runs preprocess -> predict -> postprocess over every image of every request it is given
-(batched, FORWARD_CHUNK images a forward pass) and stores its results in each image's `values`, and
-`writes(result, options, response)` puts its part of one image's response together from those values (without
-the model: the workflow's last node writes every model's part). The registry (fashion.models) lists the stages.
+(batched, FORWARD_CHUNK images a forward pass) and puts its typed outputs on each image, and
+`respond(result, options, response)` puts its part of one image's response together from those outputs (without
+the model: the workflow's last node writes every model's part). Each stage declares the outputs it `reads` and
+`writes` (fashion.results.Output types, and Garment for the segmenter's garments); the registry (fashion.models)
+lists the stages and checks that every read is written by a model the reader needs.
 """
 from __future__ import annotations
 
@@ -21,13 +23,17 @@ from fashion.preprocess import model_pixels
 
 if TYPE_CHECKING:
     from fashion.options import Options
-    from fashion.pipeline import Envelope, ImageResult
+    from fashion.results import Envelope, ImageResult
 
 FORWARD_CHUNK = 16  # most images in one forward pass
+FORWARD_BATCH = 4 * FORWARD_CHUNK  # most inputs (images and their garment crops) one exported graph takes at once
 
 
 class Stage(Protocol):
     name: ClassVar[str]  # its registry name
+    schema: ClassVar[dict[str, Any]]  # its part of the response contract (fashion.schema)
+    reads: ClassVar[tuple[type, ...]]  # the outputs of earlier stages it reads (fashion.results)
+    writes: ClassVar[tuple[type, ...]]  # the outputs it puts on an image or a request
     manifest: Manifest
 
     @classmethod
@@ -36,7 +42,7 @@ class Stage(Protocol):
     def run(self, envs: list[Envelope]) -> None: ...
 
     @staticmethod
-    def writes(result: ImageResult, options: Options, response: dict[str, Any]) -> None: ...
+    def respond(result: ImageResult, options: Options, response: dict[str, Any]) -> None: ...
 
 
 class ModelStage:
@@ -44,6 +50,8 @@ class ModelStage:
     and its manifest."""
     name: ClassVar[str]
     schema: ClassVar[dict[str, Any]]  # its part of the response contract (fashion.schema)
+    reads: ClassVar[tuple[type, ...]] = ()
+    writes: ClassVar[tuple[type, ...]] = ()
 
     def __init__(self, model: Any) -> None:
         self.model, self.manifest = model, model.manifest

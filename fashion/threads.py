@@ -14,7 +14,8 @@ count inside a limited container. Each TorchServe worker is its own process with
   even split of the cores lost to the share split with ViT-B-32 (3.42 vs 5.19 img/s).
 At least 1 thread each; FASHION_TORCH_THREADS overrides it all. Idle pools sleep instead of spinning (the
 launcher sets OMP_WAIT_POLICY=PASSIVE; ONNX Runtime's spinning is off). Serving the workflow and the ensemble
-under full load at the same time makes them compete: set FASHION_TORCH_THREADS then (README, "Performance").
+under full load at the same time makes them compete: set FASHION_TORCH_THREADS then (docs/performance.md,
+"Threads per worker").
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from fashion import pipeline
 from fashion.envelope import is_envelope, unpack
 from fashion.errors import error_dict
 from fashion.manifest import select_device
-from fashion.pipeline import Envelope
+from fashion.results import Envelope
 from fashion.response import dumps
 from fashion.threads import worker_threads
 

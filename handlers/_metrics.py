@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from fashion import models as registry
-from fashion.pipeline import Envelope
+from fashion.results import Envelope
 
 log = logging.getLogger(__name__)
 SEGMENTING_NODES = tuple(name for name, m in registry.BY_NAME.items() if m.segments)

@@ -14,7 +14,7 @@ from fashion import models as registry
 from fashion import pipeline
 from fashion.envelope import pack
 from fashion.handoff import Downstream
-from fashion.pipeline import Envelope
+from fashion.results import Envelope
 from fashion.response import encode
 from fashion.samples import synthetic_jpeg
 from handlers._adapter import (device_for, is_workflow_node, model_dir, receive, run_isolated, send_json,

@@ -47,6 +47,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 def trials(export_dir: Path, root: Path, split_file: Path, limit_train: int = 300) -> list[Trial]:
     from fashion.pipeline import Pipeline, decode
+    from fashion.results import GarmentEmbeddings
     from training.segmentation.dataset import read
     from training.segmentation.instances import Dropped
 
@@ -76,7 +77,7 @@ def trials(export_dir: Path, root: Path, split_file: Path, limit_train: int = 30
                 if not garments:
                     out.append(Trial(part, kind, label, label in regions, -1.0, 0.0))
                     continue
-                scores, best = garment_prompt.rank(prompts[kind][label], it.values["garment_embeddings"], labels,
+                scores, best = garment_prompt.rank(prompts[kind][label], it.get(GarmentEmbeddings).vectors, labels,
                                                    cut=-2.0)
                 iou = 0.0
                 if label in regions:

@@ -25,7 +25,7 @@ from PIL import Image
 from fashion.decode import decode_image
 from fashion.manifest import InputSpec
 from fashion.preprocess import model_pixels
-from fashion.segment import Garment
+from fashion.results import Garment
 from fashion.worn_families import Families
 from training.labels import IGNORE
 

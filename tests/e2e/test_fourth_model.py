@@ -1,7 +1,8 @@
-"""Adding a model is its module, its exporter and one registry entry (README "Adding a model"): on a copy of the
+"""Adding a model is its module, its exporter and one registry entry (docs/layout.md "Adding a model"): on a copy of the
 code, a toy fourth model (tests/e2e/fourth_model: a tiny pattern CNN with random weights) is added by exactly those
 three files; then the copy's own commands export it, archive everything and serve it behind the front door, and
-the toy answers alone, in the ensemble and in the workflow, inside the composed contract, with its metrics."""
+the toy answers alone, in the ensemble and in the workflow, inside the composed contract, with its metrics; it
+reads the attribute model's garment metadata, declared like any stage's reads (fashion.results)."""
 from __future__ import annotations
 
 import base64
@@ -31,7 +32,8 @@ HERE = Path(__file__).parent / "fourth_model"
 CODE = ("fashion", "handlers", "export", "launcher", "config.properties")
 ADDED = {"fashion/pattern.py": HERE / "pattern_stage.py", "export/pattern.py": HERE / "pattern_export.py"}
 ENTRY = ('    ModelSpec("pattern", "fashion.pattern:PatternStage", "export.pattern",\n'
-         '              sections=(Section("pattern", 60),), serves=("pattern",), precisions=()),\n')
+         '              sections=(Section("pattern", 60),), serves=("pattern",), needs=("attributes",), '
+         'precisions=()),\n')
 ANCHOR = "\n)\n# All models in one worker"
 
 
@@ -144,7 +146,10 @@ def test_served_alone_in_the_ensemble_and_in_the_workflow(served: dict) -> None:
     jsonschema.validate(without_metadata(answer), schema)
     assert list(answer) == ["image", "garments", "embedding", "metadata", "pattern", "models"]
     assert [m["name"] for m in answer["models"]] == ["segmenter", "embedder", "attributes", "pattern"]
-    assert answer["pattern"] == alone.json()["pattern"]
+    # it read the attribute model's garment metadata (by type, fashion.results.Metadata); alone there is none
+    assert answer["pattern"]["worn_by"] == [g["metadata"]["gender"]["label"] for g in answer["garments"]]
+    assert "worn_by" not in alone.json()["pattern"]
+    assert {k: answer["pattern"][k] for k in ("label", "score")} == alone.json()["pattern"]
     only = http.post("/predictions/fashion", json={"b64": base64.b64encode(body).decode(), "include": ["pattern"]})
     assert list(only.json()) == ["image", "pattern", "models"]
     broken = {**answer, "pattern": {"label": "solid"}}

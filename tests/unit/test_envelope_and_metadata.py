@@ -4,11 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from fashion.envelope import is_envelope, pack, unpack
-from fashion.pipeline import Envelope, ImageResult
 from fashion.masks import encode_rle
 from fashion.metadata import derive, singular
 from fashion.options import Options
-from fashion.segment import Garment
+from fashion.results import Embeddings, Envelope, Garment, GarmentEmbeddings, ImageResult, Metadata, TextEmbeddings
 
 
 def test_envelope_round_trip():
@@ -17,17 +16,23 @@ def test_envelope_round_trip():
     g = Garment("top", 0, 0.75, (2.0, 1.0, 5.0, 4.0), _mask=mask)
     emb = np.arange(4, dtype=np.float32) / 7
     env = Envelope("list", Options(min_score=0.3, include=("garments", "embedding")),
-                   [ImageResult(image=b"\x00jpeg", size=(5, 6), garments=[g], values={"embedding": emb,
-                         "garment_embeddings": emb[None] * 2, "metadata": {"gender": {"label": "Men", "score": 0.5}}}),
-                    ImageResult(error={"error": {"code": 415, "message": "no"}})], models=[{"name": "segmenter"}])
+                   [ImageResult(image=b"\x00jpeg", size=(5, 6), garments=[g], outputs={
+                       Embeddings: Embeddings(emb, emb[None]), GarmentEmbeddings: GarmentEmbeddings(emb[None] * 2),
+                       Metadata: Metadata({"gender": {"label": "Men", "score": 0.5}}, [{"source": "classifier"}])}),
+                    ImageResult(error={"error": {"code": 415, "message": "no"}})], models=[{"name": "segmenter"}],
+                   outputs={TextEmbeddings: TextEmbeddings(emb[None], {"name": "embedder"})})
     data = pack(env)
     assert is_envelope(data) and not is_envelope(b"\xff\xd8")
     back = unpack(data)
     assert back.shape == "list" and back.options == env.options and back.models == env.models
     a, b = back.items
-    assert a.image == b"\x00jpeg" and a.size == (5, 6) and a.values["metadata"] == env.items[0].values["metadata"]
-    np.testing.assert_array_equal(a.values["embedding"], emb)
-    np.testing.assert_array_equal(a.values["garment_embeddings"], emb[None] * 2)
+    assert a.image == b"\x00jpeg" and a.size == (5, 6) and a.get(Metadata) == env.items[0].get(Metadata)
+    assert set(a.outputs) == {Embeddings, GarmentEmbeddings, Metadata} and not b.outputs
+    np.testing.assert_array_equal(a.get(Embeddings).image, emb)
+    np.testing.assert_array_equal(a.get(Embeddings).crops, emb[None])
+    np.testing.assert_array_equal(a.get(GarmentEmbeddings).vectors, emb[None] * 2)
+    np.testing.assert_array_equal(back.get(TextEmbeddings).vectors, emb[None])
+    assert back.get(TextEmbeddings).model == {"name": "embedder"}
     np.testing.assert_array_equal(a.garments[0].mask, mask)
     assert a.garments[0].rle == encode_rle(mask) and b.error == env.items[1].error
 

@@ -7,7 +7,7 @@ import pytest
 
 from fashion import garment_prompt
 from fashion.envelope import pack, unpack
-from fashion.pipeline import Envelope, ImageResult
+from fashion.results import Envelope, ImageResult, PromptMatch
 from fashion.errors import InvalidInput
 from fashion.options import Options, parse_options
 
@@ -33,7 +33,8 @@ def test_rank_blends_crop_and_label_and_applies_the_threshold() -> None:
 
 
 def test_prompt_travels_between_workflow_nodes() -> None:
-    prompt = {"text": "shoes", "scores": [0.5, 0.1], "selected": 0, "threshold": 0.4}
-    env = Envelope("single", Options(prompt="shoes"), [ImageResult(image=b"x", size=(2, 2), values={"prompt": prompt})])
+    prompt = PromptMatch("shoes", [0.5, 0.1], 0, 0.4)
+    env = Envelope("single", Options(prompt="shoes"), [ImageResult(image=b"x", size=(2, 2),
+                                                                   outputs={PromptMatch: prompt})])
     back = unpack(pack(env))
-    assert back.options.prompt == "shoes" and back.items[0].values["prompt"] == prompt
+    assert back.options.prompt == "shoes" and back.items[0].get(PromptMatch) == prompt

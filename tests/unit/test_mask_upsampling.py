@@ -9,7 +9,8 @@ import torch.nn.functional as F
 
 from fashion.colour import dominant_colour, dominant_colours
 from fashion.masks import encode_rle, encode_window_rle
-from fashion.segment import Garment, Segmenter
+from fashion.results import Garment
+from fashion.segment import Segmenter
 
 
 def test_box_upsampling_equals_full_upsampling() -> None:

@@ -92,3 +92,22 @@ def test_every_entry_resolves() -> None:
     assert registry.spec("embedder").sections[0].name == "embedding"
     with pytest.raises(KeyError, match="no model"):
         registry.spec("nope")
+
+
+def test_every_read_is_written_by_a_model_it_needs() -> None:
+    """The stages' typed contracts (fashion.results): the registry refuses a stage that reads what no model it
+    needs writes, naming who writes it; the shipped stages pass."""
+    from typing import ClassVar
+
+    from fashion.results import Embeddings, Garment, Metadata, TrunkFeatures, WearerFace
+
+    stages = dict(zip(registry.RUN_ORDER, registry.stage_classes()))
+    assert Garment in stages["segmenter"].writes and WearerFace in stages["attributes"].reads
+    assert {Metadata, TrunkFeatures} <= set(stages["embedder"].reads) and Embeddings in stages["embedder"].writes
+
+    class Stray:
+        reads: ClassVar[tuple[type, ...]] = (Embeddings,)  # the embedder's; the attribute model does not need it
+        writes: ClassVar[tuple[type, ...]] = ()
+
+    with pytest.raises(TypeError, match=r"'attributes' reads Embeddings, which only \['embedder'\] write"):
+        registry.check_contracts({**stages, "attributes": Stray})

@@ -76,7 +76,8 @@ def _uncompressed(mask: np.ndarray) -> list[int]:
 def test_merge_coarse_unites_masks_per_body_group():
     from fashion.manifest import InputSpec, Manifest
     from fashion.options import parse_options
-    from fashion.segment import Garment, Segmenter
+    from fashion.results import Garment
+    from fashion.segment import Segmenter
     from export.segmenter import coarse_labels
 
     names = ["top", "outerwear", "pants", "footwear", "mystery"]

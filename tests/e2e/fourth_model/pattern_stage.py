@@ -1,7 +1,10 @@
 """A toy fourth model, copied to fashion/pattern.py by tests/e2e/test_fourth_model.py: the whole image's pattern
-(solid | striped | floral) from a tiny CNN with RANDOM weights. It proves the registry, not a pattern classifier."""
+(solid | striped | floral) from a tiny CNN with RANDOM weights, and who wears it: it reads another model's output
+(the attribute model's garment metadata) by its type, as any stage does. It proves the registry, not a pattern
+classifier."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -9,18 +12,33 @@ import torch
 
 from fashion.manifest import load_artifact
 from fashion.preprocess import normalize
+from fashion.results import Metadata, Output
 from fashion.stage import add_model, chunks, input_pixels, live, planned
 
 if TYPE_CHECKING:
     from fashion.options import Options
-    from fashion.pipeline import Envelope, ImageResult
+    from fashion.results import Envelope, ImageResult
 
-SCHEMA: dict[str, Any] = {"sections": {"pattern": {"$ref": "#/$defs/scored"}}, "required": ["pattern"]}
+SCHEMA: dict[str, Any] = {"sections": {"pattern": {
+    "type": "object", "required": ["label", "score"],
+    "properties": {"label": {"type": "string"}, "score": {"type": "number"},
+                   "worn_by": {"description": "each garment's gender (the attribute model's garment metadata)",
+                               "type": "array", "items": {"type": ["string", "null"]}}}}},
+    "required": ["pattern"]}
+
+
+@dataclasses.dataclass(frozen=True)
+class Pattern(Output):
+    label: str
+    score: float
+    worn_by: list[str | None] | None  # None: no garment metadata to read
 
 
 class PatternStage:
     name: ClassVar[str] = "pattern"
     schema: ClassVar[dict[str, Any]] = SCHEMA
+    reads: ClassVar[tuple[type, ...]] = (Metadata,)
+    writes: ClassVar[tuple[type, ...]] = (Pattern,)
 
     def __init__(self, module: Any, manifest: Any, device: torch.device) -> None:
         self.module, self.manifest, self.device = module, manifest, device
@@ -37,10 +55,16 @@ class PatternStage:
             probs = self.module(normalize(pixels, self.manifest.input).to(self.device)).float().softmax(-1).cpu()
             for (_, it), p in zip(chunk, probs):
                 score, idx = p.max(0)
-                it.values["pattern"] = {"label": classes[int(idx)], "score": round(float(score), 4)}
+                metadata = it.get(Metadata)
+                worn_by = None if metadata is None or metadata.garments is None else [
+                    (fields.get("gender") or {}).get("label") for fields in metadata.garments]
+                it.put(Pattern(classes[int(idx)], round(float(score), 4), worn_by))
         add_model(envs, self.manifest.provenance())
 
     @staticmethod
-    def writes(result: ImageResult, options: Options, response: dict[str, Any]) -> None:
-        if result.values.get("pattern") is not None and options.plan.emits("pattern"):
-            response["pattern"] = result.values["pattern"]
+    def respond(result: ImageResult, options: Options, response: dict[str, Any]) -> None:
+        pattern = result.get(Pattern)
+        if pattern is not None and options.plan.emits("pattern"):
+            response["pattern"] = {"label": pattern.label, "score": pattern.score}
+            if pattern.worn_by is not None:
+                response["pattern"]["worn_by"] = pattern.worn_by
