@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from fashion import models as registry
+from fashion.limits import VERTEX_REQUEST_BYTES
 
 DEFAULT_URL = "http://127.0.0.1:8080" + registry.ENSEMBLE_PATH
 DEFAULT_MODELS = Path("build/export")
@@ -220,15 +221,14 @@ def _endpoint_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, help="torch/OpenVINO threads with --local (default: every core)")
     p.add_argument("--timeout", type=float, default=120.0)
     p.add_argument("--token", help="a bearer token (default $GOOGLE_ACCESS_TOKEN or gcloud for googleapis.com)")
-    p.add_argument("--max-bytes", type=int, default=1_500_000, help="request size limit (Vertex: 1.5 MB)")
+    p.add_argument("--max-bytes", type=int, default=VERTEX_REQUEST_BYTES,
+                   help="request size limit (default: Vertex AI's shared endpoints', 1.5 MiB)")
 
 
-def main(argv: list[str] | None = None) -> int:
+def _enrich_parser(sub: argparse._SubParsersAction) -> None:
+    """The enrich command's arguments."""
     from catalogue import ray_engine  # its defaults (Ray itself is imported only by a Ray job)
 
-    p = argparse.ArgumentParser(prog="python -m catalogue", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="command", required=True)
     e = sub.add_parser("enrich", help="enrich every image of a source (resumable)")
     _source_args(e)
     e.add_argument("--out", required=True, help="DEST: .parquet (default) or .jsonl; with --engine ray a folder "
@@ -256,6 +256,10 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--embedding-only", action="store_true", help="only the whole-image embedding (for indexing)")
     e.add_argument("--options", default="{}", help='more request options as JSON, e.g. \'{"groups": "coarse"}\'')
     e.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _search_parsers(sub: argparse._SubParsersAction) -> None:
+    """The index and search commands' arguments."""
     i = sub.add_parser("index", help="build or extend a faiss index from enrichment outputs")
     i.add_argument("enriched", type=Path, nargs="+")
     i.add_argument("--out", type=Path, required=True)
@@ -273,6 +277,10 @@ def main(argv: list[str] | None = None) -> int:
                                    '"Skirts")\' (fields: catalogue/filters.py; garment.<field>: a garment\'s own)')
     _endpoint_args(s)
     s.add_argument("--embedder-url", help="the text tower's endpoint (default: /predictions/embedder beside --url)")
+
+
+def _vertex_parsers(sub: argparse._SubParsersAction) -> None:
+    """The Vertex AI commands' arguments (batch prediction in and out, Vector Search)."""
     v = sub.add_parser("vertex-instances", help="a JSONL of instances for Vertex AI batch prediction")
     _source_args(v)
     v.add_argument("--out", type=Path, required=True)
@@ -284,6 +292,10 @@ def main(argv: list[str] | None = None) -> int:
     vs.add_argument("enriched", type=Path)
     vs.add_argument("--out", type=Path, required=True)
     vs.add_argument("--images-only", action="store_true", help="whole images only, no garment vectors")
+
+
+def _evaluate_parser(sub: argparse._SubParsersAction) -> None:
+    """The evaluate command's arguments."""
     ev = sub.add_parser("evaluate", help="P@10 by articleType for image and text queries on the real catalogue")
     ev.add_argument("index", type=Path)
     ev.add_argument("--enriched", type=Path, default=Path("build/catalogue/enriched.parquet"))
@@ -291,6 +303,14 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--split", type=Path, default=Path("reports/attributes_split.csv"), help="test rows = queries")
     ev.add_argument("--models", type=Path, default=DEFAULT_MODELS, help="the exported models (the text tower)")
     ev.add_argument("--out", type=Path, default=Path("reports/catalogue_search"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m catalogue", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    for add in (_enrich_parser, _search_parsers, _vertex_parsers, _evaluate_parser):
+        add(sub)
     args = p.parse_args(argv)
     commands = {"enrich": _enrich, "index": _index, "search": _search, "vertex-instances": _vertex_instances,
                 "vertex-import": _vertex_import, "vector-search": _vector_search, "evaluate": _evaluate}

@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from fashion.limits import VERTEX_REQUEST_BYTES
+
 from client.auth import access_token
 from client.payload import vertex_body
 
@@ -60,7 +62,7 @@ def one_by_one(engine: Engine, images: list[bytes], parameters: dict[str, Any]) 
 class RemoteEngine:
     """POSTs {"instances": [{"b64": ...}, ...], "parameters": ...} to `url` (one pooled client, thread-safe)."""
 
-    def __init__(self, url: str, timeout_s: float = 120.0, max_bytes: int = 1_500_000,
+    def __init__(self, url: str, timeout_s: float = 120.0, max_bytes: int = VERTEX_REQUEST_BYTES,
                  token: str | None = None) -> None:
         self.url, self.max_bytes = url, max_bytes
         headers = {"Content-Type": "application/json"}

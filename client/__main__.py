@@ -20,6 +20,7 @@ import httpx
 from client.auth import access_token
 from client.payload import vertex_body
 from fashion import models as registry
+from fashion.limits import VERTEX_REQUEST_BYTES
 
 
 def _overlay(argv: list[str]) -> int:
@@ -48,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("url")
     p.add_argument("images", nargs="+", type=Path)
     p.add_argument("--parameters", default="{}", help='options as JSON, e.g. \'{"embedding_only": true}\'')
-    p.add_argument("--max-bytes", type=int, default=1_500_000, help="request size limit (0: none)")
+    p.add_argument("--max-bytes", type=int, default=VERTEX_REQUEST_BYTES,
+                   help="request size limit (0: none; default: Vertex AI's shared endpoints')")
     p.add_argument("--token")
     p.add_argument("--timeout", type=float, default=120)
     args = p.parse_args(argv)

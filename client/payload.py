@@ -8,6 +8,8 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
+from fashion.limits import VERTEX_REQUEST_BYTES
+
 SHRINK_STEP = 0.8  # each try scales the longest side by this
 MIN_SIDE = 256
 
@@ -37,7 +39,7 @@ def shrink(data: bytes, budget: int) -> bytes:
                              Image.Resampling.LANCZOS)
 
 
-def vertex_body(images: list[bytes], parameters: dict[str, Any] | None = None, max_bytes: int = 1_500_000) -> bytes:
+def vertex_body(images: list[bytes], parameters: dict[str, Any] | None = None, max_bytes: int = VERTEX_REQUEST_BYTES) -> bytes:
     """{"instances": [{"b64": ...}, ...], "parameters": {...}} of at most max_bytes (0: no limit)."""
     overhead = len(json.dumps({"instances": [{"b64": ""}] * len(images), "parameters": parameters or {}}))
     budget = (max_bytes - overhead) // max(1, len(images)) if max_bytes else 1 << 62

@@ -56,7 +56,29 @@ def quantize_planned(out: Path, names: set[str], calibration: str | None, target
             replace(manifest, settings={**manifest.settings, "precision": precision}).save(out)
 
 
-def main(argv: list[str] | None = None) -> int:
+def export_models(args: argparse.Namespace, out: Path) -> None:
+    """Every wanted model exported with its planned backend, then int8 quantised from the fp32 IR."""
+    from export.options import ExportOptions
+    from fashion import models as registry
+
+    image = _check_image(args.check_image)
+    wanted = set(args.only or NAMES)
+    plan = {m: choose(m, args.target, args.backend, args.precision) for m in NAMES}
+    log.info("backends for %s: %s", args.target, {m: f"{b} {p}" for m, (b, p) in plan.items() if m in wanted})
+    options = ExportOptions(weights_dir=args.weights_dir, segmenter_weights=args.segmenter_weights,
+                            imgsz=args.imgsz, clip_model=args.clip_model, clip_pretrained=args.clip_pretrained,
+                            clip_weights=args.clip_weights, text=not args.no_text,
+                            attributes_checkpoint=args.attributes_checkpoint)
+    for spec in registry.MODELS:  # int8 is quantised from the fp32 IR once every model is exported
+        if spec.name in wanted:
+            backend, precision = plan[spec.name]
+            spec.exporter_module().export_with(out, image, options, backend,
+                                               "fp32" if precision == "int8" else precision)
+    quantize_planned(out, {m for m in wanted if plan[m][1] == "int8"}, args.calibration_data, args.target)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line: which step, where, which weights, which backends."""
     p = argparse.ArgumentParser(prog="python -m export", description=__doc__)
     p.add_argument("step", nargs="?", choices=["models", "archives", "all"], default="all")
     p.add_argument("--out", default="build/export", help="exported artifacts + manifests")
@@ -88,7 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--calibration-data", default=None,
                    help="int8: a folder laid out like ../shared/data (street_photos/photos, fashion_products/images) "
                         "holding training-split photos (env FASHION_CALIBRATION_DATA; default ../shared/data)")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     os.environ.setdefault("YOLO_AUTOINSTALL", "false")  # ultralytics must never pip-install during export
     os.environ.setdefault("YOLO_OFFLINE", "true")  # nor phone home
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -96,23 +122,7 @@ def main(argv: list[str] | None = None) -> int:
 
     out, store = Path(args.out), Path(args.store)
     if args.step in ("models", "all"):
-        from export.options import ExportOptions
-        from fashion import models as registry
-
-        image = _check_image(args.check_image)
-        wanted = set(args.only or NAMES)
-        plan = {m: choose(m, args.target, args.backend, args.precision) for m in NAMES}
-        log.info("backends for %s: %s", args.target, {m: f"{b} {p}" for m, (b, p) in plan.items() if m in wanted})
-        options = ExportOptions(weights_dir=args.weights_dir, segmenter_weights=args.segmenter_weights,
-                                imgsz=args.imgsz, clip_model=args.clip_model, clip_pretrained=args.clip_pretrained,
-                                clip_weights=args.clip_weights, text=not args.no_text,
-                                attributes_checkpoint=args.attributes_checkpoint)
-        for spec in registry.MODELS:  # int8 is quantised from the fp32 IR once every model is exported
-            if spec.name in wanted:
-                backend, precision = plan[spec.name]
-                spec.exporter_module().export_with(out, image, options, backend,
-                                                   "fp32" if precision == "int8" else precision)
-        quantize_planned(out, {m for m in wanted if plan[m][1] == "int8"}, args.calibration_data, args.target)
+        export_models(args, out)
     if args.step in ("archives", "all"):
         from export.archive import build_all
 

@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -101,6 +102,22 @@ def resolve(model_name: str, pretrained: str | None, weights: str | None, weight
     return WeightsSource("random", model_name)
 
 
+def export_text_tower(model: torch.nn.Module, tokenizer: Any, out_dir: Path) -> dict:
+    """The text tower traced to TorchScript (embedder_text.pt), checked against open_clip's eager encode_text."""
+    def check_text(traced: Runner) -> dict:
+        probe = tokenizer(["black leather jacket"])
+        with torch.no_grad():
+            a = torch.nn.functional.normalize(traced(probe), dim=-1)
+            b = torch.nn.functional.normalize(model.encode_text(probe), dim=-1)
+        cosine = float((a * b).sum())
+        if cosine < MIN_COSINE:
+            raise ExportCheckFailed(f"embedder text tower: cosine {cosine:.5f} < {MIN_COSINE}")
+        return {"text_cosine": round(cosine, 6)}
+
+    tokens = tokenizer(["a photo of a red dress", "navy blue shirt"])
+    return convert_check_save(TextTower(model), tokens, out_dir, "embedder_text", check_text)[1]
+
+
 def export(out_dir: Path, check_image: Image.Image, model_name: str = DEFAULT_MODEL,
            pretrained: str | None = None, weights: str | None = None,
            weights_dir: str | None = None, text: bool = True, vocabulary: dict | None = None,
@@ -145,20 +162,7 @@ def export(out_dir: Path, check_image: Image.Image, model_name: str = DEFAULT_MO
                                    settings={**manifest.settings, **save_projection(model, out_dir)})
     if text:
         tokenizer = embedder_model.tokenizer(model_name)
-        tokens = tokenizer(["a photo of a red dress", "navy blue shirt"])
-        tower = TextTower(model)
-
-        def check_text(traced: Runner) -> dict:
-            probe = tokenizer(["black leather jacket"])
-            with torch.no_grad():
-                a = torch.nn.functional.normalize(traced(probe), dim=-1)
-                b = torch.nn.functional.normalize(model.encode_text(probe), dim=-1)
-            cosine = float((a * b).sum())
-            if cosine < MIN_COSINE:
-                raise ExportCheckFailed(f"embedder text tower: cosine {cosine:.5f} < {MIN_COSINE}")
-            return {"text_cosine": round(cosine, 6)}
-
-        figures |= convert_check_save(tower, tokens, out_dir, "embedder_text", check_text)[1]  # TorchScript
+        figures |= export_text_tower(model, tokenizer, out_dir)
         if vocabulary:
             save_label_tables(model, tokenizer, vocabulary, out_dir / ZEROSHOT_FILE)
             manifest = dataclasses.replace(manifest, labels={"zeroshot_heads": vocabulary["heads"],

@@ -18,7 +18,7 @@ from fashion import segmenter_checkpoint
 from fashion.backends import Runner
 from fashion.embedder_model import SHIPPED_WEIGHTS
 from fashion.manifest import InputSpec, Manifest
-from fashion.segment import Segmenter
+from fashion.segment import MIN_SCORE, NMS_IOU, Segmenter
 
 log = logging.getLogger("export")
 
@@ -82,7 +82,7 @@ def coarse_labels(names: list[str]) -> dict:
 
 
 def export(out_dir: Path, check_image: Image.Image, weights: str | None = None, weights_dir: str | None = None,
-           imgsz: int | None = None, min_score: float = 0.25, backend: str = "torchscript",
+           imgsz: int | None = None, min_score: float = MIN_SCORE, backend: str = "torchscript",
            precision: str = "fp32") -> Manifest:
     source = resolve(weights, weights_dir)
     model, names, arch, trained_size = load_eager(source)
@@ -94,7 +94,7 @@ def export(out_dir: Path, check_image: Image.Image, weights: str | None = None, 
         name="segmenter", architecture=arch, artifact="segmenter.pt",
         input=InputSpec(size=(size, size), resize="letterbox", interpolation="bilinear", pad_value=114),
         weights=source.describe(), labels={"classes": names, **coarse_labels(names)},
-        settings={"num_masks": num_masks, "min_score": min_score, "iou": 0.7, "stride": 32,
+        settings={"num_masks": num_masks, "min_score": min_score, "iou": NMS_IOU, "stride": 32,
                   "backend": backend, "precision": precision}, parity={})
     check_score = 0.0 if source.random else min_score  # random heads score low: still compare their masks
 

@@ -19,8 +19,17 @@ from fashion import garment_groups, garment_prompt, zeroshot
 from fashion.results import Embeddings, Garment, GarmentEmbeddings, Metadata, PromptMatch, Tags
 
 if TYPE_CHECKING:
-    from fashion.embed import Embedder
     from fashion.results import Envelope, ImageResult
+    from fashion.zeroshot import ZeroShot
+
+
+class Embedder(Protocol):
+    """What the steps use of the embedder (fashion.embed.Embedder): its text side and zero-shot tables."""
+    zeroshot: ZeroShot | None
+    dim: int
+    logit_scale: float
+
+    def label_vectors(self, labels: tuple[str, ...]) -> np.ndarray: ...
 
 # A garment's served embedding: crop + this x its articleType's text embedding. On the worn split's calib photos
 # (334 matched garments) worn garment -> products P@10 0.249 (0), 0.344 (0.5), 0.408 (1), 0.443 (1.5); 1 keeps

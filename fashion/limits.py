@@ -21,6 +21,11 @@ import os
 from typing import Mapping
 
 
+# Vertex AI's public shared endpoints refuse larger requests (1.5 MiB): the front door's predict route, the
+# client and the catalogue job's HTTP engine keep requests under it.
+VERTEX_REQUEST_BYTES = 1_572_864
+
+
 @dataclasses.dataclass(frozen=True)
 class Limits:
     # requests

@@ -14,13 +14,14 @@ from fashion.plan import Plan
 INCLUDABLE = registry.INCLUDABLE  # what `include` may name, in a response's order (the registry)
 MASK_FORMATS = ("rle", "polygon", "none")
 GROUPINGS = ("fine", "coarse")  # garments as the segmenter's classes, or merged per body group
+MAX_GARMENTS = 20  # garments a response lists unless the request asks for another number (at most the limit's)
 
 
 @dataclasses.dataclass(frozen=True)
 class Options:
     embedding_only: bool = False
     min_score: float | None = None  # None: the segmenter archive's own default
-    max_garments: int = 20
+    max_garments: int = MAX_GARMENTS
     mask_format: str = "rle"
     include: tuple[str, ...] = INCLUDABLE
     labels: tuple[str, ...] = ()  # a user vocabulary: scores per garment and for the whole image ("tags")
@@ -33,7 +34,10 @@ class Options:
     @functools.cached_property
     def plan(self) -> Plan:
         """The stages and response sections these options call for (fashion.plan), computed once."""
-        return Plan.of(self)
+        if self.embedding_only:
+            return Plan.of(("embedding",))
+        return Plan.of([s.name for s in registry.SECTIONS
+                        if (self.wants(s.name) if s.asked_by is None else bool(getattr(self, s.asked_by)))])
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -123,6 +127,6 @@ def _labels(value: Any) -> tuple[str, ...]:
     most, chars = limits().max_labels, limits().max_label_chars
     if not labels or len(labels) > most or any(len(v) > chars for v in labels):
         raise InvalidInput(f"option 'labels' must hold 1 to {most} labels (MAX_LABELS) of at most {chars} "
-                           f"characters each (MAX_LABEL_CHARS), "
-                           f"characters each, got {len(labels)}")
+                           f"characters each (MAX_LABEL_CHARS), got {len(labels)} labels, the longest "
+                           f"{max((len(v) for v in labels), default=0)} characters")
     return labels

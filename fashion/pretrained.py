@@ -9,11 +9,12 @@ by pair; any difference in count or shape is a loud refusal, never a partial loa
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib.util
 from pathlib import Path
 
 import torch
+
+from fashion.provenance import sha256
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,14 +53,6 @@ PACKAGED: dict[str, PackagedWeights] = {
         "models/efficientnet-lite2-9656183e.pth",
         "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d", IMAGENET),
 }
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def packaged_state_dict(architecture: str) -> dict[str, torch.Tensor]:

@@ -15,6 +15,7 @@ from fashion.colour import dominant_colours
 from fashion.errors import InvalidInput, RequestError
 from fashion.manifest import Manifest, load_artifact
 from fashion.masks import Window, polygons, suppress_overlaps
+from fashion.options import MAX_GARMENTS
 from fashion.preprocess import Letterbox, letterbox
 from fashion import face_gender
 from fashion.results import Garment, WearerFace, pixel_box
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 # worn split's 150 calib photos: labelled garments detected twice 71 -> 0 (0.9: 4), labelled garments found
 # 0.496 -> 0.479, detections matching one 0.522 -> 0.538 (BENCHMARKS.md "Photos of people").
 OVERLAP = 0.8
+MIN_SCORE = 0.25  # the default confidence a garment needs (an export's own setting; a request's min_score wins)
+NMS_IOU = 0.7  # class-aware NMS: boxes of one class overlapping this much are one garment
 
 
 class Segmenter:
@@ -37,8 +40,8 @@ class Segmenter:
         self.module, self.manifest, self.device = module, manifest, device
         self.classes: list[str] = manifest.labels["classes"]
         self.num_masks = int(manifest.settings.get("num_masks", 32))
-        self.min_score = float(manifest.settings.get("min_score", 0.25))
-        self.iou = float(manifest.settings.get("iou", 0.7))
+        self.min_score = float(manifest.settings.get("min_score", MIN_SCORE))
+        self.iou = float(manifest.settings.get("iou", NMS_IOU))
         self.coarse: dict[str, str | None] = manifest.labels.get("coarse") or {}
         self.coarse_groups: list[str] = manifest.labels.get("coarse_groups") or []
 
@@ -77,7 +80,7 @@ class Segmenter:
     @torch.inference_mode()
     def postprocess(self, preds: torch.Tensor, protos: torch.Tensor, frames: list[Letterbox],
                     sizes: list[tuple[int, int]], min_score: float | None = None,
-                    max_garments: int = 20) -> list[list[Garment]]:
+                    max_garments: int = MAX_GARMENTS) -> list[list[Garment]]:
         """Score filter, class-aware NMS, masks from prototypes at full image resolution."""
         threshold = self.min_score if min_score is None else min_score
         return [self._one(p, proto, frame, size, threshold, max_garments)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -40,6 +40,16 @@ class Calibration:
     main_garment: str = "largest"  # which known garment names a worn photo: largest (mask area) | surest (score)
     photo_article_score: float = 0.0  # the main garment's articleType below it: the worn photo's is null
     calibrated_on: str = "not calibrated"
+
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
+        "garment_gender_from": ("crop", "photo", "mean"), "photo_gender_from": ("photo", "mean", "outfit"),
+        "main_garment": ("largest", "surest")}
+
+    def __post_init__(self) -> None:
+        """A misspelt switch refuses to load instead of silently answering by another rule."""
+        for name, allowed in self.CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"worn calibration: {name} must be one of {allowed}, got {getattr(self, name)!r}")
 
     @classmethod
     def load(cls, path: Path = CALIBRATION_FILE) -> "Calibration":

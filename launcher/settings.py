@@ -7,10 +7,9 @@ import os
 from typing import Mapping
 
 from fashion import models as registry
-from fashion.limits import limits
+from fashion.limits import VERTEX_REQUEST_BYTES, limits
 from fashion.threads import available_cores
 
-SHARED_ENDPOINT_LIMIT = 1_572_864  # Vertex AI's public shared endpoints refuse larger requests
 # Served images per second per CPU core through the whole pipeline under overload (python -m bench.frontdoor:
 # 2.76-2.96 img/s on 2 cores, 8 street photos, 32 clients; BENCHMARKS.md). Only the default in-flight bound
 # comes from it; GPUs set FASHION_MAX_INFLIGHT from their own figure.
@@ -28,7 +27,7 @@ class FrontDoorSettings:
     index_dir: str | None = None  # FASHION_INDEX: the catalogue index /search answers from (else AIP_STORAGE_URI/index)
     # MAX_REQUEST_BYTES (fashion.limits), also TorchServe's max_request_size (launcher.torchserve.served_settings)
     max_request_bytes: int = dataclasses.field(default_factory=lambda: limits().max_request_bytes)
-    predict_route_max_bytes: int = SHARED_ENDPOINT_LIMIT  # 0 = no extra limit (dedicated endpoints)
+    predict_route_max_bytes: int = VERTEX_REQUEST_BYTES  # 0 = no extra limit (dedicated endpoints)
     latency_budget_s: float = 5.0  # queueing a request may add at most this; past it, a fast 503
     max_inflight: int = 16  # per endpoint (TorchServe model or workflow); see default_inflight()
     upstream_timeout_s: float = 120.0
@@ -49,7 +48,7 @@ class FrontDoorSettings:
             index_dir=env.get("FASHION_INDEX") or None,
             max_request_bytes=limits().max_request_bytes,
             predict_route_max_bytes=int(env.get("FASHION_PREDICT_MAX_BYTES",
-                                                env.get("FASHION_VERTEX_MAX_REQUEST_BYTES", SHARED_ENDPOINT_LIMIT))),
+                                                env.get("FASHION_VERTEX_MAX_REQUEST_BYTES", VERTEX_REQUEST_BYTES))),
             latency_budget_s=budget,
             max_inflight=int(inflight) if inflight else default_inflight(budget, available_cores(env)),
             upstream_timeout_s=float(env.get("FASHION_UPSTREAM_TIMEOUT_S", cls.upstream_timeout_s)),

@@ -151,14 +151,10 @@ def _nested(depth: int, inner: str = "") -> bytes:
     return ("[" * depth + inner + "]" * depth).encode()
 
 
-def build_corpus(photo: bytes, oversized_mb: int = 65) -> list[Case]:
-    """photo: a real JPEG (the good request every hostile one is measured against)."""
-    png = _encode(Image.open(io.BytesIO(photo)).convert("RGB").resize((200, 300)), "PNG")
-    corrupt_png = bytearray(png)
-    corrupt_png[len(png) // 2: len(png) // 2 + 64] = b"\x00" * 64
+def _jpeg_and_json_cases(photo: bytes, b64: str) -> list[Case]:
+    """Broken JPEGs, bodies under other content types, nested and oversized JSON."""
     corrupt_jpeg = bytearray(photo)
     corrupt_jpeg[len(photo) // 3: len(photo) // 3 + 2000] = bytes(range(256)) * 7 + bytes(208)
-    b64 = base64.b64encode(photo).decode()
     return [
         Case("truncated_jpeg", photo[: len(photo) // 3], JPEG, "refused"),
         Case("corrupted_jpeg", bytes(corrupt_jpeg), JPEG, "refused", 422),
@@ -180,6 +176,12 @@ def build_corpus(photo: bytes, oversized_mb: int = 65) -> list[Case]:
         Case("json_overflowing_score", b'{"b64": "' + b64.encode() + b'", "min_score": 1e999}', JSON, "refused", 400),
         Case("text_16kb", json.dumps({"text": ["x" * 16_000]}).encode(), JSON, "refused", 413),
         Case("text_1mb", json.dumps({"text": ["red " * 250_000]}).encode(), JSON, "refused", 413),
+    ]
+
+
+def _option_and_container_cases(photo: bytes, b64: str) -> list[Case]:
+    """Options past their limits, containers built to exhaust a parser, multipart abuse."""
+    return [
         Case("labels_long", json.dumps({"b64": b64, "labels": ["y" * 5000]}).encode(), JSON, "refused", 400),
         Case("prompt_long", json.dumps({"b64": b64, "prompt": "z" * 100_000}).encode(), JSON, "refused", 400),
         Case("tiff_million_strips", tiff_strips(), "image/tiff", "refused", 422),
@@ -202,6 +204,14 @@ def build_corpus(photo: bytes, oversized_mb: int = 65) -> list[Case]:
         Case("json_huge_integer", b'{"b64": "aGVsbG8=", "max_garments": ' + b"9" * 5000 + b"}", JSON, "refused", 400),
         Case("json_nan_option", json.dumps({"b64": b64, "min_score": float("nan")}).encode(), JSON, "refused", 400),
         Case("json_text_not_strings", b'{"text": ' + _nested(500) + b"}", JSON, "refused", 413),
+    ]
+
+
+def _format_and_url_cases(photo: bytes, png: bytes, b64: str, oversized_mb: int) -> list[Case]:
+    """Broken PNGs, what is not an image, image bombs, URLs that reach inside, oversized bodies."""
+    corrupt_png = bytearray(png)
+    corrupt_png[len(png) // 2: len(png) // 2 + 64] = b"\x00" * 64
+    return [
         Case("truncated_png", png[: len(png) // 2], PNG, "refused", 400),
         Case("corrupted_png", bytes(corrupt_png), PNG, "refused", 400),
         Case("zero_bytes", b"", JPEG, "refused", 400),
@@ -229,6 +239,14 @@ def build_corpus(photo: bytes, oversized_mb: int = 65) -> list[Case]:
         Case("too_many_images", json.dumps({"images": [{"b64": b64}] * 17}).encode(), JSON, "refused", 413),
         Case("oversized_body", b"\xff\xd8" + b"\x00" * (oversized_mb * 1024 * 1024), JPEG, "refused", 413),
     ]
+
+
+def build_corpus(photo: bytes, oversized_mb: int = 65) -> list[Case]:
+    """photo: a real JPEG (the good request every hostile one is measured against)."""
+    png = _encode(Image.open(io.BytesIO(photo)).convert("RGB").resize((200, 300)), "PNG")
+    b64 = base64.b64encode(photo).decode()
+    return [*_jpeg_and_json_cases(photo, b64), *_option_and_container_cases(photo, b64),
+            *_format_and_url_cases(photo, png, b64, oversized_mb)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,12 +51,8 @@ def _photo(target: str, *headers: str, method: str = "POST") -> bytes:
     return request(method, target, ["Content-Type: image/jpeg", *headers], PHOTO)
 
 
-def build_http_corpus() -> list[HttpCase]:
-    chunked_smuggle = (b"POST /predictions/fashion HTTP/1.1\r\nHost: front\r\nContent-Length: 4\r\n"
-                       b"Transfer-Encoding: chunked\r\nContent-Type: image/jpeg\r\n\r\n0\r\n\r\n"
-                       b"GET /ping HTTP/1.1\r\nHost: front\r\n\r\n")
-    many_params = "&".join(f"p{i}=1" for i in range(10_000))
-    some_params = "&".join(f"p{i}=1" for i in range(500))
+def _path_cases() -> list[HttpCase]:
+    """Paths normalised into other APIs, internal models, TorchServe's own APIs and error shape."""
     return [
         # paths normalised into TorchServe's other APIs, internal models, TorchServe's own APIs
         _case("dot_dot_encoded", "paths", _photo("/predictions/%2e%2e/api-description"), 400),
@@ -85,6 +81,14 @@ def build_http_corpus() -> list[HttpCase]:
         _case("unknown_workflow", "shape", _photo("/wfpredict/nope"), 404),
         _case("long_model_name", "shape", _photo("/predictions/" + "a" * 5000), 404),
         _case("delete_model", "shape", request("DELETE", "/predictions/fashion"), 405),
+    ]
+
+
+def _front_door_cases() -> list[HttpCase]:
+    """What once made the front door answer 500, options in the query string, overflowing numbers."""
+    many_params = "&".join(f"p{i}=1" for i in range(10_000))
+    some_params = "&".join(f"p{i}=1" for i in range(500))
+    return [
         # 500s of the front door
         _case("nul_in_path", "500", _photo("/predictions/%00"), 400),
         _case("del_in_path", "500", _photo("/predictions/fashion%7f"), 400),
@@ -120,6 +124,15 @@ def build_http_corpus() -> list[HttpCase]:
             "POST", f"/predictions/{model}", ["Content-Type: application/json"],
             b'{"b64": "aGVsbG8=", "max_garments": 1e999}'), 400, upstream=True)
           for model in ("segmenter", "attributes", "embedder")],
+    ]
+
+
+def _framing_cases() -> list[HttpCase]:
+    """Request smuggling and framing the server must refuse and close on."""
+    chunked_smuggle = (b"POST /predictions/fashion HTTP/1.1\r\nHost: front\r\nContent-Length: 4\r\n"
+                       b"Transfer-Encoding: chunked\r\nContent-Type: image/jpeg\r\n\r\n0\r\n\r\n"
+                       b"GET /ping HTTP/1.1\r\nHost: front\r\n\r\n")
+    return [
         # framing
         _case("cl_and_te_smuggling", "smuggling", chunked_smuggle, 400, closes=True),
         _case("two_equal_lengths", "smuggling", request("POST", "/predictions/fashion", [
@@ -141,6 +154,10 @@ def build_http_corpus() -> list[HttpCase]:
             "Content-Type: image/jpeg", "Expect: 100-continue", "Content-Length: 999999999"], length=False), 413,
               closes=True),
     ]
+
+
+def build_http_corpus() -> list[HttpCase]:
+    return [*_path_cases(), *_front_door_cases(), *_framing_cases()]
 
 
 def materialise(case: HttpCase, photo: bytes) -> bytes:

@@ -147,3 +147,16 @@ def test_group_families_are_indices_of_the_vocabulary():
     assert families["dress"] == (1,) and set(families["footwear"]) == {0, 3}
     assert all(vocabulary[i] in load().groups[g] for g, ids in families.items() for i in ids)
     assert "eyewear" not in families and group_families([]) == {}
+
+
+def test_a_misspelt_calibration_switch_refuses_to_load() -> None:
+    """String switches are checked: a typo would otherwise answer by another rule without a word."""
+    import pytest
+
+    from fashion.worn_metadata import Calibration
+
+    with pytest.raises(ValueError, match="garment_gender_from must be one of"):
+        Calibration(garment_gender_from="crops")
+    with pytest.raises(ValueError, match="main_garment"):
+        Calibration(main_garment="biggest")
+    assert Calibration.load().photo_gender_from in Calibration.CHOICES["photo_gender_from"]
