@@ -13,7 +13,7 @@ Two ways to start, measured against each other in reports/embedder.md:
 Loss: CLIP's symmetric InfoNCE with several positives: captions that are the same text (many products are
 "men black tshirts") count as matches of each other's images, not as negatives. Early stopping on the
 validation split's retrieval score (see `retrieval_score`), best epoch saved as `embedder.pt` (weights in fp16:
-under 50 MB, loaded by open_clip like any checkpoint), `last.pt` to resume.
+under 50 MB, loaded by open_clip like any checkpoint), `last.pt` to resume (the loop: training.fit).
 """
 from __future__ import annotations
 
@@ -39,10 +39,11 @@ from training.captions import captions, worn_captions
 from training.catalogue import Problems, Record, read_catalogue
 from training.dataset import Augment, batches, cache_pixels
 from training.embedder_eval import embed_texts, image_embeddings, retrieval
+from training.fit import Run, fit
 from training.split import read_split, stratified_split, write_split
 
 log = logging.getLogger("training")
-BEST, LAST, SPLIT, FEATURES = "embedder.pt", "last.pt", "split.csv", "trunk_features.pt"
+BEST, SPLIT, FEATURES = "embedder.pt", "split.csv", "trunk_features.pt"
 DEFAULT_SPLIT = Path("reports/attributes_split.csv")  # the attribute model's: its held-out images stay held out
 
 
@@ -280,104 +281,91 @@ def _param_groups(model: torch.nn.Module, cfg: EmbedderConfig) -> list[dict[str,
             for (slow, decay), ps in groups.items()]
 
 
-def train(cfg: EmbedderConfig) -> tuple[torch.nn.Module, Data, dict[str, Any]]:
-    """Train with early stopping on validation retrieval; returns the best epoch's model, the data, the summary."""
-    cfg.out.mkdir(parents=True, exist_ok=True)
-    model, init_source = new_model(cfg)
-    spec = input_spec(model)
-    data = prepare_data(cfg, spec)
-    tokenizer = embedder_model.tokenizer(cfg.architecture)
-    tokens = torch.cat([tokenizer(data.texts[i:i + 2048]) for i in range(0, len(data.texts), 2048)])
-    t0 = time.time()
-    towers = Towers(model, data, spec, cfg.locked, cfg.out / FEATURES, init_source or "")
-    feature_seconds = round(time.time() - t0, 1)
-    train_rows, val_rows = data.rows("train"), data.rows("val")
-    optimizer = torch.optim.AdamW(_param_groups(model, cfg), lr=cfg.lr)
-    steps = math.ceil(len(train_rows) / cfg.batch_size)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=[g["lr"] for g in optimizer.param_groups], total_steps=cfg.epochs * steps + 1,
-        pct_start=0.1)
-    state: dict[str, Any] = {"epoch": 0, "best_score": -math.inf, "best_epoch": 0, "bad_epochs": 0,
-                             "history": [], "seconds": 0.0}
-    generator = torch.Generator().manual_seed(cfg.seed)
-    last = cfg.out / LAST
-    if cfg.resume and last.is_file():
-        saved = torch.load(last, map_location="cpu", weights_only=False)  # our own file, written below
-        if saved["split_sha256"] != data.split_sha256 or saved["init"] != cfg.init:
-            raise ValueError(f"{last} was trained on another split or init; start afresh without --resume")
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        generator.set_state(saved["generator"])
-        torch.set_rng_state(saved["torch_rng"])
-        state = saved["state"]
-        log.info("resuming after epoch %d (best %.4f at epoch %d)", state["epoch"], state["best_score"],
-                 state["best_epoch"])
-    elif cfg.resume:
-        log.warning("--resume: no %s yet, starting afresh", last)
-    augment = Augment(spec.size)
-    ran = 0
-    while state["epoch"] < cfg.epochs and state["bad_epochs"] < cfg.patience:
-        if cfg.stop_after is not None and ran >= cfg.stop_after:
-            return model, data, {"finished": False, "epochs_run": state["epoch"]}
-        ran += 1
-        epoch, started = state["epoch"] + 1, time.time()
-        rng = np.random.default_rng([cfg.seed, epoch])  # the epoch's captions and mirrors, the same on resume
-        model.train()
-        if cfg.pretrained_trunk:  # locked, or fine-tuned with its BatchNorm statistics kept (BN layers only: in
-            for m in model.visual.trunk.modules():  # eval mode TinyViT caches its attention biases, graph and all)
-                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+class EmbedderTrainer:
+    """The embedder's epoch (multi-positive InfoNCE) and validation (retrieval_score) for training.fit."""
+
+    def __init__(self, cfg: EmbedderConfig) -> None:
+        self.cfg = cfg
+        cfg.out.mkdir(parents=True, exist_ok=True)
+        self.model, self.init_source = new_model(cfg)
+        self.spec = input_spec(self.model)
+        self.data = data = prepare_data(cfg, self.spec)
+        self.tokenizer = embedder_model.tokenizer(cfg.architecture)
+        self.tokens = torch.cat([self.tokenizer(data.texts[i:i + 2048]) for i in range(0, len(data.texts), 2048)])
+        t0 = time.time()
+        self.towers = Towers(self.model, data, self.spec, cfg.locked, cfg.out / FEATURES, self.init_source or "")
+        self.feature_seconds = round(time.time() - t0, 1)
+        self.train_rows, self.val_rows = data.rows("train"), data.rows("val")
+        self.optimizer = torch.optim.AdamW(_param_groups(self.model, cfg), lr=cfg.lr)
+        steps = math.ceil(len(self.train_rows) / cfg.batch_size)
+        self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            self.optimizer, max_lr=[g["lr"] for g in self.optimizer.param_groups],
+            total_steps=cfg.epochs * steps + 1, pct_start=0.1)
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.augment = Augment(self.spec.size)
+
+    def _train_mode(self) -> None:
+        self.model.train()
+        if self.cfg.pretrained_trunk:  # locked, or fine-tuned with its BatchNorm statistics kept (BN layers only:
+            for m in self.model.visual.trunk.modules():  # in eval mode TinyViT caches its attention biases, graph
+                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):  # and all)
                     m.eval()
-        bar = tqdm(list(batches(len(train_rows), cfg.batch_size, True, generator)), desc=f"epoch {epoch}/{cfg.epochs}",
-                   unit="batch", leave=True, mininterval=5)
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        cfg, model = self.cfg, self.model
+        rng = np.random.default_rng([cfg.seed, epoch])  # the epoch's captions and mirrors, the same on resume
+        self._train_mode()
+        bar = tqdm(list(batches(len(self.train_rows), cfg.batch_size, True, self.generator)),
+                   desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", leave=True, mininterval=5)
         running = 0.0
         for n, idx in enumerate(bar, start=1):
-            rows = train_rows[idx.numpy()]
-            ids = draw_captions(data, rows, cfg.name_share, rng)
-            image = towers.train_images(rows, augment, rng.random(len(rows)) < 0.5)
-            text = F.normalize(model.encode_text(tokens[torch.from_numpy(ids)]), dim=-1)
+            rows = self.train_rows[idx.numpy()]
+            ids = draw_captions(self.data, rows, cfg.name_share, rng)
+            image = self.towers.train_images(rows, self.augment, rng.random(len(rows)) < 0.5)
+            text = F.normalize(model.encode_text(self.tokens[torch.from_numpy(ids)]), dim=-1)
             loss = multi_positive_loss(image, text, torch.from_numpy(ids), model.logit_scale)
-            optimizer.zero_grad(set_to_none=True)
+            self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
-            scheduler.step()
+            self.optimizer.step()
+            self.scheduler.step()
             with torch.no_grad():
                 model.logit_scale.clamp_(0, math.log(100))
             running += loss.item()
             bar.set_postfix(loss=f"{running / n:.3f}", scale=f"{model.logit_scale.exp().item():.1f}")
-        figures = retrieval(towers.images(val_rows), [data.records[i] for i in val_rows],
-                            lambda texts: embed_texts(model, tokenizer, texts))
+        return {"train_loss": round(running / max(1, len(bar)), 4)}
+
+    def validate(self) -> tuple[float, dict[str, Any]]:
+        figures = retrieval(self.towers.images(self.val_rows), [self.data.records[i] for i in self.val_rows],
+                            lambda texts: embed_texts(self.model, self.tokenizer, texts))
         score = retrieval_score(figures)
-        state["epoch"], state["seconds"] = epoch, state["seconds"] + time.time() - started
-        state["history"].append({"epoch": epoch, "train_loss": round(running / max(1, len(bar)), 4),
-                                 "val_score": round(score, 4),
-                                 "val_R@10": round(figures["text_to_image"].get("R@10", 0.0), 4),
-                                 "val_category_P@10": figures["category_articleType"]["P@10"],
-                                 "val_image_P@10": round(figures["image_to_image_P@10"]["articleType"], 4),
-                                 "seconds": round(time.time() - started, 1)})
-        if score > state["best_score"]:
-            state.update(best_score=score, best_epoch=epoch, bad_epochs=0)
-            torch.save(checkpoint(model, cfg, data, init_source, {}), cfg.out / BEST)
-        else:
-            state["bad_epochs"] += 1
-        log.info("epoch %d: train loss %.4f, val score %.4f (R@10 %s, category P@10 %s, image P@10 %s)%s",
-                 epoch, state["history"][-1]["train_loss"], score, state["history"][-1]["val_R@10"],
-                 state["history"][-1]["val_category_P@10"], state["history"][-1]["val_image_P@10"],
-                 " (best)" if state["best_epoch"] == epoch else f" (no gain {state['bad_epochs']}/{cfg.patience})")
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
-                    "torch_rng": torch.get_rng_state(), "state": state, "init": cfg.init,
-                    "split_sha256": data.split_sha256}, last)
+        return score, {"val_score": round(score, 4),
+                       "val_R@10": round(figures["text_to_image"].get("R@10", 0.0), 4),
+                       "val_category_P@10": figures["category_articleType"]["P@10"],
+                       "val_image_P@10": round(figures["image_to_image_P@10"]["articleType"], 4)}
+
+    def best_checkpoint(self) -> dict[str, Any]:
+        return checkpoint(self.model, self.cfg, self.data, self.init_source, {})
+
+
+def train(cfg: EmbedderConfig) -> tuple[torch.nn.Module, Data, dict[str, Any]]:
+    """Train with early stopping on validation retrieval (training.fit); returns the best epoch's model, the data,
+    the summary ({"finished": False, "epochs_run": N} when stopped by cfg.stop_after)."""
+    trainer = EmbedderTrainer(cfg)
+    progress = fit(trainer, Run(cfg.out, BEST, cfg.epochs, cfg.patience, cfg.resume, cfg.stop_after,
+                                split={"split_sha256": trainer.data.split_sha256, "init": cfg.init}, maximize=True))
+    if not progress.finished:
+        return trainer.model, trainer.data, {"finished": False, "epochs_run": progress.epoch}
     best = embedder_model.create(cfg.architecture, pretrained=str(cfg.out / BEST))[0]  # as export will load it
-    summary = {"finished": True, "architecture": cfg.architecture, "init": cfg.init, "init_from": init_source,
+    feature_seconds = trainer.feature_seconds
+    summary = {"finished": True, "architecture": cfg.architecture, "init": cfg.init, "init_from": trainer.init_source,
                "image_trunk": "locked" if cfg.locked else "trained", "max_epochs": cfg.epochs,
-               "epochs_run": state["epoch"], "patience": cfg.patience, "best_epoch": state["best_epoch"],
-               "best_val_score": round(state["best_score"], 4), "batch_size": cfg.batch_size, "lr": cfg.lr,
+               "epochs_run": progress.epoch, "patience": cfg.patience, "best_epoch": progress.best_epoch,
+               "best_val_score": round(progress.best, 4), "batch_size": cfg.batch_size, "lr": cfg.lr,
                "image_lr": cfg.image_lr if cfg.unlock_image else None, "weight_decay": cfg.weight_decay,
                "name_share": cfg.name_share, "feature_cache_seconds": feature_seconds,
-               "minutes": round((state["seconds"] + feature_seconds) / 60, 1), "device": "cpu",
-               "threads": torch.get_num_threads(), "history": state["history"]}
-    return best, data, summary
+               "minutes": round((progress.seconds + feature_seconds) / 60, 1), "device": "cpu",
+               "threads": torch.get_num_threads(), "history": progress.history}
+    return best, trainer.data, summary
 
 
 def checkpoint(model: torch.nn.Module, cfg: EmbedderConfig, data: Data, init_source: str | None,

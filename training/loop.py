@@ -1,11 +1,11 @@
-"""The training loop: weighted multi-head loss, one-cycle schedule, early stopping, best + resumable checkpoints."""
+"""The attribute model's training: weighted multi-head loss, one-cycle schedule; the loop (early stopping, best +
+resumable checkpoints) is training.fit's."""
 from __future__ import annotations
 
 import dataclasses
 import logging
 import math
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +18,13 @@ from fashion.attribute_model import ARCHITECTURE, INPUT_SIZE, MultiHeadClassifie
 from fashion.manifest import InputSpec
 from training.catalogue import Problems, Record, read_catalogue
 from training.dataset import Augment, batches, cache_pixels, model_input
+from training.fit import Run, fit
 from training.labels import IGNORE, category_mapping, class_weights, encode, vocabularies
 from training.metrics import head_metrics, majority
 from training.split import stratified_split, write_split
 
 log = logging.getLogger("training")
-BEST, LAST, SPLIT = "attributes.pt", "last.pt", "split.csv"
+BEST, SPLIT = "attributes.pt", "split.csv"
 
 
 @dataclasses.dataclass
@@ -138,82 +139,67 @@ def checkpoint(model: MultiHeadClassifier, data: Data, cfg: TrainConfig, extra: 
             "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()}, **extra}
 
 
-def train(cfg: TrainConfig, data: Data) -> tuple[MultiHeadClassifier, dict[str, Any]]:
-    """Train with early stopping on validation loss; returns the best epoch's model and the run's summary."""
-    cfg.out.mkdir(parents=True, exist_ok=True)
-    spec = cfg.spec()
-    model = _new_model(cfg, data.heads)
-    train_rows, val_rows = data.rows("train"), data.rows("val")
-    weights = [class_weights(data.targets[train_rows, k], len(v)) for k, v in enumerate(data.heads.values())]
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps = math.ceil(len(train_rows) / cfg.batch_size)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps + 1,
-                                                    pct_start=0.15)
-    state = {"epoch": 0, "best_val_loss": math.inf, "best_epoch": 0, "bad_epochs": 0, "history": [],
-             "seconds": 0.0}
-    generator = torch.Generator().manual_seed(cfg.seed)
-    last = cfg.out / LAST
-    if cfg.resume and not last.is_file():
-        log.warning("--resume: no %s yet, starting afresh", last)
-    if cfg.resume and last.is_file():
-        saved = torch.load(last, map_location="cpu", weights_only=False)  # our own file, written below
-        if saved["split_sha256"] != data.split_sha256:
-            raise ValueError(f"{last} was trained on a different split; start afresh without --resume")
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        generator.set_state(saved["generator"])
-        torch.set_rng_state(saved["torch_rng"])  # augmentation draws from the global generator
-        state = saved["state"]
-        log.info("resuming after epoch %d (best %.4f at epoch %d)", state["epoch"], state["best_val_loss"],
-                 state["best_epoch"])
-    else:
-        torch.manual_seed(cfg.seed)
-    augment = Augment(spec.size)
-    ran = 0
-    while state["epoch"] < cfg.epochs and state["bad_epochs"] < cfg.patience:
-        if cfg.stop_after is not None and ran >= cfg.stop_after:
-            return model, {"finished": False, "epochs_run": state["epoch"]}
-        ran += 1
-        epoch, t0 = state["epoch"] + 1, time.time()
-        model.train()
-        bar = tqdm(list(batches(len(train_rows), cfg.batch_size, True, generator)),
+class AttributeTrainer:
+    """The attribute model's epoch and validation for training.fit: weighted multi-head loss, one-cycle schedule."""
+
+    def __init__(self, cfg: TrainConfig, data: Data) -> None:
+        self.cfg, self.data, self.spec = cfg, data, cfg.spec()
+        self.model = _new_model(cfg, data.heads)
+        self.train_rows, self.val_rows = data.rows("train"), data.rows("val")
+        self.weights = [class_weights(data.targets[self.train_rows, k], len(v))
+                        for k, v in enumerate(data.heads.values())]
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        steps = math.ceil(len(self.train_rows) / cfg.batch_size)
+        self.scheduler = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=cfg.lr,
+                                                             total_steps=cfg.epochs * steps + 1, pct_start=0.15)
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        torch.manual_seed(cfg.seed)  # augmentation draws from the global generator (a resume restores it)
+        self.augment = Augment(self.spec.size)
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        cfg, data = self.cfg, self.data
+        self.model.train()
+        bar = tqdm(list(batches(len(self.train_rows), cfg.batch_size, True, self.generator)),
                    desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", leave=True)
         running = 0.0
         for n, idx in enumerate(bar, start=1):
-            rows = train_rows[idx]
-            loss = _losses(model(model_input(augment(data.pixels[rows]), spec)), data.targets[rows], weights,
-                           cfg.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
+            rows = self.train_rows[idx]
+            loss = _losses(self.model(model_input(self.augment(data.pixels[rows]), self.spec)), data.targets[rows],
+                           self.weights, cfg.label_smoothing)
+            self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
-            scheduler.step()
+            self.optimizer.step()
+            self.scheduler.step()
             running += loss.item()
-            bar.set_postfix(loss=f"{running / n:.3f}", lr=f"{scheduler.get_last_lr()[0]:.1e}")
-        val = validation_loss(model, data, val_rows, spec, weights)
-        state["epoch"], state["seconds"] = epoch, state["seconds"] + time.time() - t0
-        state["history"].append({"epoch": epoch, "train_loss": round(running / max(1, len(bar)), 5),
-                                 "val_loss": val, "seconds": round(time.time() - t0, 1)})
-        if val < state["best_val_loss"]:
-            state.update(best_val_loss=val, best_epoch=epoch, bad_epochs=0)
-            torch.save(checkpoint(model, data, cfg, {}), cfg.out / BEST)
-        else:
-            state["bad_epochs"] += 1
-        log.info("epoch %d: train loss %.4f, val loss %.4f%s", epoch, state["history"][-1]["train_loss"], val,
-                 " (best)" if state["best_epoch"] == epoch else f" (no gain {state['bad_epochs']}/{cfg.patience})")
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
-                    "torch_rng": torch.get_rng_state(), "state": state,
-                    "split_sha256": data.split_sha256}, last)
+            bar.set_postfix(loss=f"{running / n:.3f}", lr=f"{self.scheduler.get_last_lr()[0]:.1e}")
+        return {"train_loss": round(running / max(1, len(bar)), 5)}
+
+    def validate(self) -> tuple[float, dict[str, float]]:
+        val = validation_loss(self.model, self.data, self.val_rows, self.spec, self.weights)
+        return val, {"val_loss": val}
+
+    def best_checkpoint(self) -> dict[str, Any]:
+        return checkpoint(self.model, self.data, self.cfg, {})
+
+
+def train(cfg: TrainConfig, data: Data) -> tuple[MultiHeadClassifier, dict[str, Any]]:
+    """Train with early stopping on validation loss (training.fit); returns the best epoch's model and the run's
+    summary ({"finished": False, "epochs_run": N} when stopped by cfg.stop_after)."""
+    trainer = AttributeTrainer(cfg, data)
+    model = trainer.model
+    progress = fit(trainer, Run(cfg.out, BEST, cfg.epochs, cfg.patience, cfg.resume, cfg.stop_after,
+                                split={"split_sha256": data.split_sha256}))
+    if not progress.finished:
+        return model, {"finished": False, "epochs_run": progress.epoch}
     best = torch.load(cfg.out / BEST, map_location="cpu", weights_only=True)
     model.load_state_dict(best["state_dict"])
     summary = {"finished": True, "architecture": cfg.architecture, "input_size": cfg.input_size,
                "pretrained": model.pretrained,
-               "freeze_backbone": cfg.freeze_backbone, "max_epochs": cfg.epochs, "epochs_run": state["epoch"],
-               "patience": cfg.patience, "best_epoch": state["best_epoch"],
-               "best_val_loss": state["best_val_loss"], "batch_size": cfg.batch_size, "lr": cfg.lr,
+               "freeze_backbone": cfg.freeze_backbone, "max_epochs": cfg.epochs, "epochs_run": progress.epoch,
+               "patience": cfg.patience, "best_epoch": progress.best_epoch,
+               "best_val_loss": progress.best, "batch_size": cfg.batch_size, "lr": cfg.lr,
                "weight_decay": cfg.weight_decay, "label_smoothing": cfg.label_smoothing,
-               "minutes": round(state["seconds"] / 60, 1),
-               "device": "cpu", "threads": torch.get_num_threads(), "history": state["history"]}
+               "minutes": round(progress.seconds / 60, 1),
+               "device": "cpu", "threads": torch.get_num_threads(), "history": progress.history}
     return model, summary

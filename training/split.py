@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,15 @@ def write_split(path: Path, ids: list[str], parts: np.ndarray) -> str:
         w.writerow(["id", "split"])
         w.writerows(zip(ids, parts))
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def split_sha256(ids: list[str], parts: np.ndarray) -> str:
+    """The sha256 write_split would return for these rows, without writing a file (a run's split fingerprint)."""
+    text = io.StringIO(newline="")
+    w = csv.writer(text)
+    w.writerow(["id", "split"])
+    w.writerows(zip(ids, parts))
+    return hashlib.sha256(text.getvalue().encode()).hexdigest()
 
 
 def read_split(path: Path) -> dict[str, str]:

@@ -9,7 +9,8 @@ worn), trained on three kinds of rows together:
   the log of the probability mass the model puts on the family's members; fashion/worn_families.yaml) and the
   person's gender.
 Early stopping and the best epoch on the product validation split plus the worn `calib` part (never on `val`).
-Resumable (`--resume`, from OUT/last.pt after every epoch), progress per epoch.
+Resumable (`--resume`, from OUT/last.pt after every epoch, on the same rows and split only), progress per
+epoch: the loop is training.fit's.
 """
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ import dataclasses
 import logging
 import math
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +31,13 @@ from fashion.manifest import InputSpec
 from fashion.worn_families import load as load_families
 from training.catalogue import read_catalogue
 from training.dataset import Augment, batches, cache_pixels, model_input
+from training.fit import Run, fit
 from training.labels import IGNORE, balanced_weights, class_weights, encode
-from training.split import read_split
+from training.split import read_split, split_sha256
 from training.worn import SCENES, WornData, build_worn
 
 log = logging.getLogger("training")
-BEST, LAST = "attributes.pt", "last.pt"
+BEST = "attributes.pt"
 
 
 @dataclasses.dataclass
@@ -66,6 +67,7 @@ class Rows:
     targets: torch.Tensor  # long (N, heads incl. scene); IGNORE where a row has no label
     families: torch.Tensor  # bool (N, articleTypes): worn garments' families
     parts: np.ndarray  # train | val (products) | calib | val_worn | test ...
+    split_sha256: str = ""  # of the rows' ids and parts (a --resume must see the same)
 
     @property
     def worn(self) -> torch.Tensor:
@@ -91,9 +93,10 @@ def load_rows(cfg: WornConfig, heads: dict[str, list[str]], spec: InputSpec) -> 
     worn_targets[is_photo, scene] = SCENES.index("worn")
     parts = np.concatenate([np.array([split[r.id] for r in records], dtype=object),
                             np.array([f"worn_{p}" for p in worn.parts], dtype=object)])
+    ids = [r.id for r in records] + [f"street-{s}-{k}" for s, k in zip(worn.stems, worn.kinds)]
     rows = Rows(torch.cat([pixels, worn.pixels]), torch.cat([product_targets, worn_targets]),
                 torch.cat([torch.zeros(len(records), len(heads["articleType"]), dtype=torch.bool), worn.families]),
-                parts)
+                parts, split_sha256(ids, parts))
     return rows, worn, len(records)
 
 
@@ -170,87 +173,78 @@ def selection_loss(model, rows: Rows, spec: InputSpec, weights, article: int,
                               rows.worn[pick], worn_gender)), 5)
 
 
-def train(cfg: WornConfig) -> tuple[MultiHeadClassifier, dict[str, Any], Rows, WornData, dict[str, list[str]]]:
-    cfg.out.mkdir(parents=True, exist_ok=True)
-    model, heads, init = _model(cfg)
-    spec = checkpoint_spec(init)
-    rows, worn, n_products = load_rows(cfg, heads, spec)
-    article = list(heads).index("articleType")
-    train_rows = torch.from_numpy(np.flatnonzero((rows.parts == "train") | (rows.parts == "worn_train")))
-    weights = [class_weights(rows.targets[train_rows, k], len(v)) for k, v in enumerate(heads.values())]
-    is_worn = rows.worn
-    worn_gender = None
-    if cfg.balance_worn_gender:
-        head = list(heads).index("gender")
-        street = train_rows[is_worn[train_rows]]
-        worn_gender = WornGender(head, balanced_weights(rows.targets[street, head], len(heads["gender"])))
-        log.info("street rows' gender weights: %s", dict(zip(heads["gender"], worn_gender.weights.tolist())))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps = math.ceil(len(train_rows) / cfg.batch_size)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps + 1,
-                                                    pct_start=0.15)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    state: dict[str, Any] = {"epoch": 0, "best": math.inf, "best_epoch": 0, "bad": 0, "history": [], "seconds": 0.0}
-    last = cfg.out / LAST
-    if cfg.resume and last.is_file():
-        saved = torch.load(last, map_location="cpu", weights_only=False)  # our own file, written below
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        generator.set_state(saved["generator"])
-        torch.set_rng_state(saved["torch_rng"])
-        state = saved["state"]
-        log.info("resuming after epoch %d", state["epoch"])
-    else:
-        torch.manual_seed(cfg.seed)
-        # the initial model is the bar to beat
-        state["best"] = selection_loss(model, rows, spec, weights, article, worn_gender)
-        log.info("epoch 0 (the initial model): selection loss %.4f", state["best"])
-        torch.save(checkpoint(model, heads, init, {}), cfg.out / BEST)
-    augment = Augment(spec.size)
-    ran = 0
-    while state["epoch"] < cfg.epochs and state["bad"] < cfg.patience:
-        if cfg.stop_after is not None and ran >= cfg.stop_after:
-            break
-        ran += 1
-        epoch, t0, running = state["epoch"] + 1, time.time(), 0.0
-        model.train()
-        bar = tqdm(list(batches(len(train_rows), cfg.batch_size, True, generator)), desc=f"epoch {epoch}/{cfg.epochs}",
-                   unit="batch")
+class WornTrainer:
+    """The worn fine-tune's epoch and validation (selection_loss) for training.fit."""
+
+    def __init__(self, cfg: WornConfig) -> None:
+        self.cfg = cfg
+        self.model, self.heads, self.init = _model(cfg)
+        self.spec = checkpoint_spec(self.init)
+        self.rows, self.worn, self.n_products = load_rows(cfg, self.heads, self.spec)
+        rows, heads = self.rows, self.heads
+        self.article = list(heads).index("articleType")
+        self.train_rows = torch.from_numpy(np.flatnonzero((rows.parts == "train") | (rows.parts == "worn_train")))
+        self.weights = [class_weights(rows.targets[self.train_rows, k], len(v)) for k, v in enumerate(heads.values())]
+        self.is_worn = rows.worn
+        self.worn_gender = self._worn_gender() if cfg.balance_worn_gender else None
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        steps = math.ceil(len(self.train_rows) / cfg.batch_size)
+        self.scheduler = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=cfg.lr,
+                                                             total_steps=cfg.epochs * steps + 1, pct_start=0.15)
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        torch.manual_seed(cfg.seed)  # augmentation draws from the global generator (a resume restores it)
+        self.augment = Augment(self.spec.size)
+
+    def _worn_gender(self) -> WornGender:
+        head = list(self.heads).index("gender")
+        street = self.train_rows[self.is_worn[self.train_rows]]
+        worn_gender = WornGender(head, balanced_weights(self.rows.targets[street, head], len(self.heads["gender"])))
+        log.info("street rows' gender weights: %s", dict(zip(self.heads["gender"], worn_gender.weights.tolist())))
+        return worn_gender
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        cfg, rows, running = self.cfg, self.rows, 0.0
+        self.model.train()
+        bar = tqdm(list(batches(len(self.train_rows), cfg.batch_size, True, self.generator)),
+                   desc=f"epoch {epoch}/{cfg.epochs}", unit="batch")
         for n, idx in enumerate(bar, start=1):
-            pick = train_rows[idx]
-            loss = losses(model(model_input(augment(rows.pixels[pick]), spec)), rows.targets[pick],
-                          rows.families[pick], weights, article, cfg.label_smoothing, is_worn[pick], worn_gender)
-            optimizer.zero_grad(set_to_none=True)
+            pick = self.train_rows[idx]
+            loss = losses(self.model(model_input(self.augment(rows.pixels[pick]), self.spec)), rows.targets[pick],
+                          rows.families[pick], self.weights, self.article, cfg.label_smoothing, self.is_worn[pick],
+                          self.worn_gender)
+            self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
-            scheduler.step()
+            self.optimizer.step()
+            self.scheduler.step()
             running += loss.item()
             bar.set_postfix(loss=f"{running / n:.3f}")
-        val = selection_loss(model, rows, spec, weights, article, worn_gender)
-        state["epoch"], state["seconds"] = epoch, state["seconds"] + time.time() - t0
-        state["history"].append({"epoch": epoch, "train_loss": round(running / max(1, len(bar)), 5),
-                                 "selection_loss": val, "seconds": round(time.time() - t0, 1)})
-        if val < state["best"]:
-            state.update(best=val, best_epoch=epoch, bad=0)
-            torch.save(checkpoint(model, heads, init, {}), cfg.out / BEST)
-        else:
-            state["bad"] += 1
-        log.info("epoch %d: train loss %.4f, selection loss %.4f%s", epoch, state["history"][-1]["train_loss"], val,
-                 " (best)" if state["best_epoch"] == epoch else f" (no gain {state['bad']}/{cfg.patience})")
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
-                    "torch_rng": torch.get_rng_state(), "state": state}, last)
+        return {"train_loss": round(running / max(1, len(bar)), 5)}
+
+    def validate(self) -> tuple[float, dict[str, float]]:
+        val = selection_loss(self.model, self.rows, self.spec, self.weights, self.article, self.worn_gender)
+        return val, {"selection_loss": val}
+
+    def best_checkpoint(self) -> dict[str, Any]:
+        return checkpoint(self.model, self.heads, self.init, {})
+
+
+def train(cfg: WornConfig) -> tuple[MultiHeadClassifier, dict[str, Any], Rows, WornData, dict[str, list[str]]]:
+    """Fine-tune (training.fit: the initial model is epoch 0, the bar to beat); the best epoch's model, the
+    summary, the rows, the worn data, the heads."""
+    trainer = WornTrainer(cfg)
+    model, rows = trainer.model, trainer.rows
+    progress = fit(trainer, Run(cfg.out, BEST, cfg.epochs, cfg.patience, cfg.resume, cfg.stop_after,
+                                split={"split_sha256": rows.split_sha256}, baseline=True))
     best = torch.load(cfg.out / BEST, map_location="cpu", weights_only=True)
     model.load_state_dict(best["state_dict"])
-    finished = state["epoch"] >= cfg.epochs or state["bad"] >= cfg.patience
-    summary = {"finished": finished, "init": str(cfg.init), "epochs": cfg.epochs, "epochs_run": state["epoch"],
-               "best_epoch": state["best_epoch"], "best_selection_loss": state["best"], "lr": cfg.lr,
+    summary = {"finished": progress.finished, "init": str(cfg.init), "epochs": cfg.epochs,
+               "epochs_run": progress.epoch, "best_epoch": progress.best_epoch,
+               "best_selection_loss": progress.best, "lr": cfg.lr,
                "batch_size": cfg.batch_size, "balance_worn_gender": cfg.balance_worn_gender,
-               "minutes": round(state["seconds"] / 60, 1),
+               "minutes": round(progress.seconds / 60, 1),
                "rows": {p: int((rows.parts == p).sum()) for p in sorted(set(rows.parts))},
-               "products": n_products, "threads": torch.get_num_threads(), "history": state["history"]}
-    return model, summary, rows, worn, heads
+               "products": trainer.n_products, "threads": torch.get_num_threads(), "history": progress.history}
+    return model, summary, rows, trainer.worn, trainer.heads
 
 
 def checkpoint(model: MultiHeadClassifier, heads: dict[str, list[str]], init: dict[str, Any],

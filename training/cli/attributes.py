@@ -1,0 +1,117 @@
+"""The attribute model: `train` (training/loop.py, then the test figures and the report) and `evaluate`."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from training.cli.common import TOLERANCE, data_args, log
+
+
+def add_parsers(sub) -> None:
+    _add_train(sub)
+    e = sub.add_parser("evaluate", help="recompute a checkpoint's test figures and compare them with its report")
+    data_args(e)
+    e.add_argument("--checkpoint", type=Path, default=Path("build/train/attributes/attributes.pt"))
+    e.add_argument("--split", type=Path, help="split.csv (default: beside the checkpoint)")
+    e.set_defaults(handler=_evaluate)
+
+
+def _add_train(sub) -> None:
+    from fashion.attribute_model import ARCHITECTURE, INPUT_SIZE, PRETRAINED
+
+    t = sub.add_parser("train", help="train the multi-head attribute classifier and write its report")
+    data_args(t)
+    t.add_argument("--out", type=Path, default=Path("build/train/attributes"),
+                   help="checkpoints (attributes.pt = best epoch, last.pt = resumable) and split.csv")
+    t.add_argument("--report-dir", type=Path, help="where attributes.md/.json go (default: --out)")
+    t.add_argument("--architecture", default=ARCHITECTURE,
+                   help=f"timm backbone (default {ARCHITECTURE}; tiny_vit_5m_224 was the earlier one)")
+    t.add_argument("--input-size", type=int, default=INPUT_SIZE, help="square input in pixels")
+    t.add_argument("--epochs", type=int, default=12)
+    t.add_argument("--patience", type=int, default=4, help="early stopping: epochs without a better val loss")
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule")
+    t.add_argument("--min-count", type=int, default=20, help="classes with fewer labelled rows merge into Other")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--limit", type=int, help="use only the first N usable rows (smoke tests)")
+    t.add_argument("--pretrained", choices=[*PRETRAINED, "none"], default="package",
+                   help="ImageNet backbone weights: from their registry package (default; fashion/pretrained.py), "
+                        "from the hub (when online), or none (random)")
+    t.add_argument("--freeze-backbone", action="store_true", help="train the heads only")
+    t.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
+    t.add_argument("--stop-after", type=int, help="run at most N epochs now (time-boxed runs; then --resume)")
+    t.set_defaults(handler=_train)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from training.fit import save
+    from training.loop import BEST, SPLIT, TrainConfig, checkpoint, evaluate, prepare_data, train
+    from training.report import write_report
+
+    cfg = TrainConfig(csv=args.csv, images=args.images, out=args.out, architecture=args.architecture,
+                      input_size=args.input_size,
+                      epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr,
+                      min_count=args.min_count, seed=args.seed, limit=args.limit,
+                      pretrained=None if args.pretrained == "none" else args.pretrained,
+                      freeze_backbone=args.freeze_backbone, resume=args.resume, stop_after=args.stop_after)
+    data = prepare_data(cfg)
+    model, summary = train(cfg, data)
+    if not summary.pop("finished"):
+        print(f"stopped after epoch {summary['epochs_run']} (--stop-after); continue with the same arguments "
+              f"and --resume. Checkpoint so far: {cfg.out / BEST}")
+        return 0
+    counts = {part: int((data.parts == part).sum()) for part in ("train", "val", "test")}
+    report = {
+        "data": {"csv": str(cfg.csv), "images": str(cfg.images), "usable_rows": len(data.records),
+                 "limit": cfg.limit, "split_rows": counts, "seed": cfg.seed, "split_sha256": data.split_sha256,
+                 "min_count": cfg.min_count, "skipped": data.problems.to_dict()},
+        "training": summary,
+        "test": evaluate(model, data, cfg.spec()),
+        "reproduce": f"python -m training evaluate --checkpoint {cfg.out / BEST} --csv {cfg.csv} --images {cfg.images}",
+    }
+    save(checkpoint(model, data, cfg, {"report": report}), cfg.out / BEST)
+    js, md = write_report(report, args.report_dir or cfg.out)
+    if args.report_dir:  # the split beside the report, so the figures can be reproduced from the repository
+        shutil.copy2(cfg.out / SPLIT, args.report_dir / "attributes_split.csv")
+    print(f"checkpoint: {cfg.out / BEST}\nreport: {md} and {js}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    """Rebuild the test split from the checkpoint's split.csv and recompute the report's figures."""
+    from fashion.attribute_model import build, checkpoint_spec
+    from training.catalogue import read_catalogue
+    from training.dataset import cache_pixels
+    from training.labels import encode
+    from training.loop import SPLIT, Data, evaluate
+    from training.split import read_split
+
+    ckpt = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
+    split_path = args.split or args.checkpoint.parent / SPLIT
+    split = read_split(split_path)
+    records, problems = read_catalogue(args.csv, args.images)
+    records = [r for r in records if r.id in split]
+    spec = checkpoint_spec(ckpt)
+    records, pixels = cache_pixels(records, spec, problems, workers=max(1, os.cpu_count() or 1))
+    if len(records) != len(split):
+        log.warning("%d of the split's %d rows are usable here", len(records), len(split))
+    data = Data(records, pixels, encode(records, ckpt["heads"]), np.array([split[r.id] for r in records]),
+                ckpt["heads"], ckpt["mapping"], problems, "")
+    model = build(ckpt["architecture"], ckpt["heads"])
+    model.load_state_dict(ckpt["state_dict"])
+    figures = evaluate(model, data, spec)
+    stored = ckpt.get("report", {}).get("test", {})
+    differences = [(head, key, stored[head].get(key), m.get(key)) for head, m in figures.items() if head in stored
+                   for key in ("rows", "accuracy", "macro_f1", "majority_accuracy", "majority_macro_f1")
+                   if abs((stored[head].get(key) or 0) - (m.get(key) or 0)) > TOLERANCE]
+    print(json.dumps({"test": {h: {k: m.get(k) for k in ("rows", "accuracy", "macro_f1", "majority_accuracy",
+                                                          "majority_macro_f1")} for h, m in figures.items()},
+                      "matches_report": bool(stored) and not differences,
+                      "differences": differences}, indent=1))
+    return 0 if stored and not differences else 1
