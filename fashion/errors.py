@@ -5,10 +5,20 @@ from typing import Any
 
 
 class RequestError(Exception):
-    """A problem with the caller's input; answered as a 4xx JSON error, never a crashed worker."""
+    """A problem with the caller's input; answered as a 4xx JSON error, never a crashed worker.
+
+    A subclass states its status in its header (`class NotFound(RequestError, code=404, phrase="Not Found")`) or as
+    class attributes; one that states neither keeps its parent's."""
 
     code = 400
     phrase = "Bad Request"
+
+    def __init_subclass__(cls, code: int | None = None, phrase: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.code = code
+        if phrase is not None:
+            cls.phrase = phrase
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -18,48 +28,17 @@ class RequestError(Exception):
         return {"error": {"code": self.code, "type": type(self).__name__, "message": self.message}}
 
 
-class InvalidInput(RequestError):
-    code, phrase = 400, "Bad Request"
-
-
-class PayloadTooLarge(RequestError):
-    code, phrase = 413, "Payload Too Large"
-
-
-class UnsupportedMedia(RequestError):
-    code, phrase = 415, "Unsupported Media Type"
-
-
-class Unprocessable(RequestError):
-    code, phrase = 422, "Unprocessable Entity"
-
-
-class NotFound(RequestError):
-    code, phrase = 404, "Not Found"
-
-
-class MethodNotAllowed(RequestError):
-    code, phrase = 405, "Method Not Allowed"
-
-
-class RequestTimeout(RequestError):
-    code, phrase = 408, "Request Timeout"
-
-
-class URITooLong(RequestError):
-    code, phrase = 414, "URI Too Long"
-
-
-class HeadersTooLarge(RequestError):
-    code, phrase = 431, "Request Header Fields Too Large"
-
-
-class NotReady(RequestError):
-    code, phrase = 503, "Service Unavailable"
-
-
-class GatewayTimeout(RequestError):
-    code, phrase = 504, "Gateway Timeout"
+class InvalidInput(RequestError, code=400, phrase="Bad Request"): ...
+class PayloadTooLarge(RequestError, code=413, phrase="Payload Too Large"): ...
+class UnsupportedMedia(RequestError, code=415, phrase="Unsupported Media Type"): ...
+class Unprocessable(RequestError, code=422, phrase="Unprocessable Entity"): ...
+class NotFound(RequestError, code=404, phrase="Not Found"): ...
+class MethodNotAllowed(RequestError, code=405, phrase="Method Not Allowed"): ...
+class RequestTimeout(RequestError, code=408, phrase="Request Timeout"): ...
+class URITooLong(RequestError, code=414, phrase="URI Too Long"): ...
+class HeadersTooLarge(RequestError, code=431, phrase="Request Header Fields Too Large"): ...
+class NotReady(RequestError, code=503, phrase="Service Unavailable"): ...
+class GatewayTimeout(RequestError, code=504, phrase="Gateway Timeout"): ...
 
 
 def error_dict(exc: BaseException) -> dict[str, Any]:
@@ -68,4 +47,3 @@ def error_dict(exc: BaseException) -> dict[str, Any]:
         return exc.to_dict()
     return {"error": {"code": 500, "type": "InternalError",
                       "message": f"internal error ({type(exc).__name__}); see the server log"}}
-

@@ -27,8 +27,23 @@ log = logging.getLogger("training")
 BEST, SPLIT = "attributes.pt", "split.csv"
 
 
-@dataclasses.dataclass
-class TrainConfig:
+@dataclasses.dataclass(kw_only=True)
+class Optimisation:
+    """The attribute model's optimisation settings (one_cycle, the label-smoothed loss, training.fit's Run),
+    shared by its worn fine-tune (training/worn_train.py); each config states its own epochs, patience and lr."""
+    epochs: int
+    patience: int  # early stopping: epochs without a better validation score
+    lr: float  # the one-cycle schedule's peak learning rate
+    batch_size: int = 64
+    weight_decay: float = 0.05
+    label_smoothing: float = 0.1
+    seed: int = 0
+    resume: bool = False
+    stop_after: int | None = None  # epochs to run in this call (then resume later with resume=True)
+
+
+@dataclasses.dataclass(kw_only=True)
+class TrainConfig(Optimisation):
     csv: Path
     images: Path
     out: Path = Path("build/train/attributes")
@@ -36,17 +51,11 @@ class TrainConfig:
     input_size: int = INPUT_SIZE
     epochs: int = 12
     patience: int = 4
-    batch_size: int = 64
     lr: float = 2e-3
-    weight_decay: float = 0.05
-    label_smoothing: float = 0.1
     min_count: int = 20
-    seed: int = 0
     limit: int | None = None
     pretrained: str | None = "package"  # ImageNet weights: "package" | "hub" | None (random)
     freeze_backbone: bool = False
-    resume: bool = False
-    stop_after: int | None = None  # epochs to run in this call (then resume later with resume=True)
 
     def spec(self) -> InputSpec:
         return input_spec(self.input_size, self.architecture)
@@ -116,6 +125,19 @@ def evaluate(model: torch.nn.Module, data: Data, spec: InputSpec) -> dict[str, A
     return out
 
 
+def one_cycle(params, cfg: Optimisation, train_rows: int, size: tuple[int, int]
+              ) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.OneCycleLR, torch.Generator, Augment]:
+    """AdamW over `params` with a one-cycle schedule (15 % warm-up) for cfg.epochs epochs of `train_rows` rows,
+    the batch order's generator and the augmentation, all seeded from cfg.seed."""
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps = math.ceil(train_rows / cfg.batch_size)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps + 1,
+                                                    pct_start=0.15)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)  # augmentation draws from the global generator (a resume restores it)
+    return optimizer, scheduler, generator, Augment(size)
+
+
 def _new_model(cfg: TrainConfig, heads: dict[str, list[str]]) -> MultiHeadClassifier:
     pretrained = cfg.pretrained
     if pretrained == "hub":
@@ -149,13 +171,8 @@ class AttributeTrainer:
         self.weights = [class_weights(data.targets[self.train_rows, k], len(v))
                         for k, v in enumerate(data.heads.values())]
         params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        steps = math.ceil(len(self.train_rows) / cfg.batch_size)
-        self.scheduler = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=cfg.lr,
-                                                             total_steps=cfg.epochs * steps + 1, pct_start=0.15)
-        self.generator = torch.Generator().manual_seed(cfg.seed)
-        torch.manual_seed(cfg.seed)  # augmentation draws from the global generator (a resume restores it)
-        self.augment = Augment(self.spec.size)
+        self.optimizer, self.scheduler, self.generator, self.augment = one_cycle(params, cfg, len(self.train_rows),
+                                                                                 self.spec.size)
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
         cfg, data = self.cfg, self.data

@@ -29,22 +29,18 @@ from fashion.attribute_model import checkpoint_spec
 from fashion.manifest import InputSpec
 from fashion.provenance import sha256
 from training.labels import IGNORE, balanced_weights, class_weights
-from training.worn_train import Rows, WornConfig, _model, checkpoint, family_loss, load_rows
+from training.worn_train import Rows, WornSource, _model, checkpoint, family_loss, load_rows
 
 log = logging.getLogger("training")
 GRID = (0.0, 0.5, 1.0, 2.0, 4.0)
 
 
-@dataclasses.dataclass
-class HeadsConfig:
-    csv: Path
-    images: Path
-    init: Path = Path("weights/attributes.pt")
+@dataclasses.dataclass(kw_only=True)
+class HeadsConfig(WornSource):
     out: Path = Path("build/train/worn-heads")
     steps: int = 300
     lr: float = 0.01
     max_product_drop: float = 0.003
-    limit: int | None = None
 
 
 @torch.inference_mode()
@@ -57,10 +53,10 @@ def trunk_features(backbone: torch.nn.Module, pixels: torch.Tensor, spec: InputS
 
 
 def cached_features(cfg: HeadsConfig) -> tuple[torch.Tensor, Rows, Any, dict[str, list[str]], dict[str, Any]]:
-    model, heads, init = _model(WornConfig(csv=cfg.csv, images=cfg.images, init=cfg.init))
+    model, heads, init = _model(cfg)
     model.load_state_dict(init["state_dict"])
     spec = checkpoint_spec(init)
-    rows, _, _ = load_rows(WornConfig(csv=cfg.csv, images=cfg.images, init=cfg.init, limit=cfg.limit), heads, spec)
+    rows, _, _ = load_rows(cfg, heads, spec)
     cache, trunk = cfg.out / "features.pt", sha256(cfg.init)
     saved = torch.load(cache, weights_only=True) if cache.is_file() else None
     if isinstance(saved, dict) and saved.get("init_sha256") == trunk and len(saved["features"]) == len(rows.pixels):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,9 @@ from fashion.attribute_model import MultiHeadClassifier, build, checkpoint_spec
 from fashion.manifest import InputSpec
 from fashion.worn_families import load as load_families
 from training.catalogue import read_catalogue
-from training.dataset import Augment, batches, cache_pixels, model_input
+from training.dataset import batches, cache_pixels, model_input
 from training.fit import Run, fit
+from training.loop import Optimisation, one_cycle, predict
 from training.labels import IGNORE, balanced_weights, class_weights, encode
 from training.split import read_split, split_sha256
 from training.worn import SCENES, WornData, build_worn
@@ -40,23 +40,23 @@ log = logging.getLogger("training")
 BEST = "attributes.pt"
 
 
-@dataclasses.dataclass
-class WornConfig:
+@dataclasses.dataclass(kw_only=True)
+class WornSource:
+    """What a worn model starts from (`_model`) and learns from (`load_rows`): the fine-tune's and the head
+    refit's (training/worn_heads.py)."""
     csv: Path
     images: Path
     init: Path = Path("weights/attributes.pt")
     product_split: Path = Path("reports/attributes_split.csv")
+    limit: int | None = None  # products and street photos each (smoke runs)
+
+
+@dataclasses.dataclass(kw_only=True)
+class WornConfig(WornSource, Optimisation):
     out: Path = Path("build/train/worn")
     epochs: int = 4
     patience: int = 2
-    batch_size: int = 64
     lr: float = 5e-4
-    weight_decay: float = 0.05
-    label_smoothing: float = 0.1
-    seed: int = 0
-    limit: int | None = None  # products and street photos each (smoke runs)
-    resume: bool = False
-    stop_after: int | None = None
     balance_worn_gender: bool = True  # the street rows' gender loss with each gender weighing the same in total
 
 
@@ -75,7 +75,7 @@ class Rows:
         return torch.from_numpy(np.array([str(p).startswith("worn_") for p in self.parts]))
 
 
-def load_rows(cfg: WornConfig, heads: dict[str, list[str]], spec: InputSpec) -> tuple[Rows, WornData, int]:
+def load_rows(cfg: WornSource, heads: dict[str, list[str]], spec: InputSpec) -> tuple[Rows, WornData, int]:
     split = read_split(cfg.product_split)
     records, problems = read_catalogue(cfg.csv, cfg.images)
     records = [r for r in records if r.id in split]
@@ -146,7 +146,7 @@ def losses(logits: tuple[torch.Tensor, ...], targets: torch.Tensor, families: to
     return total + family_loss(logits[article], families)
 
 
-def _model(cfg: WornConfig) -> tuple[MultiHeadClassifier, dict[str, list[str]], dict[str, Any]]:
+def _model(cfg: WornSource) -> tuple[MultiHeadClassifier, dict[str, list[str]], dict[str, Any]]:
     init = torch.load(cfg.init, map_location="cpu", weights_only=True)
     heads = {**init["heads"], "scene": SCENES}
     model = build(init["architecture"], heads)
@@ -154,13 +154,6 @@ def _model(cfg: WornConfig) -> tuple[MultiHeadClassifier, dict[str, list[str]], 
     if unexpected or any(not m.startswith(f"heads.{len(heads) - 1}.") for m in missing):
         raise ValueError(f"{cfg.init} does not fit the worn model: missing {missing}, unexpected {unexpected}")
     return model, heads, init
-
-
-@torch.inference_mode()
-def predict(model: torch.nn.Module, pixels: torch.Tensor, spec: InputSpec, batch_size: int = 128) -> list[torch.Tensor]:
-    model.eval()
-    outs = [model(model_input(pixels[i:i + batch_size], spec)) for i in range(0, len(pixels), batch_size)]
-    return [torch.cat([o[k] for o in outs]) for k in range(len(outs[0]))]
 
 
 def selection_loss(model, rows: Rows, spec: InputSpec, weights, article: int,
@@ -187,13 +180,8 @@ class WornTrainer:
         self.weights = [class_weights(rows.targets[self.train_rows, k], len(v)) for k, v in enumerate(heads.values())]
         self.is_worn = rows.worn
         self.worn_gender = self._worn_gender() if cfg.balance_worn_gender else None
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        steps = math.ceil(len(self.train_rows) / cfg.batch_size)
-        self.scheduler = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=cfg.lr,
-                                                             total_steps=cfg.epochs * steps + 1, pct_start=0.15)
-        self.generator = torch.Generator().manual_seed(cfg.seed)
-        torch.manual_seed(cfg.seed)  # augmentation draws from the global generator (a resume restores it)
-        self.augment = Augment(self.spec.size)
+        self.optimizer, self.scheduler, self.generator, self.augment = one_cycle(
+            self.model.parameters(), cfg, len(self.train_rows), self.spec.size)
 
     def _worn_gender(self) -> WornGender:
         head = list(self.heads).index("gender")

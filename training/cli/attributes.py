@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from training.cli.common import TOLERANCE, data_args, log
+from training.cli.common import TOLERANCE, data_args, log, resume_args, training_parser
 
 
 def add_parsers(sub) -> None:
@@ -25,11 +25,9 @@ def add_parsers(sub) -> None:
 def _add_train(sub) -> None:
     from fashion.attribute_model import ARCHITECTURE, INPUT_SIZE, PRETRAINED
 
-    t = sub.add_parser("train", help="train the multi-head attribute classifier and write its report")
-    data_args(t)
-    t.add_argument("--out", type=Path, default=Path("build/train/attributes"),
-                   help="checkpoints (attributes.pt = best epoch, last.pt = resumable) and split.csv")
-    t.add_argument("--report-dir", type=Path, help="where attributes.md/.json go (default: --out)")
+    t = training_parser(sub, "train", "train the multi-head attribute classifier and write its report",
+                        out=Path("build/train/attributes"), best="attributes.pt", split=True,
+                        report="where attributes.md/.json go (default: --out)")
     t.add_argument("--architecture", default=ARCHITECTURE,
                    help=f"timm backbone (default {ARCHITECTURE}; tiny_vit_5m_224 was the earlier one)")
     t.add_argument("--input-size", type=int, default=INPUT_SIZE, help="square input in pixels")
@@ -44,8 +42,7 @@ def _add_train(sub) -> None:
                    help="ImageNet backbone weights: from their registry package (default; fashion/pretrained.py), "
                         "from the hub (when online), or none (random)")
     t.add_argument("--freeze-backbone", action="store_true", help="train the heads only")
-    t.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
-    t.add_argument("--stop-after", type=int, help="run at most N epochs now (time-boxed runs; then --resume)")
+    resume_args(t)
     t.set_defaults(handler=_train)
 
 

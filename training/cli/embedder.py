@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from training.cli.common import compare, data_args
+from training.cli.common import checkpoints_args, compare, data_args, resume_args, training_parser
 
 
 def add_parsers(sub) -> None:
@@ -27,20 +27,16 @@ def add_parsers(sub) -> None:
     c.set_defaults(handler=_embedder_compare)
     pp = sub.add_parser("evaluate-paraphrases",
                         help="text search in words no caption uses (reports/paraphrase_queries.csv), per embedder")
-    data_args(pp)
-    pp.add_argument("checkpoints", type=Path, nargs="+", help="embedder.pt files, e.g. weights/embedder.pt")
-    pp.add_argument("--out", type=Path, help="write the figures here (JSON, and .md beside it)")
+    checkpoints_args(pp, "write the figures here (JSON, and .md beside it)")
     pp.set_defaults(handler=_evaluate_paraphrases)
 
 
 def _add_embedder(sub) -> None:
     from fashion import embedder_model
 
-    m = sub.add_parser("embedder", help="train the open_clip embedder contrastively on (image, caption) pairs")
-    data_args(m)
-    m.add_argument("--out", type=Path, default=Path("build/train/embedder"),
-                   help="checkpoints (embedder.pt = best epoch, last.pt = resumable) and split.csv")
-    m.add_argument("--report-dir", type=Path, help="where embedder.md/.json go (default: --out)")
+    m = training_parser(sub, "embedder", "train the open_clip embedder contrastively on (image, caption) pairs",
+                        out=Path("build/train/embedder"), best="embedder.pt", split=True,
+                        report="where embedder.md/.json go (default: --out)")
     m.add_argument("--report-stem", default="embedder", help="report file names (embedder.md, .json)")
     m.add_argument("--split", type=Path, default=Path("reports/attributes_split.csv"),
                    help="id,split CSV to train/validate/test on (default: the attribute model's, so its held-out "
@@ -67,8 +63,7 @@ def _add_embedder(sub) -> None:
                    help="also learn the street photos' garment crops against their articleType family's phrases")
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--limit", type=int, help="use only the first N usable rows (smoke tests)")
-    m.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
-    m.add_argument("--stop-after", type=int, help="run at most N epochs now (time-boxed runs; then --resume)")
+    resume_args(m)
     m.set_defaults(handler=_embedder)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from training.cli.common import data_args
+from training.cli.common import checkpoints_args, resume_args, training_parser
 
 
 def add_parsers(sub) -> None:
@@ -30,25 +30,19 @@ def add_parsers(sub) -> None:
     wg.add_argument("--limit", type=int, default=None, help="the first N train photos (smoke runs)")
     wg.set_defaults(handler=_worn_gender)
     r = sub.add_parser("worn-retrieval", help="worn garment -> products P@10 of embedder checkpoints (worn val split)")
-    data_args(r)
-    r.add_argument("checkpoints", type=Path, nargs="+", help="embedder.pt files, e.g. weights/embedder.pt")
-    r.add_argument("--out", type=Path, help="write the figures here (JSON)")
+    checkpoints_args(r, "write the figures here (JSON)")
     r.set_defaults(handler=_worn_retrieval)
 
 
 def _add_worn(sub) -> None:
-    w = sub.add_parser("worn", help="fine-tune the attribute model for worn clothes (street photos + products)")
-    data_args(w)
-    w.add_argument("--init", type=Path, default=Path("weights/attributes.pt"), help="the model to start from")
-    w.add_argument("--out", type=Path, default=Path("build/train/worn"),
-                   help="checkpoints (attributes.pt = best epoch, last.pt = resumable)")
-    w.add_argument("--report-dir", type=Path, default=Path("reports"), help="where worn_training.json goes")
+    w = training_parser(sub, "worn", "fine-tune the attribute model for worn clothes (street photos + products)",
+                        init=Path("weights/attributes.pt"), out=Path("build/train/worn"), best="attributes.pt",
+                        report="where worn_training.json goes", report_dir=Path("reports"))
     w.add_argument("--epochs", type=int, default=4)
     w.add_argument("--lr", type=float, default=5e-4)
     w.add_argument("--batch-size", type=int, default=64)
     w.add_argument("--limit", type=int, help="the first N products and N street photos only (smoke runs)")
-    w.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
-    w.add_argument("--stop-after", type=int, help="run at most N epochs now (then --resume)")
+    resume_args(w, "run at most N epochs now (then --resume)")
     w.add_argument("--patience", type=int, default=2,
                    help="early stopping: epochs without a better selection loss (a --resume may raise it)")
     w.add_argument("--no-balance-worn-gender", action="store_true",
