@@ -91,8 +91,8 @@ class Gates:
         self.directory, self.products, self.truth, self.street, self.labelled = \
             directory, products, truth, street, labelled
         ref = with_precision(directory)
-        self.zeroshot = ref.embedder.zeroshot
-        self.classes = ref.segmenter.classes
+        self.zeroshot = ref.model("embedder").zeroshot
+        self.classes = ref.model("segmenter").classes
         self.products_fp32, self.street_fp32 = _answers(ref, products), _answers(ref, street)
         self.map_fp32 = self._map(ref)
 
@@ -206,22 +206,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit-only", action="store_true",
                    help="only the limit, fp32 against the variants export/backends.json names")
     p.add_argument("--write", action="store_true", help="record the choice in export/backends.json")
+    p.add_argument("--only", choices=GATED, action="append",
+                   help="gate only this model (repeat for more; not with --write)")
     args = p.parse_args(argv)
+    gated = tuple(args.only or GATED)
     if args.limit_only:
         from bench.__main__ import DEFAULT_PHOTO
 
         chosen = chosen_variants()
         print(f"limit on {DEFAULT_PHOTO.name}, chosen {chosen}: {limits(args.models, chosen, DEFAULT_PHOTO)}")
         return 0
-    if args.write and args.skip_speed:
-        p.error("--write chooses by speed: drop --skip-speed")
+    if args.write and (args.skip_speed or args.only):
+        p.error("--write chooses every model by speed: drop --skip-speed and --only")
     variants = ["bf16", "int8"] if bf16_supported() else ["int8"]
     if not bf16_supported():
         print("this CPU does not report BF16 to OpenVINO: int8 only")
     root = data_root(args.calibration_data)
-    for name in GATED:
+    for name in gated:
         quantize(args.models, name, root)
-    test = [i for i, part in read_split(Path("reports/attributes_split.csv")).items() if part == "test"]
+    test = [i for i, part in read_split(Path("reports/attributes_split.csv")).items() if part == "test"
+            and gated != ("segmenter",)]  # the product shots only where a product model is gated
     products = [SHARED / "fashion_products" / "images" / f"{i}.jpg" for i in test]
     truth = {r["id"]: r for r in csv.DictReader(open(SHARED / "fashion_products" / "styles.csv"))}
     val = mask_map.val_stems()
@@ -236,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.speed_only:
         return 0
     gates = Gates(args.models, products, truth, street, mask_map.ground_truth(SHARED / "street_photos", val))
-    results = {name: {v: getattr(gates, name)(v) for v in variants} for name in GATED}
+    results = {name: {v: getattr(gates, name)(v) for v in variants} for name in gated}
     for name, by_variant in results.items():
         for v, r in by_variant.items():
             print(f"{name} {v}: {'PASS' if r['pass'] else 'FAIL'} {r}")
