@@ -39,7 +39,8 @@ def shrink(data: bytes, budget: int) -> bytes:
                              Image.Resampling.LANCZOS)
 
 
-def vertex_body(images: list[bytes], parameters: dict[str, Any] | None = None, max_bytes: int = VERTEX_REQUEST_BYTES) -> bytes:
+def vertex_body(images: list[bytes], parameters: dict[str, Any] | None = None,
+                max_bytes: int = VERTEX_REQUEST_BYTES) -> bytes:
     """{"instances": [{"b64": ...}, ...], "parameters": {...}} of at most max_bytes (0: no limit)."""
     overhead = len(json.dumps({"instances": [{"b64": ""}] * len(images), "parameters": parameters or {}}))
     budget = (max_bytes - overhead) // max(1, len(images)) if max_bytes else 1 << 62
