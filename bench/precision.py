@@ -224,8 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     root = data_root(args.calibration_data)
     for name in gated:
         quantize(args.models, name, root)
-    test = [i for i, part in read_split(Path("reports/attributes_split.csv")).items() if part == "test"
-            and gated != ("segmenter",)]  # the product shots only where a product model is gated
+    split = read_split(Path("reports/attributes_split.csv")) if gated != ("segmenter",) else {}  # product models'
+    test = [i for i, part in split.items() if part == "test"]
     products = [SHARED / "fashion_products" / "images" / f"{i}.jpg" for i in test]
     truth = {r["id"]: r for r in csv.DictReader(open(SHARED / "fashion_products" / "styles.csv"))}
     val = mask_map.val_stems()

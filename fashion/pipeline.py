@@ -68,8 +68,8 @@ class Pipeline:
     @classmethod
     def load(cls, directory: str | Path, device: torch.device | None = None) -> "Pipeline":
         device = device or select_device()
-        registry.stage_classes()  # the stages' contracts checked before any model loads
-        return cls({name: registry.spec(name).stage_class().load(directory, device) for name in registry.RUN_ORDER})
+        stages = registry.stage_classes()  # their contracts checked before any model loads
+        return cls({name: stage.load(directory, device) for name, stage in zip(registry.RUN_ORDER, stages)})
 
     def __getitem__(self, name: str) -> Stage:
         return self.by_name[name]
