@@ -17,7 +17,8 @@ from fashion.results import Garment, Metadata, TrunkFeatures, WearerFace
 from fashion.stage import FORWARD_BATCH, ModelStage, add_model, chunks, input_pixels, live, planned
 from fashion.trunk import DIGEST
 from fashion.worn_families import group_families
-from fashion.worn_metadata import Calibration, garment_metadata, photo_metadata
+from fashion.product_shot import is_set, the_product
+from fashion.worn_metadata import SCENE, Calibration, garment_metadata, is_worn, photo_metadata
 
 if TYPE_CHECKING:
     from fashion.options import Options
@@ -89,7 +90,10 @@ SCHEMA: dict[str, Any] = {
                                  "description": "product: a catalogue product shot; worn: a person wearing clothes"},
                        "garment": {"type": ["integer", "null"], "minimum": 0}}}},
     "required": ["metadata"],
-    "garment": {"metadata": {"description": "the garment's own metadata, from its masked crop",
+    "garment": {"metadata": {"description": "the garment's own metadata, from its masked crop (its articleType one "
+                                            "its wearer's gender wears, its baseColour within its measured colour's "
+                                            "family); on a product shot, where the garment is the product, the "
+                                            "photo's",
                              "type": "object", "required": _REQUIRED, "additionalProperties": False,
                              "properties": _METADATA_PROPERTIES}},
     "garment_required": [],
@@ -108,7 +112,7 @@ class AttributesStage(ModelStage):
     name: ClassVar[str] = "attributes"
     schema: ClassVar[dict[str, Any]] = SCHEMA
     reads: ClassVar[tuple[type, ...]] = (Garment, WearerFace)
-    writes: ClassVar[tuple[type, ...]] = (Metadata, TrunkFeatures)
+    writes: ClassVar[tuple[type, ...]] = (Metadata, TrunkFeatures, Garment)  # a product shot's: its product
 
     model: AttributeClassifier
 
@@ -132,24 +136,49 @@ class AttributesStage(ModelStage):
             features = torch.cat([o[1] for o in outs]).cpu().numpy() if attr.features else None
             start = 0
             for (_, it), p in zip(chunk, pixels):
-                self._describe(it, rows[start:start + len(p)])
+                rows_kept = self._describe(it, rows[start:start + len(p)])
                 if features is not None:
-                    it.put(TrunkFeatures(features[start:start + len(p)], attr.digest))
+                    it.put(TrunkFeatures(features[start:start + len(p)][rows_kept], attr.digest))
                 start += len(p)
         add_model(envs, self.manifest.provenance())
 
-    def _describe(self, it: ImageResult, row: list[dict[str, np.ndarray]]) -> None:
-        """Each head's probabilities per row: row 0 is the whole image, then one row per garment."""
+    def _describe(self, it: ImageResult, row: list[dict[str, np.ndarray]]) -> list[int]:
+        """Each head's probabilities per row: row 0 is the whole image, then one row per garment. Returns the rows
+        still in use: a product shot's garments are its product (fashion.product_shot)."""
         attr, cal = self.model, self.calibration
+        if it.garments and SCENE in row[0] and not is_worn(row[0], attr.heads):
+            return self._describe_product(it, row)
         groups = None if it.garments is None else [g.label for g in it.garments]
         face = it.get(WearerFace)  # the face's P(male) where the segmenter stage looked for one
         garments, wearer = None, worn_gender.wearer(self.outfit, cal, row[0], attr.heads, groups,
                                                    None if face is None else face.men_share)
         if it.garments is not None:
-            garments = [garment_metadata(r, row[0], attr.heads, attr.mapping, attr.source, cal,
-                                         self.families.get(g.label), wearer) for r, g in zip(row[1:], it.garments)]
+            garments = self._garments(it.garments, row, wearer)
         it.put(Metadata(photo_metadata(row[0], attr.heads, attr.mapping, attr.source, garments,
                                        [g.area for g in it.garments or ()], cal, row[1:], wearer), garments))
+        return list(range(len(row)))
+
+    def _describe_product(self, it: ImageResult, row: list[dict[str, np.ndarray]]) -> list[int]:
+        """A product shot: the photo's heads answer; its product garment answers the same."""
+        attr = self.model
+        photo = photo_metadata(row[0], attr.heads, attr.mapping, attr.source, None, [], self.calibration)
+        article = (photo.get("articleType") or {}).get("label")
+        it.garments, speaks = the_product(it.garments, article)
+        kept = [0, *(1 + n for n in speaks)]
+        if is_set(article):
+            garments = self._garments(it.garments, [row[n] for n in kept], None)
+        else:
+            garments = [{k: v for k, v in photo.items() if k != SCENE} for _ in it.garments]
+        it.put(Metadata(photo, garments))
+        return kept
+
+    def _garments(self, found: list[Garment], row: list[dict[str, np.ndarray]],
+                  wearer: float | None) -> list[dict[str, Any]]:
+        """Each garment's own metadata from its row (row 0: its photo's)."""
+        attr = self.model
+        return [garment_metadata(r, row[0], attr.heads, attr.mapping, attr.source, self.calibration,
+                                 self.families.get(g.label), wearer, (g.colour or {}).get("name"))
+                for r, g in zip(row[1:], found)]
 
     @staticmethod
     def respond(result: ImageResult, options: Options, response: dict[str, Any]) -> None:

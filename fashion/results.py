@@ -81,6 +81,16 @@ class Garment:
                 self._rle = encode_rle(self._mask)
         return self._rle
 
+    @classmethod
+    def united(cls, members: list["Garment"], label: str, class_id: int) -> "Garment":
+        """One garment of several: their masks united, the box around that, the best member's score and
+        colour."""
+        mask = np.logical_or.reduce([m.mask for m in members])
+        ys, xs = np.nonzero(mask)
+        box = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
+        best = max(members, key=lambda m: m.score)
+        return cls(label, class_id, best.score, box, _mask=mask, colour=best.colour)
+
     def to_wire(self) -> dict[str, Any]:
         return {"label": self.label, "class_id": self.class_id, "score": self.score,
                 "box": list(self.box), "rle": self.rle, "colour": self.colour}

@@ -61,11 +61,7 @@ class Segmenter:
             members = merged.get(group)
             if not members:
                 continue
-            mask = np.logical_or.reduce([m.mask for m in members])
-            ys, xs = np.nonzero(mask)
-            box = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
-            out.append(Garment(group, self.coarse_groups.index(group), max(m.score for m in members), box,
-                               _mask=mask))
+            out.append(Garment.united(members, group, self.coarse_groups.index(group)))
         return sorted(out + kept, key=lambda g: -g.score)
 
     def preprocess(self, images: list[Image.Image | np.ndarray]) -> tuple[torch.Tensor, list[Letterbox]]:

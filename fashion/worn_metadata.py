@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from fashion import article_prior
 from fashion.metadata import derive
 
 CALIBRATION_FILE = Path(__file__).with_name("worn_calibration.json")
@@ -103,13 +104,19 @@ def scored_within(probs: np.ndarray, vocab: list[str], members: tuple[int, ...])
 
 def garment_metadata(probs: dict[str, np.ndarray], photo: dict[str, np.ndarray], heads: dict[str, list[str]],
                      mapping: dict[str, dict[str, str]], source: str, cal: Calibration,
-                     family: tuple[int, ...] | None = None, wearer: float | None = None) -> dict[str, Any]:
-    """One worn garment's metadata from its crop's probabilities (`photo`: its whole photo's, for its wearer;
+                     family: tuple[int, ...] | None = None, wearer: float | None = None,
+                     measured: str | None = None) -> dict[str, Any]:
+    """One garment's metadata from its crop's probabilities (`photo`: its whole photo's, for its wearer;
     `family`: the articleTypes its segmenter group may be, fashion/worn_families.yaml, as vocabulary indices;
-    `wearer`: the wearer's P(Men) when known apart from the photo's, fashion/worn_gender.py)."""
+    `wearer`: the wearer's P(Men) when known apart from the photo's, fashion/worn_gender.py; `measured`: the
+    colour name measured inside its mask, fashion/colour.py).
+
+    The answers agree with each other: the gender is decided first, and the articleType is the likeliest of the
+    family that the catalogue has for that gender (fashion/article_prior.py: never a "Men" Heels; a garment of a
+    kind the catalogue has none of for that gender, a dress on a wearer read as a man, keeps its kind and says
+    its gender is uncertain); the baseColour
+    is the likeliest of the measured colour's family (the pixels decide the family, the head the shade)."""
     fields = {h: scored(p, heads[h]) for h, p in probs.items() if h != SCENE}
-    if "articleType" in probs and cal.article_within_group and family:
-        fields["articleType"] = scored_within(probs["articleType"], heads["articleType"], family)
     if "gender" in fields and adult(heads["gender"]):
         own = men_share(probs["gender"], heads["gender"])
         wearer = men_share(photo["gender"], heads["gender"]) if wearer is None else wearer
@@ -117,12 +124,61 @@ def garment_metadata(probs: dict[str, np.ndarray], photo: dict[str, np.ndarray],
         fields["gender"] = worn_gender(share, cal.garment_men_share, cal.garment_women_share,
                                        {"crop": "garment", "photo": "photo"}.get(cal.garment_gender_from,
                                                                                  "garment and its photo"))
-    article = fields.get("articleType")
-    if article is not None and article["score"] < cal.article_score:
-        fields["articleType"] = unknown(article["score"], f"uncertain: articleType {article['label']} scores "
-                                                          f"{article['score']:.2f}, below the calibrated "
-                                                          f"{cal.article_score:.2f}")
+    if "articleType" in probs:
+        family = family if cal.article_within_group else None
+        gender = (fields.get("gender") or {}).get("label")
+        if gender is not None and not _fitting(heads["articleType"], family, gender):
+            fields["gender"] = unknown(fields["gender"]["score"], f"uncertain: the wearer reads {gender}, but no "
+                                                                  f"articleType of this garment's kind is worn by "
+                                                                  f"{gender} in the catalogue")
+            gender = None
+        fields["articleType"] = _article(probs["articleType"], heads["articleType"], cal, family, gender)
+    if "baseColour" in probs and measured is not None:
+        fields["baseColour"] = _colour(probs["baseColour"], heads["baseColour"], measured)
     return {**derive(fields, mapping), "source": source}
+
+
+def _fitting(vocab: list[str], family: tuple[int, ...] | None, gender: str | None) -> tuple[int, ...]:
+    """The family's members (all the vocabulary without one) the catalogue has for `gender`."""
+    members = tuple(family) if family else tuple(range(len(vocab)))
+    return tuple(m for m in members if article_prior.allowed(gender, vocab[m]))
+
+
+def _article(probs: np.ndarray, vocab: list[str], cal: Calibration, family: tuple[int, ...] | None,
+             gender: str | None) -> dict[str, Any]:
+    """The likeliest articleType of the family (all of them without one) that the catalogue has for `gender`;
+    null when its score is under the calibrated article_score."""
+    article = scored_within(probs, vocab, _fitting(vocab, family, gender))
+    if article["score"] < cal.article_score:
+        return unknown(article["score"], f"uncertain: articleType {article['label']} scores {article['score']:.2f}, "
+                                         f"below the calibrated {cal.article_score:.2f}")
+    return article
+
+
+def _colour(probs: np.ndarray, vocab: list[str], measured: str) -> dict[str, Any]:
+    """The head's likeliest baseColour within the measured colour's family (fashion/colour.py's table); the
+    head's own answer when no colour of its vocabulary is in that family."""
+    from fashion import colour
+
+    family = colour.family(measured)
+    members = tuple(i for i, name in enumerate(vocab) if family is not None and colour.family(name) == family)
+    return scored_within(probs, vocab, members) if members else scored(probs, vocab)
+
+
+def joint_gender_article(probs: dict[str, np.ndarray], heads: dict[str, list[str]]) -> tuple[dict, dict]:
+    """A product's gender and articleType decided together: the likeliest pair (the product of the two heads'
+    probabilities) the catalogue has (fashion/article_prior.py), each scored by its own head."""
+    genders, articles = heads["gender"], heads["articleType"]
+    joint = np.outer(probs["gender"], probs["articleType"])
+    for i, g in enumerate(genders):
+        for j, a in enumerate(articles):
+            if not article_prior.allowed(g, a):
+                joint[i, j] = 0.0
+    if not joint.any():
+        return scored(probs["gender"], genders), scored(probs["articleType"], articles)
+    i, j = np.unravel_index(int(np.argmax(joint)), joint.shape)
+    return ({"label": genders[i], "score": round(float(probs["gender"][i]), 4)},
+            {"label": articles[j], "score": round(float(probs["articleType"][j]), 4)})
 
 
 def main_garment(garments: list[dict[str, Any]], areas: list[int], rule: str = "largest") -> int | None:
@@ -144,6 +200,8 @@ def photo_metadata(probs: dict[str, np.ndarray], heads: dict[str, list[str]], ma
     fields = {h: scored(p, heads[h]) for h, p in probs.items() if h != SCENE}
     scene = scored(probs[SCENE], heads[SCENE]) if SCENE in probs else None
     if scene is None or scene["label"] != WORN:
+        if "gender" in probs and "articleType" in probs:
+            fields["gender"], fields["articleType"] = joint_gender_article(probs, heads)
         out = {**derive(fields, mapping), "source": source}
         return out if scene is None else {**out, SCENE: scene}
     main = main_garment(garments, areas, cal.main_garment) if garments else None

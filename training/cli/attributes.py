@@ -20,6 +20,30 @@ def add_parsers(sub) -> None:
     e.add_argument("--checkpoint", type=Path, default=Path("build/train/attributes/attributes.pt"))
     e.add_argument("--split", type=Path, help="split.csv (default: beside the checkpoint)")
     e.set_defaults(handler=_evaluate)
+    g = sub.add_parser("gender-articles", help="the catalogue's gender x articleType counts "
+                                               "(fashion/article_prior.py), less the attribute split's val and test")
+    g.add_argument("--styles", type=Path, default=Path("../shared/data/fashion_products/styles.csv"))
+    g.add_argument("--split", type=Path, default=Path("reports/attributes_split.csv"))
+    g.add_argument("--out", type=Path, default=Path("fashion/gender_articles.json"))
+    g.set_defaults(handler=_gender_articles)
+
+
+def _gender_articles(args: argparse.Namespace) -> int:
+    import csv
+
+    from fashion.article_prior import table
+
+    with open(args.split, newline="") as f:
+        held_out = {r["id"] for r in csv.DictReader(f) if r["split"] != "train"}
+    with open(args.styles, newline="", encoding="utf-8") as f:
+        styles = list(csv.DictReader(f))
+    counts = table(styles, held_out)
+    args.out.write_text(json.dumps({
+        "about": "catalogue rows per articleType and gender (styles.csv less the attribute split's val and test "
+                 "rows): python -m training gender-articles", "rows": sum(sum(g.values()) for g in counts.values()),
+        "counts": counts}, indent=0) + "\n")
+    print(f"{args.out}: {len(counts)} articleTypes, {sum(sum(g.values()) for g in counts.values())} rows")
+    return 0
 
 
 def _add_train(sub) -> None:

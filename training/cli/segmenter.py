@@ -23,6 +23,8 @@ def add_parsers(sub) -> None:
     g.add_argument("--resume", action="store_true", help="continue build/train/segmenter/run/weights/last.pt")
     g.add_argument("--resume-from", type=Path, help="a committed resume file (weights/resume/segmenter.pt: "
                                                     "another machine's run), when this checkout has no run yet")
+    g.add_argument("--run-dir", type=Path, default=Path("build/train/segmenter"),
+                   help="where the run lives (its data, weights/last.pt, best.pt, results.csv)")
     g.set_defaults(handler=_segmenter)
     k = sub.add_parser("keep-segmenter-run", help="the segmenter run in progress as a committable resume file")
     k.add_argument("--config", type=Path, default=Path("configs/segmenter.yaml"))
@@ -72,7 +74,7 @@ def _segmenter(args: argparse.Namespace) -> int:
     from training.segmentation.train import SegmenterConfig, train
 
     best = train(SegmenterConfig.read(args.config), resume=args.resume or args.resume_from is not None,
-                 resume_from=args.resume_from)
+                 run_dir=args.run_dir, resume_from=args.resume_from)
     print(f"best checkpoint: {best}; evaluate it with python -m training evaluate-segmenter --weights {best}")
     return 0
 

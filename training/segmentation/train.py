@@ -33,6 +33,7 @@ class SegmenterConfig:
     data: dict[str, Any]
     augment: dict[str, Any]
     freeze_backbone_epochs: int = 0  # a pretrained first layer (TimmBackbone) trains from this epoch on
+    optimiser: dict[str, Any] = dataclasses.field(default_factory=dict)  # ultralytics' optimizer, lr0, lrf, cos_lr...
 
     @classmethod
     def read(cls, path: Path) -> "SegmenterConfig":
@@ -103,11 +104,24 @@ def train(cfg: SegmenterConfig, resume: bool = False, run_dir: Path = RUN_DIR, r
         _model(str(last), cfg).train(resume=True)
     else:
         data = prepare(cfg, run_dir / "data")
-        _model(cfg.model, cfg).train(data=str(data), imgsz=cfg.imgsz, epochs=cfg.epochs, batch=cfg.batch,
+        start = _start(cfg.model, run_dir)
+        _model(start, cfg).train(data=str(data), imgsz=cfg.imgsz, epochs=cfg.epochs, batch=cfg.batch,
                               patience=cfg.patience, seed=cfg.seed, deterministic=True, device="cpu",
                               workers=2, project=str(run_dir.resolve()), name="run", exist_ok=True,
-                              pretrained=False, amp=False, plots=False, verbose=False, **cfg.augment)
+                              pretrained=start.endswith(".pt"), amp=False, plots=False, verbose=False, **cfg.optimiser,
+                              **cfg.augment)
     return run_dir / "run" / "weights" / "best.pt"
+
+
+def _start(model: str, run_dir: Path) -> str:
+    """What ultralytics starts from: a model YAML or its checkpoint as given; a shipped plain file
+    (weights/segmenter.pt, weights/candidates/...) wrapped as an ultralytics checkpoint first (a fine-tune)."""
+    from fashion import segmenter_checkpoint
+
+    if not (Path(model).is_file() and segmenter_checkpoint.is_plain(Path(model))):
+        return model
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return str(segmenter_checkpoint.to_ultralytics(Path(model), run_dir / "start.pt"))
 
 
 def _set_epochs(last: Path, epochs: int) -> None:
