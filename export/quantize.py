@@ -99,6 +99,8 @@ def calibration_inputs(name: str, directory: Path, root: Path) -> list[np.ndarra
 # (OpenVINO's GroupConvolution) lose the most in 8 bits (per-channel weights of 3x3 kernels, one channel each);
 # quantised with the rest, its int8 mask mAP50 fell 0.013 below fp32 (bench.precision's gate is 0.01).
 FLOAT_TYPES: dict[str, list[str]] = {"segmenter": ["GroupConvolution"]}
+# NNCF presets per model: "mixed" quantises activations asymmetrically (the neck's SiLU outputs reach below 0)
+PRESETS: dict[str, str] = {"segmenter": "mixed"}
 
 
 def quantize_ir(source: Path, target: Path, inputs: list[np.ndarray], name: str) -> None:
@@ -113,7 +115,8 @@ def quantize_ir(source: Path, target: Path, inputs: list[np.ndarray], name: str)
     kept = [t for t in FLOAT_TYPES.get(name, []) if t in present]
     quantized = nncf.quantize(model, nncf.Dataset(inputs), subset_size=len(inputs),
                               model_type=None if name == "segmenter" else nncf.ModelType.TRANSFORMER,
-                              ignored_scope=nncf.IgnoredScope(types=kept) if kept else None)
+                              ignored_scope=nncf.IgnoredScope(types=kept) if kept else None,
+                              preset=nncf.QuantizationPreset.MIXED if PRESETS.get(name) == "mixed" else None)
     ov.save_model(quantized, str(target), compress_to_fp16=False)
 
 

@@ -55,8 +55,8 @@ def test_the_shipped_segmenter_builds_and_serves_our_groups():
     from fashion.garment_groups import load
 
     model, checkpoint = segmenter_checkpoint.build(ROOT / "weights" / "segmenter.pt")
-    assert list(checkpoint["names"]) == list(load().groups) and checkpoint["imgsz"] == 320
-    assert checkpoint["architecture"] == "yolov8n-seg"
-    assert checkpoint["report"]["validation"]["mask_map50"] > 0.321  # above the shared baseline on our split
+    assert list(checkpoint["names"]) == list(load().groups) and checkpoint["imgsz"] == 416
+    assert checkpoint["architecture"] == "yolo-seg-lite0"  # YOLOv8n-seg's neck and head on EfficientNet-Lite0
+    assert checkpoint["report"]["validation"]["mask_map50"] > 0.381  # above the earlier YOLOv8n-seg on our split
     out = model(torch.zeros(1, 3, 320, 320))
     assert isinstance(out, tuple)

@@ -115,7 +115,7 @@ def train(cfg: SegmenterConfig, resume: bool = False, run_dir: Path = RUN_DIR, r
 
 def _start(model: str, run_dir: Path) -> str:
     """What ultralytics starts from: a model YAML or its checkpoint as given; a shipped plain file
-    (weights/segmenter.pt, weights/candidates/...) wrapped as an ultralytics checkpoint first (a fine-tune)."""
+    (weights/segmenter.pt, say) wrapped as an ultralytics checkpoint first (a fine-tune)."""
     from fashion import segmenter_checkpoint
 
     if not (Path(model).is_file() and segmenter_checkpoint.is_plain(Path(model))):
