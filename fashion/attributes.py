@@ -146,7 +146,7 @@ class AttributesStage(ModelStage):
         """Each head's probabilities per row: row 0 is the whole image, then one row per garment. Returns the rows
         still in use: a product shot's garments are its product (fashion.product_shot)."""
         attr, cal = self.model, self.calibration
-        if it.garments and SCENE in row[0] and not is_worn(row[0], attr.heads):
+        if attr.trained and it.garments and SCENE in row[0] and not is_worn(row[0], attr.heads):  # random heads: no
             return self._describe_product(it, row)
         groups = None if it.garments is None else [g.label for g in it.garments]
         face = it.get(WearerFace)  # the face's P(male) where the segmenter stage looked for one
