@@ -12,7 +12,6 @@ and after (`--out` each, then `--markdown BEFORE AFTER`).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
@@ -23,20 +22,7 @@ from typing import Any
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-STREET = ROOT / "../shared/data/street_photos"
-PRODUCTS = ROOT / "../shared/data/fashion_products"
 WOMENS = ("Heels", "Dresses", "Skirts", "Handbags")  # the issue's examples of what a "Men" garment is never called
-
-
-def _label(field: Any) -> str | None:
-    return field.get("label") if isinstance(field, dict) else None
-
-
-def _respond(pipe, photo: bytes) -> dict[str, Any]:
-    payload, status = pipe([{"body": photo}])[0]
-    if status != 200:
-        raise RuntimeError(f"the pipeline answered {status}: {payload}")
-    return payload
 
 
 def _share(n: int, d: int) -> float | None:
@@ -45,32 +31,22 @@ def _share(n: int, d: int) -> float | None:
 
 def product_figures(pipe, limit: int) -> dict[str, Any]:
     """Duplicate groups and articleType disagreement on product shots, and the photo fields' accuracy."""
-    from bench.worn import product_figures as accuracy
-
-    split = {r["id"]: r["split"] for r in csv.DictReader(open(ROOT / "reports/attributes_split.csv"))}
-    labels = {r["id"]: r for r in csv.DictReader(open(PRODUCTS / "styles.csv")) if split.get(r["id"]) == "test"}
+    from bench.worn import label, product_figures as accuracy, product_rows
     from fashion import article_prior
 
-    photos = duplicated = garments = differ = rare = 0
-    rows, truth = [], []
-    for pid in sorted(labels)[:limit]:
-        path = PRODUCTS / "images" / f"{pid}.jpg"
-        if not path.is_file():
-            continue
-        response = _respond(pipe, path.read_bytes())
+    responses: list[dict[str, Any]] = []
+    rows, truth = product_rows(pipe, limit, responses.append)
+    duplicated = garments = differ = rare = 0
+    for response in responses:
         meta = response.get("metadata") or {}
-        photos += 1
-        gender, article = _label(meta.get("gender")), _label(meta.get("articleType"))
+        gender, article = label(meta.get("gender")), label(meta.get("articleType"))
         rare += bool(gender and article and not article_prior.allowed(gender, article))
         groups = Counter(g["label"] for g in response.get("garments", []))
         duplicated += any(n > 1 for n in groups.values())
         for g in response.get("garments", []):
             garments += 1
-            differ += _label((g.get("metadata") or {}).get("articleType")) != _label(meta.get("articleType"))
-        rows.append({"id": pid, **{f: _label(meta.get(f)) for f in ("gender", "articleType", "baseColour", "season",
-                                                                    "usage")},
-                     **{f: meta.get(f) for f in ("masterCategory", "subCategory")}, "scene": _label(meta.get("scene"))})
-        truth.append(labels[pid])
+            differ += label((g.get("metadata") or {}).get("articleType")) != article
+    photos = len(responses)
     return {"photos": photos, "with_duplicate_group": _share(duplicated, photos), "garments": garments,
             "article_differs_from_photo": _share(differ, garments), "rare_gender_article": _share(rare, photos),
             "accuracy": accuracy(rows, truth)}
@@ -78,6 +54,7 @@ def product_figures(pipe, limit: int) -> dict[str, Any]:
 
 def worn_figures(pipe, part: str) -> dict[str, Any]:
     """Rare gender x articleType pairs and colour disagreement on the worn split's photos of `part`."""
+    from bench.worn import STREET, label, respond
     from fashion import article_prior, colour
     from training.worn import worn_split
 
@@ -85,16 +62,16 @@ def worn_figures(pipe, part: str) -> dict[str, Any]:
     garments = rare = womens = coloured = agree = 0
     pairs: Counter = Counter()
     for stem in sorted(s for s, p in split.items() if p == part):
-        response = _respond(pipe, (STREET / "photos" / f"{stem}.jpg").read_bytes())
+        response = respond(pipe, (STREET / "photos" / f"{stem}.jpg").read_bytes())
         for g in response.get("garments", []):
             meta = g.get("metadata") or {}
-            gender, article = _label(meta.get("gender")), _label(meta.get("articleType"))
+            gender, article = label(meta.get("gender")), label(meta.get("articleType"))
             garments += 1
             if gender and article and not article_prior.allowed(gender, article):
                 rare += 1
                 pairs[f"{gender} {article}"] += 1
             womens += gender == "Men" and article in WOMENS
-            measured, said = (g.get("colour") or {}).get("name"), _label(meta.get("baseColour"))
+            measured, said = (g.get("colour") or {}).get("name"), label(meta.get("baseColour"))
             if measured and said:
                 coloured += 1
                 agree += colour.family(measured) == colour.family(said)
@@ -126,11 +103,10 @@ def markdown(before: dict[str, Any], after: dict[str, Any]) -> str:
                 f"{w['men_with_womens_article']} (any pair under 1 %: {w['rare_gender_article']}; {w['garments']} "
                 f"garments)", f"{w['colour_family_agrees']} ({w['garments_with_both_colours']} garments)",
                 ", ".join(f"{k} {v:.3f}" for k, v in p["accuracy"].items() if isinstance(v, float))]
-    names = [*TARGETS, "product photos' fields (accuracy)"]
-    lines = ["| measure | before | after | target |", "|---|---|---|---|"]
-    for name, b, a in zip(names, rows(before), rows(after)):
-        lines.append(f"| {name} | {b} | {a} | {TARGETS.get(name, 'not lower')} |")
-    return "\n".join(lines) + "\n"
+    from bench.worn import before_after
+
+    return before_after("measure", [*TARGETS, "product photos' fields (accuracy)"], rows(before), rows(after),
+                        TARGETS, missing="not lower")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -44,14 +44,14 @@ def _mask(rle: dict[str, Any]) -> np.ndarray:
     return mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode("ascii")}).astype(bool)
 
 
-def _respond(pipe, photo: bytes) -> dict[str, Any]:
+def respond(pipe, photo: bytes) -> dict[str, Any]:
     payload, status = pipe([{"body": photo}])[0]
     if status != 200:
         raise RuntimeError(f"the pipeline answered {status}: {payload}")
     return payload
 
 
-def _label(field: Any) -> str | None:
+def label(field: Any) -> str | None:
     return field.get("label") if isinstance(field, dict) else None
 
 
@@ -81,15 +81,15 @@ def worn_rows(pipe, part: str) -> list[dict[str, Any]]:
     rows = []
     for stem in sorted(s for s, p in split.items() if p == part):
         photo = (STREET / "photos" / f"{stem}.jpg").read_bytes()
-        response = _respond(pipe, photo)
+        response = respond(pipe, photo)
         truth = labelled_garments(np.asarray(Image.open(STREET / "labels" / f"{stem}.png")), names, families)
         gender, unsure = people[stem]
         meta = response.get("metadata") or {}
-        rows.append({"stem": stem, "gender": gender, "uncertain": unsure, "photo_gender": _label(meta.get("gender")),
+        rows.append({"stem": stem, "gender": gender, "uncertain": unsure, "photo_gender": label(meta.get("gender")),
                      "photo_gender_score": (meta.get("gender") or {}).get("score"),
-                     "photo_article": _label(meta.get("articleType")),
+                     "photo_article": label(meta.get("articleType")),
                      "photo_article_score": (meta.get("articleType") or {}).get("score"),
-                     "scene": _label(meta.get("scene")), "face": face_share(photo, response),
+                     "scene": label(meta.get("scene")), "face": face_share(photo, response),
                      "families": sorted({a for g in truth for a in families.fine[g.label]}),
                      "garments": _match(response.get("garments", []), truth, families)})
     return rows
@@ -106,9 +106,9 @@ def _match(garments: list[dict[str, Any]], truth: list, families) -> list[dict[s
         meta = g.get("metadata") or {}
         out.append({"label": g["label"], "score": g["score"], "area": g.get("area"), "truth": best if hit else None,
                     "family": list(families.fine[truth[best].label]) if hit else None,
-                    "article": _label(meta.get("articleType")),
+                    "article": label(meta.get("articleType")),
                     "article_score": (meta.get("articleType") or {}).get("score"),
-                    "gender": _label(meta.get("gender")), "gender_score": (meta.get("gender") or {}).get("score"),
+                    "gender": label(meta.get("gender")), "gender_score": (meta.get("gender") or {}).get("score"),
                     "embedding": g.get("embedding")})
     return out
 
@@ -155,8 +155,10 @@ def _duplicates(rows: list[dict[str, Any]]) -> int:
     return count
 
 
-def product_rows(pipe, limit: int | None) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """The attribute model's test split: each product's response metadata beside its labels."""
+def product_rows(pipe, limit: int | None, seen: Callable[[dict[str, Any]], None] | None = None
+                 ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """The attribute model's test split: each product's response metadata beside its labels (`seen`: called with
+    each whole response, for measures of more than the photo's fields)."""
     split = {r["id"]: r["split"] for r in csv.DictReader(open(ROOT / "reports/attributes_split.csv"))}
     labels = {r["id"]: r for r in csv.DictReader(open(PRODUCTS / "styles.csv")) if split.get(r["id"]) == "test"}
     rows = []
@@ -164,9 +166,12 @@ def product_rows(pipe, limit: int | None) -> tuple[list[dict[str, Any]], list[di
         path = PRODUCTS / "images" / f"{pid}.jpg"
         if not path.is_file():
             continue
-        meta = _respond(pipe, path.read_bytes()).get("metadata") or {}
-        rows.append({"id": pid, **{f: _label(meta.get(f)) for f in PRODUCT_FIELDS if f not in CATEGORIES},
-                     **{f: meta.get(f) for f in CATEGORIES}, "scene": _label(meta.get("scene"))})
+        response = respond(pipe, path.read_bytes())
+        if seen is not None:
+            seen(response)
+        meta = response.get("metadata") or {}
+        rows.append({"id": pid, **{f: label(meta.get(f)) for f in PRODUCT_FIELDS if f not in CATEGORIES},
+                     **{f: meta.get(f) for f in CATEGORIES}, "scene": label(meta.get("scene"))})
     return rows, [labels[r["id"]] for r in rows]
 
 
@@ -414,9 +419,15 @@ def table_rows(d: dict[str, Any]) -> list[str]:
 def markdown(before: dict[str, Any], after: dict[str, Any], targets: dict[str, str] = TARGETS) -> str:
     names = ["photo gender", "photo articleType in worn (or null)", "garment articleType family", "garment gender",
              "worn garment -> products P@10", "scene", "products", "garments on the photos"]
-    lines = ["| what a user reads | before | after | target |", "|---|---|---|---|"]
-    for name, b, a in zip(names, table_rows(before), table_rows(after)):
-        lines.append(f"| {name} | {b} | {a} | {targets.get(name, '-')} |")
+    return before_after("what a user reads", names, table_rows(before), table_rows(after), targets)
+
+
+def before_after(what: str, names: list[str], before: list[str], after: list[str], targets: dict[str, str],
+                 missing: str = "-") -> str:
+    """A markdown table: one row per name, its before and after cells and its target."""
+    lines = [f"| {what} | before | after | target |", "|---|---|---|---|"]
+    for name, b, a in zip(names, before, after):
+        lines.append(f"| {name} | {b} | {a} | {targets.get(name, missing)} |")
     return "\n".join(lines) + "\n"
 
 

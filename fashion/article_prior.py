@@ -11,6 +11,8 @@ import functools
 import json
 from pathlib import Path
 
+import numpy as np
+
 TABLE = Path(__file__).with_name("gender_articles.json")
 MIN_SHARE = 0.01  # a gender x articleType pair under this share of the articleType's products is not answered
 
@@ -38,6 +40,13 @@ def allowed(gender: str | None, article: str, path: Path = TABLE) -> bool:
         return True
     s = share(gender, article, path)
     return s is None or s >= MIN_SHARE
+
+
+@functools.lru_cache(maxsize=8)
+def allowed_pairs(genders: tuple[str, ...], articles: tuple[str, ...], path: Path = TABLE) -> np.ndarray:
+    """`allowed` for every gender x articleType of two vocabularies: bool (genders, articles), made once per pair
+    of vocabularies."""
+    return np.array([[allowed(g, a, path) for a in articles] for g in genders], dtype=bool)
 
 
 def table(styles: list[dict[str, str]], held_out: set[str]) -> dict[str, dict[str, int]]:

@@ -114,8 +114,8 @@ def garment_metadata(probs: dict[str, np.ndarray], photo: dict[str, np.ndarray],
     The answers agree with each other: the gender is decided first, and the articleType is the likeliest of the
     family that the catalogue has for that gender (fashion/article_prior.py: never a "Men" Heels; a garment of a
     kind the catalogue has none of for that gender, a dress on a wearer read as a man, keeps its kind and says
-    its gender is uncertain); the baseColour
-    is the likeliest of the measured colour's family (the pixels decide the family, the head the shade)."""
+    its gender is uncertain); the baseColour is the likeliest of the measured colour's family (the pixels decide
+    the family, the head the shade)."""
     fields = {h: scored(p, heads[h]) for h, p in probs.items() if h != SCENE}
     if "gender" in fields and adult(heads["gender"]):
         own = men_share(probs["gender"], heads["gender"])
@@ -169,11 +169,8 @@ def joint_gender_article(probs: dict[str, np.ndarray], heads: dict[str, list[str
     """A product's gender and articleType decided together: the likeliest pair (the product of the two heads'
     probabilities) the catalogue has (fashion/article_prior.py), each scored by its own head."""
     genders, articles = heads["gender"], heads["articleType"]
-    joint = np.outer(probs["gender"], probs["articleType"])
-    for i, g in enumerate(genders):
-        for j, a in enumerate(articles):
-            if not article_prior.allowed(g, a):
-                joint[i, j] = 0.0
+    joint = np.outer(probs["gender"], probs["articleType"]) * article_prior.allowed_pairs(tuple(genders),
+                                                                                           tuple(articles))
     if not joint.any():
         return scored(probs["gender"], genders), scored(probs["articleType"], articles)
     i, j = np.unravel_index(int(np.argmax(joint)), joint.shape)
