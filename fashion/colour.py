@@ -87,10 +87,21 @@ def mask_pixels(image: np.ndarray, mask: np.ndarray, limit: int = MAX_PIXELS) ->
     return image.reshape(-1, 3)[idx]
 
 
+def distinct(rgb: np.ndarray, most: int) -> int:
+    """How many distinct colours the pixels (N, 3) hold, counted up to `most` (what k-means needs to know; a
+    full np.unique sorts every pixel)."""
+    codes = rgb.astype(np.uint32) @ np.array([65536, 256, 1], np.uint32)
+    count = 0
+    while codes.size and count < most:
+        codes = codes[codes != codes[0]]
+        count += 1
+    return count
+
+
 def clusters(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """k-means of RGB pixels (N, 3) in CIELAB: (centres (k, 3) in CIELAB, cluster index per pixel)."""
     lab = to_lab(rgb)
-    k = min(CLUSTERS, len(np.unique(rgb.astype(np.uint32) @ np.array([65536, 256, 1], np.uint32))))
+    k = distinct(rgb, CLUSTERS)
     if k < 2:
         return lab.mean(axis=0, keepdims=True), np.zeros(len(lab), dtype=np.int64)
     cv2.setRNGSeed(0)

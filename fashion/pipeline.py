@@ -24,6 +24,7 @@ from fashion.options import Options
 from fashion.response import encode
 from fashion.results import Envelope, ImageResult
 from fashion.stage import Stage, input_pixels, live
+from fashion.threads import quiet_blas
 
 
 def decode(item: dict[str, Any], policy: FetchPolicy | None = None) -> Envelope:
@@ -68,6 +69,7 @@ class Pipeline:
     @classmethod
     def load(cls, directory: str | Path, device: torch.device | None = None) -> "Pipeline":
         device = device or select_device()
+        quiet_blas()  # numpy's idle BLAS threads would spin on the models' cores (fashion.threads)
         stages = registry.stage_classes()  # their contracts checked before any model loads
         return cls({name: stage.load(directory, device) for name, stage in zip(registry.RUN_ORDER, stages)})
 

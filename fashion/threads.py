@@ -16,6 +16,9 @@ At least 1 thread each; FASHION_TORCH_THREADS overrides it all. Idle pools sleep
 launcher sets OMP_WAIT_POLICY=PASSIVE; ONNX Runtime's spinning is off). Serving the workflow and the ensemble
 under full load at the same time makes them compete: set FASHION_TORCH_THREADS then (docs/performance.md,
 "Threads per worker").
+numpy's BLAS (OpenBLAS) runs on one thread (`quiet_blas`): its only work here is small products (the embedder's
+projection, colour distances), and after each one its idle threads spin for milliseconds on the cores the next
+model's forward needs (measured in process on 2 cores: the segmenter's forward 29 -> 19 ms a photo, BENCHMARKS.md).
 """
 from __future__ import annotations
 
@@ -43,6 +46,13 @@ def available_cores(env: Mapping[str, str] | None = None) -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     limit = cgroup_cpus()
     return min(cores, limit) if limit else cores
+
+
+def quiet_blas() -> None:
+    """numpy's BLAS libraries (every one loaded) limited to one thread, process-wide (threadpoolctl)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def threads_per_worker(cores: int, workers: int) -> int:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashion.colour import NOT_A_COLOUR, dominant_colour, hex_to_rgb, table
+from fashion.colour import NOT_A_COLOUR, distinct, dominant_colour, hex_to_rgb, table
 from handlers.model_handler import ModelHandler
 from tests.unit.tiny_models import FakeContext, build_artifacts
 
@@ -64,3 +64,12 @@ def test_served_garment_colour_is_measured_inside_its_mask(tmp_path):
     handler.initialize(context)
     (garment,) = json.loads(handler.handle([{"body": buf.getvalue()}], context)[0])["garments"]
     assert garment["colour"] == {"name": "Navy Blue", "hex": TABLE["Navy Blue"][0], "share": 1.0}
+
+
+def test_distinct_counts_colours_up_to_its_cap_as_unique_does():
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        palette = rng.integers(0, 256, (int(rng.integers(1, 6)), 3))
+        pixels = palette[rng.integers(0, len(palette), int(rng.integers(1, 60)))].astype(np.uint8)
+        full = len(np.unique(pixels.reshape(-1, 3), axis=0))
+        assert distinct(pixels, 3) == min(3, full)
