@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import functools
 import json
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+
+from fashion.threads import pool
 
 MAX_PIXELS = 4096
 CLUSTERS = 3
@@ -128,15 +129,10 @@ def dominant_colour(image: np.ndarray, mask: np.ndarray) -> dict[str, Any] | Non
             "share": round(float(chosen.mean()), 3)}
 
 
-@functools.lru_cache(maxsize=4)
-def _pool(threads: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(threads, thread_name_prefix="colour")
-
-
 def dominant_colours(windows: list[tuple[np.ndarray, np.ndarray]], threads: int = 1) -> list[dict[str, Any] | None]:
     """dominant_colour for each (image window, mask of that window), spread over `threads` threads (OpenCV's
     k-means and most of numpy release the GIL). A garment's window (its box) and its mask there give the same
     answer as the whole image and its full-size mask: the same pixels, in the same order."""
     if threads <= 1 or len(windows) <= 1:
         return [dominant_colour(image, mask) for image, mask in windows]
-    return list(_pool(threads).map(lambda w: dominant_colour(*w), windows))
+    return list(pool(threads).map(lambda w: dominant_colour(*w), windows))

@@ -2,6 +2,7 @@
 SegmenterStage runs it over envelopes and writes a response's `garments` (fashion.stage)."""
 from __future__ import annotations
 
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -20,6 +21,7 @@ from fashion.preprocess import Letterbox, letterbox
 from fashion import face_gender
 from fashion.results import Garment, WearerFace, pixel_box
 from fashion.stage import ModelStage, add_model, chunks, live, planned, rgb
+from fashion.threads import pool
 
 if TYPE_CHECKING:
     from fashion.options import Options
@@ -214,11 +216,24 @@ class SegmenterStage(ModelStage):
                     except RequestError as exc:
                         it.error, it.garments = exc.to_dict(), None
                         continue
+                face = self._face(it.garments, pixels, it.size) if env.options.plan.emits("metadata") else None
                 self._colour(it.garments, pixels)
-                if self.faces is not None and env.options.plan.emits("metadata"):
-                    region = face_gender.face_region(((g.label, g.box) for g in it.garments), it.size)
-                    it.put(WearerFace(self.faces.men_share(pixels, region)))
+                if face is not None:
+                    it.put(WearerFace(face.result()))
         add_model(envs, self.manifest.provenance())
+
+    def _face(self, garments: list[Garment], pixels: np.ndarray, size: tuple[int, int]) -> Future | None:
+        """The wearer's face evidence, started on a helper thread while the colours are measured (dlib and
+        OpenCV release the GIL: on 2 cores the face step overlaps the k-means); on one thread, done here."""
+        if self.faces is None:
+            return None
+        region = face_gender.face_region(((g.label, g.box) for g in garments), size)
+        threads = torch.get_num_threads()
+        if threads <= 1:
+            done: Future = Future()
+            done.set_result(self.faces.men_share(pixels, region))
+            return done
+        return pool(threads).submit(self.faces.men_share, pixels, region)
 
     @staticmethod
     def _colour(garments: list[Garment], pixels: np.ndarray) -> None:

@@ -22,8 +22,10 @@ model's forward needs (measured in process on 2 cores: the segmenter's forward 2
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Mapping
 
@@ -53,6 +55,13 @@ def quiet_blas() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="blas")
+
+
+@functools.lru_cache(maxsize=4)
+def pool(threads: int) -> ThreadPoolExecutor:
+    """The process's helper threads for work that releases the GIL (OpenCV's k-means, dlib's face detector):
+    `threads` of them, made once."""
+    return ThreadPoolExecutor(threads, thread_name_prefix="fashion-work")
 
 
 def threads_per_worker(cores: int, workers: int) -> int:
