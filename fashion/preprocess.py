@@ -12,6 +12,7 @@ from PIL import Image
 from torchvision.transforms.v2 import functional as TF
 
 from fashion.manifest import InputSpec
+from fashion.threads import pool
 
 if TYPE_CHECKING:
     from fashion.results import Garment
@@ -123,8 +124,11 @@ def model_pixels(image: Image.Image, spec: InputSpec, garments: list[Garment] | 
                  whole: torch.Tensor | None = None) -> torch.Tensor:
     """uint8 (1 + garments, 3, H, W): the whole image then each garment's masked crop, resized for `spec`.
     `whole`: the image's pixels for this spec already made (models that share an input spec share them)."""
-    first = resize_crop_pixels(image, spec)[None] if whole is None else whole[:1]
     if not garments:
-        return first
+        return resize_crop_pixels(image, spec)[None] if whole is None else whole[:1]
     crops = garment_crops(image, garments, mean_fill(spec))
-    return torch.cat([first, torch.stack([resize_crop_pixels(c, spec) for c in crops])])
+    todo = crops if whole is not None else [image, *crops]
+    threads = torch.get_num_threads()  # Pillow releases the GIL while it resizes: the crops on the helper threads
+    done = list(pool(threads).map(lambda c: resize_crop_pixels(c, spec), todo)) if threads > 1 else \
+        [resize_crop_pixels(c, spec) for c in todo]
+    return torch.stack(done) if whole is None else torch.cat([whole[:1], torch.stack(done)])
