@@ -73,13 +73,15 @@ test-unit: setup
 	$(PY) -m pytest tests/unit
 
 # Every backend per model (writes the CPU defaults to export/backends.json), archives rebuilt with them, then the
-# limit, the naive alternative and the served pipeline with batching on and off: one table (BENCHMARKS.md).
+# limit, the naive alternative and the served pipeline with batching on and off: one table (BENCHMARKS.md); then the
+# fixed work around the forwards per stage on street photos with few and many garments (bench.fixed_work).
 bench: setup
 	$(PY) -m bench backends
 	$(MAKE) archives
 	$(PY) -m bench.precision --write
 	$(MAKE) archives
 	$(PY) -m bench
+	$(PY) -m bench.fixed_work --out build/bench_fixed_work.json
 
 # The first step of the shipped attribute model: five linear heads on the ImageNet EfficientNet-Lite0 trunk from its
 # registry package (fashion/pretrained.py), frozen, at 160 px (a linear probe: about 11 min on 2 CPU cores); make

@@ -91,3 +91,23 @@ def test_photo_and_garment_sources_rank_by_both_floors_first_then_their_mean_acc
     short = {"accuracy": 0.61, "recall_Women": 0.55, "recall_Men": 1.0}  # below the floor
     assert _joint_key(both, both) > _joint_key(sharp, short)
     assert _joint_key(sharp, both) > _joint_key(both, both)
+
+
+def test_fixed_work_times_a_callable_in_place_and_puts_it_back():
+    from bench.fixed_work import table, timed
+
+    class Model:
+        def module(self, x: int) -> int:
+            return x + 1
+
+    model, times = Model(), []
+    with timed(model, "module", times):
+        assert model.module(1) == 2 and model.module(2) == 3
+    assert len(times) == 2 and all(t >= 0 for t in times)
+    assert "wrapper" not in repr(model.module)  # restored
+    rows = [{"photo": f"{n}.jpg", "garments": n, "fixed_ms": {"decode": 1.0, "segmenter": 2.0 + n},
+             "face_step_ms": 5.0, "pipeline_ms": 20.0 + n, "limit_ms": 10.0, "fixed_total_ms": 10.0 + n,
+             "fixed_share_of_limit": (10.0 + n) / 10} for n in (2, 6)]
+    out = table(rows)
+    assert "| 6.jpg | 6 | 1.0 | 8.0 | 5.0 | 26.0 | 10.0 | 16.0 (1.60) |" in out
+    assert "fixed work per added garment: 1.00 ms" in out
