@@ -79,7 +79,7 @@ def build_mar(name: str, files: list[Path], store: Path, build_dir: Path) -> Pat
     config = build_dir / f"{name}-config.yaml"
     config.write_text(yaml.safe_dump(MODEL_CONFIG))
     store.mkdir(parents=True, exist_ok=True)
-    subprocess.run([_tool("torch-model-archiver"), "--model-name", name, "--version", "1.0",
+    subprocess.run([_tool("torch-model-archiver"), "--model-name", name, "--version", registry.ARCHIVE_VERSION,
                     "--handler", str(ROOT / "handlers" / registry.spec(name).handler), "--extra-files", str(stage),
                     "--config-file", str(config), "--export-path", str(store), "--force"], check=True)
     log.info("built %s", store / f"{name}.mar")

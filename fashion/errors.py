@@ -20,9 +20,10 @@ class RequestError(Exception):
         if phrase is not None:
             cls.phrase = phrase
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.retry_after = retry_after  # seconds a client should wait before retrying (503s), else None
 
     def to_dict(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "type": type(self).__name__, "message": self.message}}
@@ -38,6 +39,7 @@ class RequestTimeout(RequestError, code=408, phrase="Request Timeout"): ...
 class URITooLong(RequestError, code=414, phrase="URI Too Long"): ...
 class HeadersTooLarge(RequestError, code=431, phrase="Request Header Fields Too Large"): ...
 class NotReady(RequestError, code=503, phrase="Service Unavailable"): ...
+class BadGateway(RequestError, code=502, phrase="Bad Gateway"): ...
 class GatewayTimeout(RequestError, code=504, phrase="Gateway Timeout"): ...
 
 

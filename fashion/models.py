@@ -68,6 +68,7 @@ NODE_PREFIX = f"{WORKFLOW}__"  # TorchServe names a workflow's node models <work
 WORKFLOW_ARCHIVE = f"{WORKFLOW}.war"
 ENSEMBLE_PATH = f"/predictions/{ENSEMBLE.name}"  # TorchServe's (and the front door's) inference paths
 WORKFLOW_PATH = f"/wfpredict/{WORKFLOW}"
+ARCHIVE_VERSION = "1.0"  # every archive's model version (export.archive), the one version each model serves
 
 NAMES = tuple(m.name for m in MODELS)
 BY_NAME = {m.name: m for m in (*MODELS, ENSEMBLE)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, TypeVar
 
 import httpx
 from starlette.requests import ClientDisconnect, Request
@@ -18,6 +18,7 @@ from launcher.settings import FrontDoorSettings
 from launcher.shedding import Shedder
 
 HEALTH_CACHE_S = 5.0
+T = TypeVar("T")
 
 
 class State:
@@ -43,6 +44,8 @@ class State:
 
 
 def error(exc: RequestError, headers: dict[str, str] | None = None) -> Response:
+    if exc.retry_after is not None:
+        headers = {**(headers or {}), "Retry-After": str(exc.retry_after)}
     if exc.code in (408, 413):
         headers = {**(headers or {}), "Connection": "close"}  # the rest of the body is never read
     return Response(json.dumps(exc.to_dict()), exc.code, headers=headers, media_type="application/json")
@@ -97,25 +100,30 @@ class Door:
         check_body(body, request.headers.get("content-type"), self.bounds)
         return body
 
-    async def guarded(self, path: str, call: Callable[[], Awaitable[Response]]) -> Response:
-        """One call within `path`'s in-flight bound (a fast 503 past it); a request error answers its own code,
-        the model server's failures become 503/504, never a 500 of ours."""
+    async def bounded(self, path: str, call: Callable[[], Awaitable[T]]) -> T:
+        """One call within `path`'s in-flight bound: NotReady past it (fast, with a retry time); the model server's
+        failures become NotReady / GatewayTimeout, a request error stays itself. Every protocol (REST, gRPC) calls
+        the model server through here."""
         slot = self.state.shedder[path]
         if not slot.try_acquire():
-            return error(NotReady(
-                f"{path} is at its limit of {slot.limit} requests in flight (FASHION_MAX_INFLIGHT); "
-                f"retry after {slot.retry_after()} s"), {"Retry-After": str(slot.retry_after())})
+            raise NotReady(f"{path} is at its limit of {slot.limit} requests in flight (FASHION_MAX_INFLIGHT); "
+                           f"retry after {slot.retry_after()} s", retry_after=slot.retry_after())
         start, answered = time.monotonic(), False
         try:
-            response = await call()
+            result = await call()
             answered = True
-            return response
-        except RequestError as exc:
-            return error(exc)
+            return result
         except httpx.TimeoutException:
-            return error(GatewayTimeout(
-                f"the model server did not answer within {self.settings.upstream_timeout_s:.0f} s"))
+            raise GatewayTimeout(
+                f"the model server did not answer within {self.settings.upstream_timeout_s:.0f} s") from None
         except httpx.HTTPError as exc:
-            return error(NotReady(f"the model server did not answer ({type(exc).__name__})"), {"Retry-After": "5"})
+            raise NotReady(f"the model server did not answer ({type(exc).__name__})", retry_after=5) from None
         finally:
             slot.release(time.monotonic() - start if answered else None)
+
+    async def guarded(self, path: str, call: Callable[[], Awaitable[Response]]) -> Response:
+        """`bounded`, every refusal answered in the error shape with its own code (never a 500 of ours)."""
+        try:
+            return await self.bounded(path, call)
+        except RequestError as exc:
+            return error(exc)

@@ -15,6 +15,8 @@ before routing, launcher.http_server odd HTTP. For each prediction it:
 - keeps at most `max_inflight` requests per endpoint in flight (launcher.shedding: a fast 503 with Retry-After);
 - answers the workflow's refusals with their real status (a workflow can only answer 200 or 500) and rewrites
   every TorchServe refusal into the error shape; the model server's failures become 503/504 JSON errors.
+The Open Inference Protocol (KServe v2) is answered over REST under /v2 (launcher.v2_route) and over gRPC on
+settings.grpc_port (launcher.v2_grpc), both through launcher.v2_infer onto the same endpoints and bounds.
 Management and metrics stay TorchServe's own, on loopback.
 """
 from __future__ import annotations
@@ -30,17 +32,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from fashion.errors import InvalidInput, MethodNotAllowed, NotFound, NotReady
+from fashion.errors import InvalidInput, MethodNotAllowed, NotFound, NotReady, RequestError
 from fashion.limits import Limits, limits
 from launcher.door import Door, State, error
 from launcher.health_route import HealthRoutes
-from launcher.http_guard import HttpGuard
+from launcher.http_guard import HttpGuard, is_v2
 from launcher.page_route import PageRoutes
 from launcher.predict_route import PredictRoutes
 from launcher.routes import PUBLIC_WORKFLOWS, route_table
 from launcher.search_route import SearchRoutes, SearchService
 from launcher.thumbnail_route import ThumbnailRoutes
 from launcher.settings import FrontDoorSettings
+from launcher.v2_grpc import grpc_endpoint
+from launcher.v2_protocol import V2_MODELS
+from launcher.v2_route import V2_PREFIX, V2Routes, v2_error
 
 __all__ = ["State", "build_app"]
 
@@ -50,14 +55,17 @@ def http_error(settings: FrontDoorSettings) -> Callable[[Request, Exception], Aw
 
     async def answer(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
+        refusal: RequestError
         if exc.status_code == 405:
-            return error(MethodNotAllowed(f"{request.method[:16]} is not allowed on {request.url.path[:120]}"))
-        if exc.status_code == 404:
-            return error(NotFound(f"unknown route {request.url.path[:120]}; predictions go to "
-                                  f"{settings.predict_route}, /predictions/<model>, "
-                                  f"/wfpredict/{PUBLIC_WORKFLOWS[0]} or /search (GET /openapi.json lists them)"))
-        return error(InvalidInput(str(exc.detail)[:200]) if 400 <= exc.status_code < 500 else
-                     NotReady(str(exc.detail)[:200]))
+            refusal = MethodNotAllowed(f"{request.method[:16]} is not allowed on {request.url.path[:120]}")
+        elif exc.status_code == 404:
+            refusal = NotFound(f"unknown route {request.url.path[:120]}; predictions go to "
+                               f"{settings.predict_route}, /predictions/<model>, /wfpredict/{PUBLIC_WORKFLOWS[0]}, "
+                               f"{V2_PREFIX}/models/<model>/infer or /search (GET /openapi.json lists them)")
+        else:
+            refusal = (InvalidInput(str(exc.detail)[:200]) if 400 <= exc.status_code < 500 else
+                       NotReady(str(exc.detail)[:200]))
+        return v2_error(refusal) if is_v2(request.url.path) else error(refusal)
 
     return answer
 
@@ -73,8 +81,9 @@ def build_app(settings: FrontDoorSettings, inference: str,
     state = State(settings, inference)
     door = Door(state, bounds)
     search = search or SearchService(None)
+    v2 = V2Routes(door)
     modules = (PredictRoutes(door), SearchRoutes(door, search), ThumbnailRoutes(door, search), HealthRoutes(door),
-               PageRoutes(door))
+               PageRoutes(door), v2)
 
     @contextlib.asynccontextmanager
     async def lifespan_with_client(app: Starlette) -> AsyncIterator[None]:
@@ -82,11 +91,14 @@ def build_app(settings: FrontDoorSettings, inference: str,
             base_url=inference, timeout=httpx.Timeout(settings.upstream_timeout_s, connect=5.0), transport=transport,
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=64))
         try:
-            if lifespan is None:
+            async with contextlib.AsyncExitStack() as running:
+                if lifespan is not None:
+                    await running.enter_async_context(lifespan(state))
+                if settings.grpc_port is not None:  # stopped (calls in flight drained) before the model server
+                    await running.enter_async_context(grpc_endpoint(
+                        v2.service, settings.host, settings.grpc_port, settings.max_request_bytes,
+                        settings.max_inflight * len(V2_MODELS) + 8, settings.drain_s))
                 yield
-            else:
-                async with lifespan(state):
-                    yield
         finally:
             state.ready = False
             await state.client.aclose()

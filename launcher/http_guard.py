@@ -29,7 +29,7 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-READ_HEADERS = (b"content-type", b"authorization", b"x-request-id")
+READ_HEADERS = (b"content-type", b"authorization", b"x-request-id", b"inference-header-content-length")
 PRINTABLE = re.compile(rb"[\x20-\x7e\t]*")
 ENCODED_SEPARATOR = re.compile(rb"%(2f|5c)", re.I)
 NOSNIFF = (b"x-content-type-options", b"nosniff")
@@ -88,8 +88,14 @@ def request_problem(scope: Scope, bounds: Limits) -> RequestError | None:
     return None
 
 
-async def send_error(send: Send, exc: RequestError | BaseException, close: bool = False) -> None:
-    body = json.dumps(exc.to_dict() if isinstance(exc, RequestError) else error_dict(exc)).encode()
+def is_v2(path: str) -> bool:
+    """A path of the Open Inference Protocol (launcher.v2_route), whose refusals are {"error": "<message>"}."""
+    return path == "/v2" or path.startswith("/v2/")
+
+
+async def send_error(send: Send, exc: RequestError | BaseException, close: bool = False, v2: bool = False) -> None:
+    payload = exc.to_dict() if isinstance(exc, RequestError) else error_dict(exc)
+    body = json.dumps({"error": payload["error"]["message"]} if v2 else payload).encode()
     status = exc.code if isinstance(exc, RequestError) else 500
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), NOSNIFF]
     if close:
@@ -110,7 +116,7 @@ class HttpGuard:
             return
         problem = request_problem(scope, self.bounds or limits())
         if problem is not None:
-            await send_error(send, problem, close=True)
+            await send_error(send, problem, close=True, v2=is_v2(scope["path"]))
             return
         started = False
 
@@ -126,4 +132,4 @@ class HttpGuard:
         except Exception as exc:  # noqa: BLE001 - a bug in a route: answered in the error shape, logged
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if not started:
-                await send_error(send, exc, close=True)
+                await send_error(send, exc, close=True, v2=is_v2(scope["path"]))

@@ -17,6 +17,7 @@ from launcher.search_route import QUERY_KEYS as SEARCH_QUERY
 from launcher.search_route import THUMBNAIL_PATH
 from launcher.settings import FrontDoorSettings
 from launcher.thumbnail_route import QUERY_KEYS as THUMBNAIL_QUERY
+from launcher.v2_protocol import V2_MODELS
 
 WEB = Path(__file__).with_name("web")
 WEB_FILES: tuple[str, ...] = tuple(sorted(p.name for p in WEB.iterdir() if p.name != "index.html"))  # /web/{file}
@@ -35,6 +36,7 @@ class RouteSpec:
     enums: tuple[tuple[str, tuple[str, ...]], ...] = ()  # path parameter -> its allowed values
     query: tuple[str, ...] = ()  # query parameters read (any other is refused)
     returns: str = "application/json"
+    errors: str = "Error"  # the schema of its refusals: the error shape, or V2Error (the Open Inference Protocol's)
 
 
 def route_table(settings: FrontDoorSettings) -> tuple[RouteSpec, ...]:
@@ -57,6 +59,7 @@ def route_table(settings: FrontDoorSettings) -> tuple[RouteSpec, ...]:
                   ("application/json", "image/*", "application/octet-stream"), query=SEARCH_QUERY),
         RouteSpec(THUMBNAIL_PATH, ("GET",), "thumbnail", "A search hit's product picture (JPEG), read from the image "
                   "the catalogue index names for that id", query=THUMBNAIL_QUERY, returns="image/jpeg"),
+        *v2_routes(),
         RouteSpec("/openapi.json", ("GET",), "openapi", "This description"),
         RouteSpec("/", ("GET",), "page", "The web page", returns="text/html"),
         RouteSpec("/web/{file}", ("GET",), "static", "The web page's script and style sheet",
@@ -65,6 +68,30 @@ def route_table(settings: FrontDoorSettings) -> tuple[RouteSpec, ...]:
     )
 
 
+def v2_routes() -> tuple[RouteSpec, ...]:
+    """The Open Inference Protocol (KServe v2) over REST (launcher.v2_route): the public models, the ensemble and
+    the workflow (as fashion-workflow), each also under /versions/<version>."""
+    models = (("model", tuple(V2_MODELS)),)
+    v2 = "Open Inference Protocol (KServe v2): "
+    routes = [RouteSpec("/v2", ("GET",), "v2_server", v2 + "server metadata", errors="V2Error"),
+              RouteSpec("/v2/health/live", ("GET",), "v2_live", v2 + "liveness", errors="V2Error"),
+              RouteSpec("/v2/health/ready", ("GET",), "v2_ready", v2 + "readiness (503 until the models answer)",
+                        errors="V2Error")]
+    for base in ("/v2/models/{model}", "/v2/models/{model}/versions/{version}"):
+        routes += [
+            RouteSpec(base, ("GET",), "v2_model", v2 + "a model's metadata: its input and output tensors",
+                      enums=models, errors="V2Error"),
+            RouteSpec(base + "/ready", ("GET",), "v2_model_ready", v2 + "a model's readiness", enums=models,
+                      errors="V2Error"),
+            RouteSpec(base + "/infer", ("POST",), "v2_infer", v2 + "inference: images as the BYTES tensor 'image' "
+                      "(JSON, or binary data after the JSON part whose length Inference-Header-Content-Length "
+                      "gives); outputs 'response' (BYTES, one JSON answer per image) and 'embedding' (FP32 [n, d])",
+                      ("application/json", "application/octet-stream"), enums=models, errors="V2Error")]
+    return tuple(routes)
+
+
+V2_ERROR_SCHEMA: dict[str, Any] = {"type": "object", "required": ["error"],
+                                   "properties": {"error": {"type": "string", "minLength": 1}}}
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["error"],
     "properties": {"error": {"type": "object", "required": ["code", "type", "message"], "properties": {
@@ -80,7 +107,7 @@ def _operation(route: RouteSpec, method: str) -> dict[str, Any]:
                    for p in _path_params(route.path) if p not in dict(route.enums)]
     parameters += [{"name": q, "in": "query", "required": False, "schema": {"type": "string"}} for q in route.query]
     error = {"description": "refused: the error shape", "content": {"application/json": {"schema": {
-        "$ref": "#/components/schemas/Error"}}}}
+        "$ref": f"#/components/schemas/{route.errors}"}}}}
     op: dict[str, Any] = {
         "operationId": f"{route.endpoint}_{method.lower()}_{len(_path_params(route.path))}",
         "summary": route.summary, "parameters": parameters,
@@ -108,7 +135,8 @@ def openapi(settings: FrontDoorSettings) -> dict[str, Any]:
                      "description": "Garment masks, embeddings and product metadata for fashion photos. Every "
                                     "refusal is a 4xx in the error shape; one image's answer is "
                                     "components.schemas.ImageResponse (fashion.schema, from the registry)."},
-            "paths": paths, "components": {"schemas": {"Error": ERROR_SCHEMA, "ImageResponse": image_response()}}}
+            "paths": paths, "components": {"schemas": {"Error": ERROR_SCHEMA, "V2Error": V2_ERROR_SCHEMA,
+                                          "ImageResponse": image_response()}}}
 
 
 def image_response() -> dict[str, Any]:

@@ -165,7 +165,9 @@ def _run(config: Path, vmargs: str, store: Path, logs: Path, timeout: float, set
     server = uvicorn.Server(server_config(app, settings.host, settings.port, settings.drain_s))
     print(f"front door on {settings.host}:{settings.port} (predict {settings.predict_route} -> "
           f"{settings.predict_target}, health {settings.health_route}, at most {settings.max_inflight} requests in "
-          f"flight per endpoint) -> TorchServe {supervisor.inference}", flush=True)
+          f"flight per endpoint) -> TorchServe {supervisor.inference}; KServe v2 over REST at /v2"
+          + (f", over gRPC on {settings.host}:{settings.grpc_port}" if settings.grpc_port else " (gRPC off)"),
+          flush=True)
     for sig in (signal.SIGTERM, signal.SIGINT):  # uvicorn re-raises the signal after shutting down: ignore it then
         signal.signal(sig, lambda *_: None)
     server.run()

@@ -16,6 +16,9 @@ from fashion.threads import available_cores
 IMAGES_PER_CORE_S = 1.4
 
 
+DEFAULT_GRPC_PORT = 8001  # KServe's and Triton's gRPC port (8081 is TorchServe's management API on loopback)
+
+
 @dataclasses.dataclass(frozen=True)
 class FrontDoorSettings:
     host: str = "127.0.0.1"
@@ -32,6 +35,7 @@ class FrontDoorSettings:
     max_inflight: int = 16  # per endpoint (TorchServe model or workflow); see default_inflight()
     upstream_timeout_s: float = 120.0
     drain_s: float = 6.0  # on SIGTERM: how long in-flight requests may finish before TorchServe stops
+    grpc_port: int | None = None  # FASHION_GRPC_PORT: the KServe v2 gRPC endpoint (launcher/v2_grpc.py); None = off
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "FrontDoorSettings":
@@ -52,7 +56,19 @@ class FrontDoorSettings:
             latency_budget_s=budget,
             max_inflight=int(inflight) if inflight else default_inflight(budget, available_cores(env)),
             upstream_timeout_s=float(env.get("FASHION_UPSTREAM_TIMEOUT_S", cls.upstream_timeout_s)),
-            drain_s=float(env.get("FASHION_DRAIN_S", cls.drain_s)))
+            drain_s=float(env.get("FASHION_DRAIN_S", cls.drain_s)),
+            grpc_port=grpc_port(env.get("FASHION_GRPC_PORT", str(DEFAULT_GRPC_PORT))))
+
+
+def grpc_port(value: str) -> int | None:
+    """FASHION_GRPC_PORT: a port number, or off / 0 / empty for no gRPC endpoint."""
+    value = value.strip().lower()
+    if value in ("", "0", "off", "false", "no"):
+        return None
+    port = int(value)
+    if not 0 < port < 65536:
+        raise ValueError(f"FASHION_GRPC_PORT={value!r} is not a port; give 1-65535, or off")
+    return port
 
 
 def default_inflight(budget_s: float, cores: int) -> int:

@@ -12,6 +12,7 @@ from typing import Iterator
 
 import httpx
 
+from launcher import settings
 from launcher import torchserve as ts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,11 +22,12 @@ ROOT = Path(__file__).resolve().parent.parent
 def spawned_front_door(workdir: Path, env: dict[str, str] | None = None, store: Path = ROOT / "model_store",
                        config: Path = ROOT / "config.properties", timeout: float = 900) -> Iterator[dict]:
     """The front door and its TorchServe with every port spare, bound to loopback; yields once the health route
-    answers 200: its URLs, the statuses health answered before, the process and its console file."""
+    answers 200: its URLs (gRPC's host:port under "grpc", None when FASHION_GRPC_PORT=off), the statuses health
+    answered before, the process and its console file."""
     config, urls = ts.spare_config(config, workdir / "config.properties")
     port = ts.free_port()
     env = {**os.environ, "TMPDIR": str(workdir), "FASHION_PORT": str(port), "FASHION_HOST": "127.0.0.1",
-           **(env or {})}
+           "FASHION_GRPC_PORT": str(ts.free_port()), **(env or {})}
     if "AIP_HTTP_PORT" in env:
         env["AIP_HTTP_PORT"] = str(port)
     front = f"http://127.0.0.1:{port}"
@@ -47,7 +49,9 @@ def spawned_front_door(workdir: Path, env: dict[str, str] | None = None, store: 
             except httpx.HTTPError:
                 seen.append(None)
             time.sleep(1)
-        yield {**urls, "front": front, "health": health, "logs": str(workdir / "logs"), "health_seen": seen,
+        grpc = settings.grpc_port(env["FASHION_GRPC_PORT"])
+        yield {**urls, "front": front, "grpc": f"127.0.0.1:{grpc}" if grpc else None, "health": health,
+               "logs": str(workdir / "logs"), "health_seen": seen,
                "proc": proc, "console": console}
     finally:
         if proc.poll() is None:

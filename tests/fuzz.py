@@ -3,7 +3,7 @@
 Hypothesis draws requests from the description: an operation, then its path parameters (the enum's values, or
 anything), query parameters (the documented ones, or others), a Content-Type (a documented one, or another) and
 a body of that kind (option objects with odd values, batches, base64, raw bytes, multipart forms); sometimes the
-method is swapped. The property: never a 5xx other than a 503/504 in the error shape, every 4xx in the error
+method is swapped. The property: never a 5xx other than a 502/503/504 in the error shape, every 4xx in the error
 shape, every answer within 5 s. tests/unit/test_frontdoor_fuzz.py runs it against a fake TorchServe,
 tests/e2e/test_frontdoor_fuzz.py against the real one; FUZZ_EXAMPLES / FUZZ_E2E_EXAMPLES set how many.
 """
@@ -39,6 +39,43 @@ def _json_text(obj: Any, odd: str | None) -> bytes:
     if odd is not None:  # a number token JSON libraries disagree on, spliced in raw
         text = text.replace("null", odd, 1) if "null" in text else text
     return text.encode()
+
+
+V2_NAMES = ["image", "options", "text", "response", "embedding", "photo", ""]
+V2_TYPES = ["BYTES", "FP32", "UINT8", "bytes", ""]
+
+
+@st.composite
+def v2_bodies(draw: st.DrawFn, photo: bytes) -> tuple[bytes, str | None]:
+    """An Open Inference Protocol request: tensors with odd names, types, shapes, data and binary framing."""
+    b64 = base64.b64encode(photo).decode()
+    data = st.lists(st.one_of(st.just(b64), st.just("http://127.0.0.1:1/x.jpg"), st.just("{}"), values), max_size=3)
+    tensor = st.fixed_dictionaries({"name": st.sampled_from(V2_NAMES), "datatype": st.sampled_from(V2_TYPES),
+                                    "shape": st.one_of(st.lists(st.integers(-2, 3), max_size=3), values)},
+                                   optional={"data": st.one_of(data, values), "parameters": st.one_of(
+                                       st.fixed_dictionaries({"binary_data_size": st.integers(-1, len(photo) + 8)}),
+                                       values)})
+    extras = {
+        "outputs": st.lists(st.fixed_dictionaries({"name": st.sampled_from(V2_NAMES)}, optional={
+            "parameters": st.fixed_dictionaries({"binary_data": st.one_of(st.booleans(), values)})}), max_size=3),
+        "parameters": st.dictionaries(st.sampled_from(OPTION_KEYS + ["binary_data_output"]), values, max_size=3),
+        "id": values}
+    kind, n = draw(st.sampled_from(["odd", "json", "binary"])), draw(st.integers(1, 3))
+    if kind == "odd":
+        head = draw(st.fixed_dictionaries({"inputs": st.one_of(st.lists(tensor, max_size=3), values)},
+                                          optional=extras))
+    else:  # a well-formed request with odd outputs and parameters: it reaches the model server
+        element = len(photo).to_bytes(4, "little") + photo
+        image = {"name": "image", "datatype": "BYTES", "shape": [n]}
+        image.update({"data": [b64] * n} if kind == "json" else {"parameters": {"binary_data_size": len(element) * n}})
+        head = {"inputs": [image], **draw(st.fixed_dictionaries({}, optional=extras))}
+    text = json.dumps(head).encode()
+    if kind == "binary":
+        return text + (len(photo).to_bytes(4, "little") + photo) * n, str(len(text))
+    if not draw(st.booleans()):
+        return text, None
+    blob = draw(st.sampled_from([len(photo).to_bytes(4, "little") + photo, photo, b"", b"\xff\xff\xff\xff"]))
+    return text + blob, str(draw(st.sampled_from([len(text), len(text) + 1, 0, -1])))
 
 
 @st.composite
@@ -84,20 +121,28 @@ def requests(draw: st.DrawFn, spec: dict[str, Any], photo: bytes) -> dict[str, A
     media_types = list(operation.get("requestBody", {}).get("content", {})) or ["application/json"]
     media = draw(st.one_of(st.sampled_from(media_types), st.sampled_from(MEDIA)))
     media = "image/jpeg" if media == "image/*" else media
-    content = draw(bodies(media, photo)) if method in ("POST", "PUT", "PATCH") else b""
-    return {"method": method, "url": path, "params": params, "content": content,
-            "headers": {"Content-Type": media} if media else {}}
+    headers = {"Content-Type": media} if media else {}
+    content = b""
+    if method in ("POST", "PUT", "PATCH") and path.startswith("/v2/") and draw(st.integers(0, 3)) > 0:
+        content, header_length = draw(v2_bodies(photo))
+        if header_length is not None:
+            headers["Inference-Header-Content-Length"] = header_length
+    elif method in ("POST", "PUT", "PATCH"):
+        content = draw(bodies(media, photo))
+    return {"method": method, "url": path, "params": params, "content": content, "headers": headers}
 
 
 def problem(r: httpx.Response, seconds: float) -> str | None:
     """What is wrong with one fuzzed answer, or None."""
     if seconds > 5:
         return f"answered after {seconds:.1f} s"
-    if r.status_code >= 500 and r.status_code not in (503, 504):
+    if r.status_code >= 500 and r.status_code not in (502, 503, 504):
         return f"HTTP {r.status_code}: {r.text[:200]}"
     if r.status_code >= 400 and r.request.method != "HEAD":  # a HEAD answer has no body
         try:
             error = r.json()["error"]
+            if r.request.url.path == "/v2" or r.request.url.path.startswith("/v2/"):  # {"error": "<message>"}
+                return None if isinstance(error, str) and error else f"not v2's error shape: {r.text[:200]!r}"
             if error["code"] != r.status_code or not error["message"]:
                 return f"error code {error['code']} on HTTP {r.status_code}"
         except (ValueError, KeyError, TypeError):

@@ -27,6 +27,7 @@ class Server:
         self.inference, self.management, self.metrics, self.logs = inference, management, metrics, Path(logs)
         self.image_host, self.torchserve, self.health, self.predict = image_host, torchserve, health, predict
         self.health_seen: list[int | None] = []  # what the health route answered while it started
+        self.grpc: str | None = None  # the KServe v2 gRPC endpoint, host:port
         self.http = httpx.Client(timeout=180)
 
     def post(self, path: str, **kwargs) -> httpx.Response:
@@ -122,4 +123,5 @@ def server(tmp_path_factory, image_host, catalogue_index) -> Server:
         srv = Server(urls["front"], urls["management"], urls["metrics"], urls["logs"], image_host,
                      urls["inference"], urls["front"] + HEALTH_ROUTE, urls["front"] + PREDICT_ROUTE)
         srv.health_seen = urls["health_seen"]
+        srv.grpc = urls["grpc"]
         yield srv

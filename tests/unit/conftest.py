@@ -38,10 +38,22 @@ async def fake_torchserve(request: httpx.Request) -> httpx.Response:
     if len(parts) in (2, 3) and parts[0] == "predictions" and parts[1] in PUBLIC_MODELS:
         if len(parts) == 3 and parts[2] != "1.0":
             return torchserve_refusal(404, "ModelVersionNotFoundException", f"Model version {parts[2]} not found")
-        return httpx.Response(200, json={"garments": [], "bytes": len(request.content)})
+        return httpx.Response(200, json=vertex_answer(request) or {"garments": [], "bytes": len(request.content)})
     if len(parts) == 2 and parts[0] == "wfpredict" and parts[1] in PUBLIC_WORKFLOWS:
         return httpx.Response(200, json={"garments": [], "bytes": len(request.content)})
     return torchserve_refusal(404, "ModelNotFoundException", f"Model not found: {request.url.path}")
+
+
+def vertex_answer(request: httpx.Request) -> dict | None:
+    """The Vertex AI shape's answer to {"instances": [...]} (what the v2 routes send), else None."""
+    try:
+        body = json.loads(request.content)
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("instances"), list):
+        return None
+    return {"predictions": [{"image": {"width": 1, "height": 1}, "garments": [], "embedding": [0.6, 0.8]}
+                            for _ in body["instances"]]}
 
 
 @dataclasses.dataclass
