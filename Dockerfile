@@ -84,7 +84,9 @@ COPY catalogue ./catalogue
 COPY config.properties ./
 COPY --from=archives /app/model_store ./model_store
 USER 10001
-EXPOSE 8080
+# 8080: the front door (REST: TorchServe's, Vertex AI's and KServe v2's routes); 8001: KServe v2 over gRPC
+# (FASHION_GRPC_PORT; FASHION_GRPC_PORT=off turns it off)
+EXPOSE 8080 8001
 HEALTHCHECK --interval=30s --timeout=10s --start-period=300s --retries=3 \
     CMD ["sh", "-c", "curl -fsS http://127.0.0.1:${AIP_HTTP_PORT:-8080}${AIP_HEALTH_ROUTE:-/health}"]
 ENTRYPOINT ["/usr/bin/tini", "--"]

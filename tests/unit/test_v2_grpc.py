@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from typing import Awaitable, Callable
 
 import grpc
@@ -22,7 +23,10 @@ from launcher import torchserve as ts
 from launcher.frontdoor import build_app
 from launcher.settings import FrontDoorSettings
 from launcher.v2_protocol import WORKFLOW_MODEL
+from tests.grpc_fuzz import RAW_CASES, fuzz_model_infer, live, send_raw_grpc
 from tests.unit.v2_fake import JPEG, SEEN, fake_torchserve
+
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
 
 
 def call(scenario: Callable[[triton.InferenceServerClient, str], Awaitable[None]], ready: bool = True) -> None:
@@ -155,3 +159,19 @@ def test_a_taken_port_is_a_start_up_error_that_names_it():
                     pass
 
     asyncio.run(main())
+
+
+def test_fuzzed_calls_and_raw_bytes_get_refusals_never_a_failure():
+    """Generated ModelInferRequests (tests.grpc_fuzz) and raw bytes on the port: no UNKNOWN/INTERNAL, no hang."""
+    async def scenario(client: triton.InferenceServerClient, address: str) -> None:
+        problems = await asyncio.to_thread(fuzz_model_infer, address, JPEG, FUZZ_EXAMPLES)
+        host, port = address.rsplit(":", 1)
+        for name, payload in RAW_CASES.items():
+            took = await asyncio.to_thread(send_raw_grpc, host, int(port), payload)
+            if took > 5:
+                problems.append(f"raw {name}: {took:.1f} s")
+        assert await asyncio.to_thread(live, address)
+        result = await client.infer("fashion", [images(JPEG)])
+        assert result.as_numpy("embedding").shape == (1, 2)
+        assert not problems, "\n".join(problems[:20])
+    call(scenario)
