@@ -3,7 +3,8 @@
 AIP_HTTP_PORT / AIP_PREDICT_ROUTE / AIP_HEALTH_ROUTE set to values that are not the defaults; a read-only root
 filesystem with a tmpfs on /tmp; once with the image's own archives (no AIP_STORAGE_URI) and once with
 AIP_STORAGE_URI naming a mounted folder of archives. Health answers 503 until the pipeline answers, then 200;
-predictions follow the contract; 413 over 1.5 MB; hostile input gets its 4xx; `stop` ends it within 10 s.
+predictions follow the contract, over KServe v2 too (REST, and gRPC on 8001, with Triton's clients); 413 over
+1.5 MB; hostile input gets its 4xx; `stop` ends it within 10 s.
 Figures (time to healthy, memory at idle, stop time) are printed for BENCHMARKS.md.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from launcher import torchserve as ts
@@ -40,8 +42,8 @@ def image_exists():
 
 
 class Container:
-    def __init__(self, name: str, port: int) -> None:
-        self.name, self.base = name, f"http://127.0.0.1:{port}"
+    def __init__(self, name: str, port: int, grpc_port: int) -> None:
+        self.name, self.base, self.grpc = name, f"http://127.0.0.1:{port}", f"127.0.0.1:{grpc_port}"
         self.health_seen: list[int | None] = []
         self.healthy_after_s = 0.0
 
@@ -51,13 +53,13 @@ class Container:
 
 
 def start(extra: list[str]) -> Container:
-    port = ts.free_port()
+    port, grpc_port = ts.free_port(), ts.free_port()
     name = f"fashion-test-{uuid.uuid4().hex[:8]}"
-    engine("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:{PORT_INSIDE}",
+    engine("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:{PORT_INSIDE}", "-p", f"127.0.0.1:{grpc_port}:8001",
            "--read-only", "--tmpfs", "/tmp:rw,size=4g,mode=1777",
            "-e", f"AIP_HTTP_PORT={PORT_INSIDE}", "-e", f"AIP_PREDICT_ROUTE={PREDICT_ROUTE}",
            "-e", f"AIP_HEALTH_ROUTE={HEALTH_ROUTE}", *extra, IMAGE)
-    box = Container(name, port)
+    box = Container(name, port, grpc_port)
     begin = time.monotonic()
     while time.monotonic() - begin < HEALTHY_WITHIN_S:
         state = engine("inspect", "-f", "{{.State.Running}}", name, check=False).stdout.strip()
@@ -107,12 +109,33 @@ def check_contract(box: Container) -> None:
         assert nested.status_code == 413 and "MAX_JSON" in nested.json()["error"]["message"], (path, nested.text[:200])
 
 
+def check_v2(box: Container) -> None:
+    """The Open Inference Protocol with Triton's clients, over REST on the HTTP port and gRPC on 8001: answers equal
+    /predictions/fashion's; a bad image keeps its error."""
+    from tritonclient.utils import InferenceServerException
+
+    from client import v2
+    from tests.compare import assert_same_response
+
+    photo = sorted(STREET.glob("*.jpg"))[5].read_bytes()
+    expected = httpx.post(box.base + "/predictions/fashion", content=photo, timeout=300).json()
+    for transport, where in (("rest", box.base.removeprefix("http://")), ("grpc", box.grpc)):
+        client = v2.connect(where, transport)
+        assert client.is_server_ready() and client.is_model_ready("fashion")
+        got = v2.infer(client, transport, [photo])
+        assert_same_response(got.responses[0], expected, cosine=0.9999)
+        assert float(np.dot(got.embeddings[0], expected["embedding"])) >= 0.9999
+        with pytest.raises(InferenceServerException):
+            v2.infer(client, transport, [b"<html>not an image</html>"])
+
+
 def test_image_as_vertex_starts_it():
     """No AIP_STORAGE_URI: the image's own archives (the case that never became healthy before)."""
     box = start([])
     try:
         assert 503 in box.health_seen, box.health_seen  # not healthy before the pipeline answers
         check_contract(box)
+        check_v2(box)
         user = engine("exec", box.name, "id", "-u").stdout.strip()
         assert user == "10001", user
         writable = engine("exec", box.name, "touch", "/app/x", check=False)

@@ -7,6 +7,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from launcher import settings
 from tests.conftest import ROOT
 
 K8S = ROOT / "deploy" / "k8s"
@@ -33,7 +34,7 @@ def test_deployment_matches_image_service_hpa_and_pdb(name):
     (cpus,) = [e for e in container["env"] if e["name"] == "FASHION_CPUS"]
     assert cpus["valueFrom"]["resourceFieldRef"]["resource"] == "requests.cpu"
     assert "cpu" in container["resources"]["requests"]
-    assert re.search(r"^EXPOSE 8080$", dockerfile, re.M) and container["ports"][0]["containerPort"] == 8080
+    assert re.search(r"^EXPOSE 8080 8001$", dockerfile, re.M) and container["ports"][0]["containerPort"] == 8080
     assert 'CMD ["python", "-m", "launcher", "serve"' in dockerfile
     # read-only root filesystem: every write of the server goes to /tmp, which the pod mounts
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
@@ -65,6 +66,37 @@ def test_kserve_inference_service_is_well_formed():
     # the container itself is a valid Kubernetes container
     kubernetes_validate.validate({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
                                   "spec": {"containers": [container]}}, "1.30", strict=True)
+
+
+def _as_pod(container: dict) -> None:
+    kubernetes_validate.validate({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
+                                  "spec": {"containers": [container]}}, "1.30", strict=True)
+
+
+def test_kserve_v2_runtime_and_services_agree_with_the_front_door():
+    """The ServingRuntime's container is a valid container; each InferenceService picks it with the protocol it
+    serves; REST on AIP_HTTP_PORT with v2 readiness, gRPC on FASHION_GRPC_PORT as the image exposes it."""
+    runtime, rest, grpc = yaml.safe_load_all((K8S / "kserve-v2.yaml").read_text())
+    assert (runtime["kind"], rest["kind"], grpc["kind"]) == ("ServingRuntime", "InferenceService", "InferenceService")
+    assert set(runtime["spec"]["protocolVersions"]) == {"v2", "grpc-v2"}
+    (container,) = runtime["spec"]["containers"]
+    _as_pod(container)
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["AIP_HEALTH_ROUTE"] == "/v2/health/ready" == container["readinessProbe"]["httpGet"]["path"]
+    assert container["ports"][0]["containerPort"] == int(env["AIP_HTTP_PORT"])
+    assert settings.grpc_port(env["FASHION_GRPC_PORT"]) == settings.DEFAULT_GRPC_PORT
+    assert re.search(rf"^EXPOSE .*\b{settings.DEFAULT_GRPC_PORT}\b", (ROOT / "Dockerfile").read_text(), re.M)
+    formats = {f["name"] for f in runtime["spec"]["supportedModelFormats"]}
+    for doc, protocol in ((rest, "v2"), (grpc, "grpc-v2")):
+        model = doc["spec"]["predictor"]["model"]
+        assert model["runtime"] == runtime["metadata"]["name"] and model["modelFormat"]["name"] in formats
+        assert model["protocolVersion"] == protocol
+    merged = {**container, **{k: v for k, v in grpc["spec"]["predictor"]["model"].items()
+                              if k not in ("runtime", "modelFormat", "protocolVersion")}}
+    _as_pod(merged)
+    (port,) = merged["ports"]
+    assert port["name"] == "h2c" and port["containerPort"] == settings.DEFAULT_GRPC_PORT
+    assert "/v2/health/ready" in " ".join(merged["readinessProbe"]["exec"]["command"])
 
 
 def test_rayjob_runs_the_ray_engine_on_this_image():
