@@ -74,7 +74,8 @@ test-unit: setup
 
 # Every backend per model (writes the CPU defaults to export/backends.json), archives rebuilt with them, then the
 # limit, the naive alternative and the served pipeline with batching on and off: one table (BENCHMARKS.md); then the
-# fixed work around the forwards per stage on street photos with few and many garments (bench.fixed_work).
+# fixed work around the forwards per stage on street photos with few and many garments (bench.fixed_work); KServe v2
+# over REST and gRPC against /predictions/fashion (bench.v2_protocol).
 bench: setup
 	$(PY) -m bench backends
 	$(MAKE) archives
@@ -82,6 +83,7 @@ bench: setup
 	$(MAKE) archives
 	$(PY) -m bench
 	$(PY) -m bench.fixed_work --out build/bench_fixed_work.json
+	$(PY) -m bench.v2_protocol
 
 # The first step of the shipped attribute model: five linear heads on the ImageNet EfficientNet-Lite0 trunk from its
 # registry package (fashion/pretrained.py), frozen, at 160 px (a linear probe: about 11 min on 2 CPU cores); make

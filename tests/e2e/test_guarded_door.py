@@ -73,10 +73,10 @@ def test_torchserve_inference_api_is_reachable_only_through_the_public_routes(se
     assert tried > 20 and not problems, "\n".join(problems)
 
 
-def _slow_client(host: str, port: int, stop: threading.Event) -> None:
+def _slow_client(host: str, port: int, stop: threading.Event, path: str) -> None:
     with socket.create_connection((host, port), timeout=5) as sock:
-        sock.sendall(b"POST /predictions/fashion HTTP/1.1\r\nHost: front\r\nContent-Type: image/jpeg\r\n"
-                     b"Content-Length: 1000000\r\n\r\n")
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: front\r\nContent-Type: image/jpeg\r\n".encode()
+                     + b"Content-Length: 1000000\r\n\r\n")
         while not stop.wait(1.0):
             try:
                 sock.sendall(b"x")  # one byte a second
@@ -108,7 +108,9 @@ def test_twenty_slow_clients_do_not_slow_anyone_else(server, street_photos):
     _latencies(server, photo, 2)  # warm
     unloaded = _latencies(server, photo, 10)
     stop = threading.Event()
-    clients = [threading.Thread(target=_slow_client, args=(host, port, stop), daemon=True) for _ in range(20)]
+    paths = ("/predictions/fashion", "/v2/models/fashion/infer")  # half on each: the REST and the KServe v2 route
+    clients = [threading.Thread(target=_slow_client, args=(host, port, stop, paths[i % 2]), daemon=True)
+               for i in range(20)]
     for c in clients:
         c.start()
     time.sleep(2)
