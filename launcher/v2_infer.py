@@ -1,10 +1,12 @@
-"""A v2 inference request run through the same pipeline as /predictions: turned into the Vertex AI body TorchServe's
-handlers read ({"instances": [{"b64": ...}], "parameters": {options}}, or {"text": [...]} for the embedder), sent
+"""A v2 inference request run through the same pipeline as /predictions: turned into the body TorchServe's handlers
+read (one image as /predictions takes a photo; several as {"instances": [{"b64": ...}], "parameters": {options}};
+{"text": [...]} for the embedder), sent
 within the same in-flight bound as the model's own route (launcher.door), and its answer turned back into named
 tensors. REST (launcher.v2_route) and gRPC (launcher.v2_grpc) both call V2Service."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from typing import Any
 
@@ -58,8 +60,17 @@ def _image(element: bytes | str) -> dict[str, str]:
     return {"b64": element}
 
 
-def upstream_body(request: InferRequest, limit: int) -> bytes:
-    """The Vertex AI body (or the embedder's text body) the handlers read, within MAX_REQUEST_BYTES."""
+@dataclasses.dataclass(frozen=True)
+class Upstream:
+    """What goes to the model server: one image as /predictions takes a photo (its bytes, or {"b64", options}), so
+    its answer is that route's own bytes; several as Vertex AI instances; texts as the embedder's text body."""
+    body: bytes
+    content_type: str
+    single: bool  # one image: the answer is that image's JSON, not {"predictions": [...]}
+
+
+def upstream_body(request: InferRequest, limit: int) -> Upstream:
+    """The body the handlers read for this request, within MAX_REQUEST_BYTES."""
     model, images, texts = request.model, request.input(IMAGE), request.input(TEXT)
     unknown = [o.name for o in request.outputs if o.name not in {n for n, _, _ in model.outputs}]
     if unknown:
@@ -71,18 +82,23 @@ def upstream_body(request: InferRequest, limit: int) -> bytes:
         raise InvalidInput(f"send one of the inputs {IMAGE!r} (images)"
                            + (f" or {TEXT!r} (texts)" if model.reads_text else ""))
     options = request_options(request)
-    if texts is not None:
-        payload: dict[str, Any] = {**options, "text": [t.decode("utf-8", "replace") if isinstance(t, bytes) else t
-                                                       for t in texts.elements]}
+    single = images is not None and len(images.elements) == 1
+    if single and isinstance(images.elements[0], bytes) and not options:
+        body, content_type = images.elements[0], "application/octet-stream"
     else:
-        assert images is not None
-        if not images.elements:
-            raise InvalidInput(f"input {IMAGE!r} holds no image")
-        payload = {"instances": [_image(e) for e in images.elements], "parameters": options}
-    body = json.dumps(payload, separators=(",", ":")).encode()
+        if texts is not None:
+            payload: dict[str, Any] = {**options, "text": [t.decode("utf-8", "replace") if isinstance(t, bytes)
+                                                           else t for t in texts.elements]}
+        else:
+            assert images is not None
+            if not images.elements:
+                raise InvalidInput(f"input {IMAGE!r} holds no image")
+            payload = ({**_image(images.elements[0]), **options} if single else
+                       {"instances": [_image(e) for e in images.elements], "parameters": options})
+        body, content_type = json.dumps(payload, separators=(",", ":")).encode(), "application/json"
     if len(body) > limit:
         raise too_large(len(body), limit)
-    return body
+    return Upstream(body, content_type, single)
 
 
 def _embeddings(rows: list[Any]) -> np.ndarray | None:
@@ -94,8 +110,9 @@ def _embeddings(rows: list[Any]) -> np.ndarray | None:
     return np.array([r if isinstance(r, list) else [0.0] * width for r in rows], dtype=np.float32)
 
 
-def answer_tensors(request: InferRequest, payload: Any) -> InferAnswer:
-    """The model server's JSON answer -> the requested output tensors."""
+def answer_tensors(request: InferRequest, payload: Any, as_sent: bytes | None = None) -> InferAnswer:
+    """The model server's JSON answer -> the requested output tensors. `as_sent`: one image's answer as the model
+    server wrote it, passed on as its `response` element unchanged."""
     if request.input(TEXT) is not None:
         vectors = np.asarray(payload["embeddings"], dtype=np.float32)
         raw = {RESPONSE: OutputTensor(RESPONSE, "BYTES", (1,), (json.dumps(payload, separators=(",", ":")).encode(),)),
@@ -105,8 +122,9 @@ def answer_tensors(request: InferRequest, payload: Any) -> InferAnswer:
         if len(results) == 1 and isinstance(results[0], dict) and isinstance(results[0].get("error"), dict):
             error = results[0]["error"]  # one image: its error is the request's, as /predictions answers it
             raise Refused(int(error.get("code", 400)), str(error.get("message", "the image was refused")))
-        raw = {RESPONSE: OutputTensor(RESPONSE, "BYTES", (len(results),),
-                                      tuple(json.dumps(r, separators=(",", ":")).encode() for r in results))}
+        rows = ((as_sent,) if as_sent is not None else
+                tuple(json.dumps(r, separators=(",", ":")).encode() for r in results))
+        raw = {RESPONSE: OutputTensor(RESPONSE, "BYTES", (len(results),), rows)}
         vectors = _embeddings([r.get(EMBEDDING) if isinstance(r, dict) else None for r in results])
         if vectors is not None:
             raw[EMBEDDING] = OutputTensor(EMBEDDING, "FP32", vectors.shape, vectors)
@@ -130,16 +148,16 @@ class V2Service:
         """Run `request`; a RequestError (with its status) when it is refused."""
         if not self.door.state.ready:
             raise NotReady("the models are loading; retry shortly", retry_after=5)
-        body = upstream_body(request, self.door.settings.max_request_bytes)
+        upstream = upstream_body(request, self.door.settings.max_request_bytes)
         path, workflow = request.model.path, request.model.path.startswith("/wfpredict/")
 
-        async def call() -> Any:
+        async def call() -> bytes:
             client = self.door.state.client
             assert client is not None
-            headers = {"Content-Type": "application/json"}
+            headers = {"Content-Type": upstream.content_type}
             if authorization:
                 headers["Authorization"] = authorization
-            r = await client.post(path, content=body, headers=headers)
+            r = await client.post(path, content=upstream.body, headers=headers)
             status, content = r.status_code, r.content
             if workflow:
                 status = workflow_status(status, content)
@@ -148,10 +166,14 @@ class V2Service:
                 status, content = rewritten or (status, content)
                 error = json.loads(content)["error"]
                 raise Refused(status, str(error.get("message") or f"HTTP {status}"))
-            return json.loads(content)
+            return content
 
-        payload = await self.door.bounded(path, call)
+        content = await self.door.bounded(path, call)
         try:
+            payload = json.loads(content)
+            if upstream.single:
+                return answer_tensors(request, {"predictions": [payload]}, content if isinstance(payload, dict)
+                                      and "error" not in payload else None)
             return answer_tensors(request, payload)
         except (KeyError, TypeError, ValueError, AttributeError):
             raise BadGateway(f"{request.model.name} answered in an unexpected shape; see the server log") from None

@@ -95,8 +95,8 @@ def test_json_inference_goes_to_the_model_as_vertex_instances_with_options():
                              "data": pytest.approx([0.6, 0.8, 0.6, 0.8])}
         sent = SEEN[-1]
         assert sent["path"] == "/predictions/fashion"
-        assert sent["body"]["parameters"] == {"max_garments": 3, "mask_format": "none"}
-        assert base64.b64decode(sent["body"]["instances"][0]["b64"]) == JPEG
+        assert sent["parameters"] == {"max_garments": 3, "mask_format": "none"}
+        assert base64.b64decode(sent["instances"][0]["b64"]) == JPEG
         await client.post(f"/v2/models/{WORKFLOW_MODEL}/infer", json={"inputs": [image_input(JPEG)]})
         assert SEEN[-1]["path"] == registry.WORKFLOW_PATH
     call(scenario)
@@ -117,7 +117,7 @@ def test_binary_inference_and_binary_outputs():
         assert vectors.shape == (8, 2) and np.allclose(vectors[:, 1], 0.8)
         first = struct.unpack_from("<I", blob)[0]
         assert json.loads(blob[4:4 + first])["image"]["width"] == len(JPEG)
-        assert len(SEEN[-1]["body"]["instances"]) == 8
+        assert len(SEEN[-1]["instances"]) == 8
     call(scenario)
 
 
@@ -127,7 +127,7 @@ def test_an_embedding_only_request_asks_the_model_for_the_embedding_alone():
         r = await client.post("/v2/models/fashion/infer", json={
             "inputs": [image_input(JPEG)], "outputs": [{"name": "embedding", "parameters": {"binary_data": False}}]})
         assert [o["name"] for o in r.json()["outputs"]] == ["embedding"]
-        assert SEEN[-1]["body"]["parameters"] == {"embedding_only": True}
+        assert SEEN[-1]["parameters"] == {"embedding_only": True}
         texts = {"name": "text", "datatype": "BYTES", "shape": [2], "data": ["red dress", "boots"]}
         r = await client.post("/v2/models/embedder/infer", json={"inputs": [texts], "outputs": [{"name": "embedding"}]})
         assert r.json()["outputs"][0]["shape"] == [2, 2] and SEEN[-1]["body"]["text"] == ["red dress", "boots"]
@@ -188,7 +188,7 @@ def test_too_large_is_a_413_before_and_after_base64():
         r = await client.post("/v2/models/fashion/infer", content=b"x" * 30_000,
                               headers={"Content-Type": "application/json"})
         assert r.status_code == 413 and r.headers["connection"] == "close" and v2_error_of(r)
-        content, headers = binary_body([JPEG[:4] + bytes(16_000)], {})  # fits, but not as base64
+        content, headers = binary_body([JPEG[:4] + bytes(8_000)] * 2, {})  # a batch fits, but not as base64
         r = await client.post("/v2/models/fashion/infer", content=content, headers=headers)
         assert r.status_code == 413 and "as base64" in v2_error_of(r)
     call(scenario)
@@ -196,3 +196,22 @@ def test_too_large_is_a_413_before_and_after_base64():
 
 def test_every_public_model_has_v2_routes_and_none_other():
     assert set(V2_MODELS) == {*registry.SERVED, WORKFLOW_MODEL}
+
+
+def test_one_image_goes_as_a_photo_and_its_answer_comes_back_as_sent():
+    """One image travels as /predictions takes a photo (binary: its bytes; JSON or with options: {"b64", options}),
+    and its `response` element is the model server's answer byte for byte."""
+    async def scenario(client: httpx.AsyncClient) -> None:
+        SEEN.clear()
+        as_json = {"outputs": [{"name": "response", "parameters": {"binary_data": False}}]}
+        content, headers = binary_body([JPEG], as_json)
+        r = await client.post("/v2/models/fashion/infer", content=content, headers=headers)
+        assert SEEN[-1]["shape"] == "raw" and SEEN[-1]["body"]["b64"] == base64.b64encode(JPEG).decode()
+        direct = await fake_torchserve(httpx.Request("POST", "http://torchserve/predictions/fashion", content=JPEG))
+        assert r.json()["outputs"][0]["data"] == [direct.content.decode()]
+        await client.post("/v2/models/fashion/infer", json={"inputs": [image_input(JPEG)]})
+        assert SEEN[-1]["shape"] == "single" and SEEN[-1]["parameters"] == {}
+        await client.post("/v2/models/fashion/infer", json={"inputs": [image_input(JPEG)],
+                                                            "parameters": {"mask_format": "none"}})
+        assert SEEN[-1]["shape"] == "single" and SEEN[-1]["parameters"] == {"mask_format": "none"}
+    call(scenario)

@@ -24,12 +24,28 @@ def answer(instance: dict[str, Any], parameters: dict[str, Any]) -> dict[str, An
 
 
 async def fake_torchserve(request: httpx.Request) -> httpx.Response:
+    """As the handlers read a body: a photo's bytes or {"b64", options} (one image: its answer alone, a refusal as
+    the request's status), {"instances", "parameters"} (a batch), {"text"} (the embedder). SEEN records each call
+    with its shape ("raw", "single", "instances", "text"), its instances and its options."""
     if request.url.path == "/ping":
         return httpx.Response(200, json={"status": "Healthy"})
-    body = json.loads(request.content)
-    SEEN.append({"path": request.url.path, "body": body})
-    if "text" in body:
+    if not request.content.startswith(b"{"):
+        body: dict[str, Any] = {"b64": base64.b64encode(request.content).decode()}
+        shape = "raw"
+    else:
+        body = json.loads(request.content)
+        shape = next((k for k in ("text", "instances") if k in body), "single")
+    if shape == "text":
+        SEEN.append({"path": request.url.path, "shape": shape, "body": body})
         return httpx.Response(200, json={"embeddings": [[1.0, 0.0]] * len(body["text"]), "models": []})
-    if body["parameters"].get("max_garments") == 0:  # TorchServe's own refusal shape
+    instances = body["instances"] if shape == "instances" else [{"b64": body["b64"]}]
+    parameters = body["parameters"] if shape == "instances" else {k: v for k, v in body.items() if k != "b64"}
+    SEEN.append({"path": request.url.path, "shape": shape, "body": body, "instances": instances,
+                 "parameters": parameters})
+    if parameters.get("max_garments") == 0:  # TorchServe's own refusal shape
         return httpx.Response(400, json={"code": 400, "type": "InvalidInput", "message": "max_garments 0"})
-    return httpx.Response(200, json={"predictions": [answer(i, body["parameters"]) for i in body["instances"]]})
+    answers = [answer(i, parameters) for i in instances]
+    if shape == "instances":
+        return httpx.Response(200, json={"predictions": answers})
+    error = answers[0].get("error")
+    return httpx.Response(error["code"] if error else 200, json=answers[0])
