@@ -86,7 +86,7 @@ bench: setup
 	$(PY) -m bench.v2_protocol
 
 # The first step of the shipped attribute model: five linear heads on the ImageNet EfficientNet-Lite0 trunk from its
-# registry package (fashion/pretrained.py), frozen, at 160 px (a linear probe: about 11 min on 2 CPU cores); make
+# registry package (fashion/nets/pretrained.py), frozen, at 160 px (a linear probe: about 11 min on 2 CPU cores); make
 # train-worn then fine-tunes the whole model. TRAIN_ARGS="--resume" continues an interrupted run; without
 # --freeze-backbone (ATTRIBUTES_ARGS=) the whole model trains on products alone (about 6 min an epoch).
 ATTRIBUTES_ARGS ?= --freeze-backbone --epochs 4 --lr 5e-3
@@ -141,10 +141,10 @@ train-worn-heads: setup
 		--out build/train/worn-heads --report-dir reports $(TRAIN_ARGS)
 
 train-worn-gender: archives
-	$(PY) -m training worn-gender --export build/export --out fashion/worn_gender.json
+	$(PY) -m training worn-gender --export build/export --out fashion/worn/worn_gender.json
 
 calibrate-worn: archives
-	$(PY) -m bench.worn --calibrate --export build/export --out fashion/worn_calibration.json
+	$(PY) -m bench.worn --calibrate --export build/export --out fashion/worn/worn_calibration.json
 
 evaluate-worn: archives
 	$(PY) -m bench.worn --export build/export --out reports/worn.json
@@ -171,7 +171,7 @@ bench-embedder: setup
 train-segmenter: setup
 	$(PY) -m training segmenter --config configs/segmenter.yaml $(TRAIN_ARGS)
 
-# The trained segmenter into weights/ (a plain fp16 state dict, no pickle; fashion/segmenter_checkpoint.py), its
+# The trained segmenter into weights/ (a plain fp16 state dict, no pickle; fashion/nets/segmenter_checkpoint.py), its
 # sha256, and its report on the fixed validation split (reports/segmenter.md/.json). Export then serves it by default.
 ship-segmenter: setup
 	$(PY) -m training ship-segmenter
@@ -182,7 +182,7 @@ SEGMENTER ?= $(firstword $(wildcard build/train/segmenter/run/weights/best.pt) $
 evaluate-segmenter: setup
 	$(PY) -m training evaluate-segmenter --weights $(SEGMENTER) --out build/train/segmenter/evaluation.json
 
-# Garment by words: the prompt threshold on street photos (the exported models; writes fashion/garment_prompt.json
+# Garment by words: the prompt threshold on street photos (the exported models; writes fashion/stages/garment_prompt.json
 # and reports/garment_prompt.*). Rerun after shipping another segmenter or embedder.
 calibrate-prompt: archives
 	$(PY) -m training calibrate-prompt --models build/export

@@ -36,7 +36,7 @@ BATCH_SIZE_ON = 4  # the archives' and workflow's setting (export/archive.py MOD
 def raw_forwards(pipeline: Pipeline, photo: bytes, images: list, runs: int) -> dict:
     """Each model's forward alone: ms per image at batch 1 and batch 8 (8 photos), and on this photo's real
     inputs (the photo and its garment crops; the embedder only projects the attribute model's trunk features
-    when the two share their trunk, fashion.trunk): the limit is their sum."""
+    when the two share their trunk, fashion.nets.trunk): the limit is their sum."""
     item = decode({"body": photo}).items[0]
     seg, emb, attr = pipeline.model("segmenter"), pipeline.model("embedder"), pipeline.model("attributes")
     seg_in, frames = seg.preprocess([item.pil])

@@ -3,10 +3,10 @@
 On product shots (the attribute test split, reports/attributes_split.csv; never trained or calibrated on): the
 share of photos listing two or more garments of one group, and the share of garments whose articleType is not
 their photo's. On photos of people (the worn split's val part, reports/worn_split.csv): the garments whose
-gender x articleType pair the catalogue has under 1 % of (fashion/article_prior.py; "Men" with Heels, Dresses,
+gender x articleType pair the catalogue has under 1 % of (fashion/worn/article_prior.py; "Men" with Heels, Dresses,
 Skirts or Handbags counted apart), and the garments whose metadata baseColour is outside the colour family of
-their measured colour (fashion/colour.py). Also the photos' own fields against their labels (bench.worn's product
-figures), so a fix that buys agreement with accuracy shows it. Reads only responses: run it on the code before
+their measured colour (fashion/garments/colour.py). Also the photos' own fields against their labels (bench.worn's
+product figures), so a fix that buys agreement with accuracy shows it. Reads only responses: run it on the code before
 and after (`--out` each, then `--markdown BEFORE AFTER`).
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _share(n: int, d: int) -> float | None:
 def product_figures(pipe, limit: int) -> dict[str, Any]:
     """Duplicate groups and articleType disagreement on product shots, and the photo fields' accuracy."""
     from bench.worn import label, product_figures as accuracy, product_rows
-    from fashion import article_prior
+    from fashion.worn import article_prior
 
     responses: list[dict[str, Any]] = []
     rows, truth = product_rows(pipe, limit, responses.append)
@@ -55,7 +55,8 @@ def product_figures(pipe, limit: int) -> dict[str, Any]:
 def worn_figures(pipe, part: str) -> dict[str, Any]:
     """Rare gender x articleType pairs and colour disagreement on the worn split's photos of `part`."""
     from bench.worn import STREET, label, respond
-    from fashion import article_prior, colour
+    from fashion.worn import article_prior
+    from fashion.garments import colour
     from training.worn import worn_split
 
     split = worn_split(out=ROOT / "reports/worn_split.csv")

@@ -3,14 +3,14 @@
 Product photos have no garment masks, so the product is separated from its plain studio background: pixels
 farther than BACKGROUND_DELTA_E (CIELAB) from the median border colour, cleaned by a morphological opening.
 Each photo is then named three ways and compared with its `baseColour` label (exact name, and same family):
-  ours          fashion.colour.dominant_colour inside the product mask (what the served response gives);
+  ours          fashion.garments.colour.dominant_colour inside the product mask (what the served response gives);
   mask mean     the mean colour of the product mask, named by the nearest table entry;
   image mean    the mean colour of the whole photo (no mask), named likewise.
 Rows labelled with a pattern or material instead of a colour (Multi, Metallic, Grey Melange, Steel) or
 missing are counted apart. Writes reports/colour.md and .json.
 
 Held-in / held-out: photos whose id is not a multiple of 5 are held in; `--fit` measures the colour table
-(fashion/colour_table.json) on them: each colour with at least FIT_MIN_PHOTOS photos takes the median of its
+(fashion/garments/colour_table.json) on them: each colour with at least FIT_MIN_PHOTOS photos takes the median of its
 photos' dominant cluster centre (CIELAB); the rest keep the hand-picked REFERENCE value. Agreement is always
 reported on the held-out photos (id a multiple of 5), which the fit never sees.
 """
@@ -27,8 +27,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-import fashion.colour as colour
-from fashion.decode import decode_image
+import fashion.garments.colour as colour
+from fashion.request.decode import decode_image
 from training.catalogue import clean, read_catalogue
 
 BACKGROUND_DELTA_E = 12.0
@@ -108,7 +108,7 @@ def fit(csv: Path, images: Path, limit: int | None = None) -> dict[str, Any]:
         else:
             table[name] = {"hex": hex_value, "family": fam, "source": "reference" if n == 0 else
                            f"reference (only {n} photos)"}
-    return {"about": "fashion/colour.py; written by python -m bench.colour_agreement --fit", "colours": table}
+    return {"about": "fashion/garments/colour.py; written by python -m bench.colour_agreement --fit", "colours": table}
 
 
 def measure(csv: Path, images: Path, limit: int | None = None) -> dict[str, Any]:
@@ -139,7 +139,7 @@ def markdown(r: dict[str, Any]) -> str:
     lines = ["# Garment colour vs the catalogue's baseColour", "",
              "Produced by `python -m bench.colour_agreement` on the product photos of "
              f"`{r['images']}` (labels from `{r['csv']}`). Method: see `bench/colour_agreement.py` and "
-             "`fashion/colour.py`; 'family' counts near misses such as Navy Blue for Blue as agreeing.", "",
+             "`fashion/garments/colour.py`; 'family' counts near misses such as Navy Blue for Blue as agreeing.", "",
              "Agreement on the held-out photos (id a multiple of 5; the table was fitted on the others):", "",
              "| method | photos | exact name | same family |", "|---|---:|---:|---:|"]
     for method, a in r["agreement"].items():
@@ -149,7 +149,7 @@ def markdown(r: dict[str, Any]) -> str:
               "| baseColour | photos | exact | family |", "|---|---:|---:|---:|"]
     lines += [f"| {k} | {v['rows']} | {v['exact']:.1%} | {v['family']:.1%} |"
               for k, v in r["per_label"].items() if v["rows"] >= 20]
-    lines += ["", "## The colour table (fashion/colour_table.json)", "", "| name | hex | family | value |",
+    lines += ["", "## The colour table (fashion/garments/colour_table.json)", "", "| name | hex | family | value |",
               "|---|---|---|---|"]
     lines += [f"| {k} | `{v['hex'] or '-'}` | {v['family']} | {v['source']} |" for k, v in r["table"].items()]
     return "\n".join(lines) + "\n"

@@ -17,7 +17,7 @@ import torch
 from bench.backends import ROOT, Timing, measure
 from bench.photos import DEFAULT_PHOTOS, load_photos, machine_line, pick_photos
 from export._trace import quiet_onnx_logs
-from fashion.embedder_model import ARCHITECTURE
+from fashion.nets.embedder_model import ARCHITECTURE
 
 BASELINE = "ViT-B-32"
 

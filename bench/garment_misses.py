@@ -2,8 +2,8 @@
 
 On the fixed validation split's street photos (reports/segmenter_split.csv, never trained on), the labelled
 garments are the instances the segmenter is trained on (training.segmentation.instances: a connected region of
-one served group of fashion/garment_groups.yaml, so two shoes are two garments) that cover at least MIN_SHARE of
-the photo. It is missed when no garment the pipeline serves
+one served group of fashion/garments/garment_groups.yaml, so two shoes are two garments) that cover at least
+MIN_SHARE of the photo. It is missed when no garment the pipeline serves
 at its default settings (any label) overlaps it at mask IoU >= MATCH_IOU. Also: how many served garments match
 no labelled garment. Prints JSON; --out writes it. Compare two exports: run it on each (--models).
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from fashion.masks import decode_rle
+from fashion.garments.masks import decode_rle
 
 ROOT = Path(__file__).resolve().parents[1]
 STREET = ROOT.parent / "shared" / "data" / "street_photos"
@@ -30,7 +30,7 @@ MATCH_IOU = 0.5
 
 def labelled(label_map: np.ndarray, names: list[str]) -> list[tuple[str, np.ndarray]]:
     """(group, mask) of each labelled garment of one photo's label map that covers MIN_SHARE of it."""
-    from fashion.garment_groups import load
+    from fashion.garments.garment_groups import load
     from training.segmentation.instances import from_label_map
 
     grouping = load()

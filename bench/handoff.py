@@ -1,5 +1,5 @@
 """python -m bench.handoff: what the workflow's segmenter node should pass on, the upload or the next models'
-input pixels (fashion.handoff), measured on real photos: the decode each later node would pay per pixel, the
+input pixels (fashion.request.handoff), measured on real photos: the decode each later node would pay per pixel, the
 bytes of both, the envelope's pack + unpack, and which one the rule picks. A 12 MP camera-sized photo (a street
 photo scaled up and re-encoded) stands for uploads larger than the catalogue's.
 """
@@ -16,13 +16,13 @@ import torch
 from PIL import Image
 
 from bench.backends import median_ms
-from fashion import handoff
+from fashion.request import handoff
 from fashion import models as registry
-from fashion.decode import decode_image
+from fashion.request.decode import decode_image
 from fashion.envelope import pack, unpack
-from fashion.handoff import Downstream, pixels_cheaper
+from fashion.request.handoff import Downstream, pixels_cheaper
 from fashion.pipeline import Pipeline, decode
-from fashion.stage import input_pixels
+from fashion.stages.stage import input_pixels
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -1,6 +1,6 @@
 """Mask mAP of a served segmenter (any backend and precision) on labelled street photos, through pycocotools.
 
-The served code path (fashion.segment: letterbox, forward, NMS, masks in the image's pixels) at a low score
+The served code path (fashion.stages.segment: letterbox, forward, NMS, masks in the image's pixels) at a low score
 threshold, against the label maps' instances (training.segmentation.dataset: one instance per connected region
 of a served group). Used by bench.precision's segmenter gate: fp32 and a quantised variant through the same code.
 """
@@ -14,8 +14,8 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from fashion.garment_groups import load as load_groups
-from fashion.segment import Segmenter
+from fashion.garments.garment_groups import load as load_groups
+from fashion.stages.segment import Segmenter
 from training.split import read_split
 
 EVAL_SCORE = 0.001  # as detection mAP is usually computed (ultralytics' validator too)

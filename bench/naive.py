@@ -27,7 +27,7 @@ class NaivePipeline:
 
         from export import attributes, embedder, segmenter
         from export._weights import find_local
-        from fashion import embedder_model, segmenter_checkpoint
+        from fashion.nets import embedder_model, segmenter_checkpoint
 
         source = segmenter.resolve(None, weights_dir)
         if source.path is None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from fashion.decode import decode_image
+from fashion.request.decode import decode_image
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PHOTOS = ROOT.parent / "shared" / "data" / "street_photos" / "photos"

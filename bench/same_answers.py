@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fashion.masks import decode_rle
+from fashion.garments.masks import decode_rle
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

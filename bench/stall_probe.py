@@ -56,7 +56,7 @@ def main() -> None:
     p.add_argument("--clients", type=int, default=8)
     p.add_argument("--per-client", type=int, default=30)
     p.add_argument("--photo", type=Path, default=PHOTO,
-                   help="a camera-sized photo makes the workflow hand off pixels (fashion.handoff)")
+                   help="a camera-sized photo makes the workflow hand off pixels (fashion.request.handoff)")
     args = p.parse_args()
     photo = args.photo.read_bytes()
     with tempfile.TemporaryDirectory() as tmp, ts.temporary_server(

@@ -1,4 +1,4 @@
-"""python -m bench.suppression: class-agnostic garment suppression (fashion.segment.OVERLAP) measured on the worn
+"""python -m bench.suppression: class-agnostic garment suppression (fashion.stages.segment.OVERLAP) measured on the worn
 split's street photos: for each overlap threshold, detections per photo, labelled garments found twice or more
 (duplicates), labelled garments found at all (a detection with mask IoU >= 0.5, any class) and the share of
 detections that match one. The served segmenter, its class-aware NMS as served, then each threshold.
@@ -21,10 +21,10 @@ THRESHOLDS = (None, 0.9, 0.8, 0.7, 0.6, 0.5)
 
 def detections(export: Path, part: str) -> list[tuple[list, list]]:
     """Per photo of the part: (its detections before suppression, its labelled garments)."""
-    from fashion import segment
-    from fashion.decode import decode_image
+    from fashion.stages import segment
+    from fashion.request.decode import decode_image
     from fashion.manifest import load_artifact
-    from fashion.worn_families import load as load_families
+    from fashion.worn.worn_families import load as load_families
     from training.worn import labelled_garments, worn_split
 
     segment.OVERLAP = float("inf")  # keep every detection the class-aware NMS keeps; thresholds applied below
@@ -41,7 +41,7 @@ def detections(export: Path, part: str) -> list[tuple[list, list]]:
 
 
 def figures(photos: list[tuple[list, list]], threshold: float | None) -> dict:
-    from fashion.masks import suppress_overlaps
+    from fashion.garments.masks import suppress_overlaps
 
     found = twice = labelled = matched = kept_total = 0
     for dets, truth in photos:

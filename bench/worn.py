@@ -35,7 +35,7 @@ RECALL_FLOOR = 0.75  # each gender's recall a gender threshold keeps on calib (t
 OUTFIT_PHOTO_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)  # how much the photo's own gender logit adds to the outfit's
 PRODUCT_FIELDS = ("gender", "masterCategory", "subCategory", "articleType", "baseColour", "season", "usage")
 CATEGORIES = ("masterCategory", "subCategory")  # plain strings in a response (derived from the articleType)
-FACE_WEIGHTS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)  # and the face's, where one is found (fashion/face_gender.py)
+FACE_WEIGHTS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)  # and the face's, where one is found (fashion/worn/face_gender.py)
 
 
 def _mask(rle: dict[str, Any]) -> np.ndarray:
@@ -58,8 +58,8 @@ def label(field: Any) -> str | None:
 def face_share(photo: bytes, response: dict[str, Any]) -> float | None:
     """The face's P(male) as the served segmenter stage computes it (never in a response): the same region from
     the response's garments, the same decoded pixels; None where no face is found or the step is off."""
-    from fashion import face_gender
-    from fashion.decode import decode_image
+    from fashion.worn import face_gender
+    from fashion.request.decode import decode_image
 
     faces = face_gender.load()
     if faces is None:
@@ -73,7 +73,7 @@ def face_share(photo: bytes, response: dict[str, Any]) -> float | None:
 def worn_rows(pipe, part: str) -> list[dict[str, Any]]:
     """One row per street photo of the part: its response's photo fields and its garments, matched, and the face's
     P(male) (face_share, for calibration)."""
-    from fashion.worn_families import load as load_families
+    from fashion.worn.worn_families import load as load_families
     from training.worn import labelled_garments, read_gender, worn_split
 
     families, names = load_families(), json.loads((STREET / "label_list.json").read_text())
@@ -196,7 +196,7 @@ def catalogue_vectors(pipe, cache: Path) -> tuple[np.ndarray, list[str]]:
         stored = np.load(cache)
         if len(stored["ids"]) == len(rows) and "key" in stored and str(stored["key"]) == key:
             return stored["vectors"], [r["articleType"] for r in rows]
-    from fashion.decode import decode_image
+    from fashion.request.decode import decode_image
 
     emb, vectors = pipe.model("embedder"), []
     for i in range(0, len(rows), 64):
@@ -283,9 +283,9 @@ def _article_threshold(garments: list[dict[str, Any]]) -> tuple[float, float, fl
 
 
 def _main_answers(rows: list[dict[str, Any]], threshold: float, rule: str) -> list[tuple[str | None, float, list]]:
-    """Per photo: the main garment's (articleType, score) under a rule (fashion.worn_metadata.main_garment), and
+    """Per photo: the main garment's (articleType, score) under a rule (fashion.worn.worn_metadata.main_garment), and
     the photo's true families."""
-    from fashion.worn_metadata import main_garment
+    from fashion.worn.worn_metadata import main_garment
 
     out = []
     for r in rows:
@@ -314,11 +314,11 @@ def _photo_article(rows: list[dict[str, Any]], threshold: float) -> tuple[str, f
 
 
 def calibrate(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Thresholds and sources from uncalibrated rows of the calib part (fashion.worn_metadata.Calibration): each
+    """Thresholds and sources from uncalibrated rows of the calib part (fashion.worn.worn_metadata.Calibration): each
     gender threshold by accuracy with each recall at least RECALL_FLOOR (_best_threshold), the photo's and the
     garments' sources together (_joint_key), a garment's articleType threshold by right minus wrong
     (_article_threshold), the photo's by right-or-null (the issue's measure for it, null at most NULL_CAP)."""
-    from fashion import worn_gender
+    from fashion.worn import worn_gender
 
     certain = [r for r in rows if not r["uncertain"]]
     photo = {r["stem"]: _men_share(r["photo_gender"], r["photo_gender_score"]) for r in rows}
@@ -455,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.calibrate:
         from fashion.pipeline import Pipeline
-        from fashion.worn_metadata import Calibration
+        from fashion.worn.worn_metadata import Calibration
 
         pipe = Pipeline.load(args.export, torch.device("cpu"))
         pipe["attributes"].calibration = Calibration()

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from fashion import models as registry
-from fashion.limits import VERTEX_REQUEST_BYTES
+from fashion.request.limits import VERTEX_REQUEST_BYTES
 
 DEFAULT_URL = "http://127.0.0.1:8080" + registry.ENSEMBLE_PATH
 DEFAULT_MODELS = Path("build/export")

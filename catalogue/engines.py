@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from fashion.limits import VERTEX_REQUEST_BYTES
+from fashion.request.limits import VERTEX_REQUEST_BYTES
 
 from client.auth import access_token
 from client.payload import vertex_body

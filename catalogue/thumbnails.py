@@ -12,7 +12,7 @@ import httpx
 
 from catalogue.enrich import read_image
 from catalogue.sources import Record
-from fashion.decode import decode_image
+from fashion.request.decode import decode_image
 from fashion.errors import RequestError
 
 THUMBNAIL_SIDE = 192  # pixels on the longer side

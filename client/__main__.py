@@ -20,7 +20,7 @@ import httpx
 from client.auth import access_token
 from client.payload import vertex_body
 from fashion import models as registry
-from fashion.limits import VERTEX_REQUEST_BYTES
+from fashion.request.limits import VERTEX_REQUEST_BYTES
 
 
 def _overlay(argv: list[str]) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
-from fashion.limits import VERTEX_REQUEST_BYTES
+from fashion.request.limits import VERTEX_REQUEST_BYTES
 
 SHRINK_STEP = 0.8  # each try scales the longest side by this
 MIN_SIDE = 256

@@ -13,7 +13,7 @@ from export._trace import quiet_onnx_logs
 from export.choice import choose
 from fashion.models import NAMES
 from fashion.backends import BACKENDS, PRECISIONS
-from fashion.embedder_model import ARCHITECTURE as DEFAULT_CLIP_MODEL
+from fashion.nets.embedder_model import ARCHITECTURE as DEFAULT_CLIP_MODEL
 
 log = logging.getLogger("export")
 DEFAULT_CHECK_IMAGES = (Path("../shared/data/street_photos/photos/0001.jpg"),)
@@ -21,7 +21,7 @@ DEFAULT_CHECK_IMAGES = (Path("../shared/data/street_photos/photos/0001.jpg"),)
 
 def _check_image(path: str | None) -> Image.Image:
     """A real photo to check each traced model against its eager twin."""
-    from fashion.decode import decode_image
+    from fashion.request.decode import decode_image
 
     candidates = [Path(path)] if path else list(DEFAULT_CHECK_IMAGES)
     for p in candidates:

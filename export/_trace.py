@@ -19,7 +19,7 @@ import torch
 
 from fashion.backends import BACKENDS, SUFFIX, Runner, load_runner
 from fashion.manifest import Manifest
-from fashion.stage import FORWARD_BATCH, FORWARD_CHUNK
+from fashion.stages.stage import FORWARD_BATCH, FORWARD_CHUNK
 
 log = logging.getLogger("export")
 MAX_BATCH = FORWARD_BATCH  # the largest batch a dynamic export accepts (the embedder's: images + crops)

@@ -5,8 +5,8 @@ import dataclasses
 import logging
 from pathlib import Path
 
-from fashion.embedder_model import SHIPPED_WEIGHTS  # one place: the committed weights/ folder
-from fashion.provenance import sha256
+from fashion.nets.embedder_model import SHIPPED_WEIGHTS  # one place: the committed weights/ folder
+from fashion.nets.provenance import sha256
 
 log = logging.getLogger("export")
 

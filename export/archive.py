@@ -13,9 +13,9 @@ from pathlib import Path
 import yaml
 
 from fashion.backends import artifact_files
-from fashion.handoff import HANDOFF_FILE, Downstream
+from fashion.request.handoff import HANDOFF_FILE, Downstream
 from fashion import models as registry
-from fashion import trunk
+from fashion.nets import trunk
 from fashion.manifest import Manifest
 
 log = logging.getLogger("export")
@@ -30,7 +30,7 @@ WORKFLOW_SETTINGS = {"min-workers": 1, "max-workers": 1, "batch-size": 4, "max-b
 # A node that answers within a few ms loses its answer now and then under concurrency: TorchServe 0.12's
 # DagExecutor.invokeModel queues the node's job before it sets the job's response promise, and a job answered in
 # between is dropped; the node then waits out its timeout-ms and is retried (a 10.3 s request among 200 at 8
-# clients, CI). The embedder node is such a node when it projects the attribute trunk's features (fashion.trunk):
+# clients, CI). The embedder node is such a node when it projects the attribute trunk's features (fashion.nets.trunk):
 # its timeout is QUICK_NODE_TIMEOUT_MS, so a lost answer costs that, then the retry answers.
 QUICK_NODE_TIMEOUT_MS = 500
 WORKFLOW_NOTE = """\
@@ -138,7 +138,7 @@ def spec_quick_nodes(spec: dict) -> tuple[str, ...]:
 
 
 def handoff_file(export_dir: Path) -> Path:
-    """The later nodes' input specs for the workflow's first node (fashion.handoff), from their manifests."""
+    """The later nodes' input specs for the workflow's first node (fashion.request.handoff), from their manifests."""
     specs = {n: Manifest.load(export_dir / f"{n}.json").input for n in registry.RUN_ORDER[1:]}
     return Downstream.of(specs).save(export_dir / HANDOFF_FILE)
 

@@ -13,12 +13,12 @@ from export import vocabulary
 from export._trace import ExportCheckFailed, convert_check_save, write_manifest
 from export.options import ExportOptions
 from export._weights import WeightsSource, find_local, warn_random
-from fashion.provenance import hub_reachable
-from fashion.attribute_model import ARCHITECTURE, WithFeatures, build, input_spec
-from fashion.attributes import AttributeClassifier
+from fashion.nets.provenance import hub_reachable
+from fashion.nets.attribute_model import ARCHITECTURE, WithFeatures, build, input_spec
+from fashion.stages.attributes import AttributeClassifier
 from fashion.backends import Runner
 from fashion.manifest import InputSpec, Manifest
-from fashion.trunk import DIGEST, digest
+from fashion.nets.trunk import DIGEST, digest
 
 log = logging.getLogger("export")
 

@@ -14,14 +14,14 @@ from PIL import Image
 
 from export._trace import ExportCheckFailed, convert_check_save, write_manifest
 from export._weights import WeightsSource, find_local, warn_random
-from fashion.provenance import hub_reachable
+from fashion.nets.provenance import hub_reachable
 from export.options import ExportOptions
-from fashion import embedder_model
+from fashion.nets import embedder_model
 from fashion.backends import Runner
 from fashion.manifest import Manifest
-from fashion.trunk import DIGEST, PROJECTION_FILE, Projection, digest
-from fashion.embed import Embedder
-from fashion.zeroshot import label_tables, save_tables
+from fashion.nets.trunk import DIGEST, PROJECTION_FILE, Projection, digest
+from fashion.stages.embed import Embedder
+from fashion.stages.zeroshot import label_tables, save_tables
 
 log = logging.getLogger("export")
 
@@ -32,7 +32,7 @@ ZEROSHOT_FILE = "embedder_zeroshot.pt"
 
 
 def save_label_tables(model: torch.nn.Module, tokenizer, vocabulary: dict, path: Path) -> None:
-    """Text embeddings of every attribute label's prompts (fashion.zeroshot), for zero-shot metadata."""
+    """Text embeddings of every attribute label's prompts (fashion.stages.zeroshot), for zero-shot metadata."""
     def embed_texts(texts: list[str]) -> np.ndarray:
         with torch.no_grad():
             return torch.nn.functional.normalize(model.encode_text(tokenizer(texts)), dim=-1).numpy()
@@ -55,7 +55,7 @@ class TextTower(torch.nn.Module):
 
 
 def save_projection(model: torch.nn.Module, out_dir: Path) -> dict[str, str]:
-    """A timm tower's trunk digest and linear projection (fashion.trunk), so the pipeline can project the
+    """A timm tower's trunk digest and linear projection (fashion.nets.trunk), so the pipeline can project the
     attribute model's trunk features when that trunk is this one; {} for towers without that shape."""
     trunk, head = getattr(model.visual, "trunk", None), getattr(model.visual, "head", None)
     projection = Projection.of(head) if trunk is not None and head is not None else None

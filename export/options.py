@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from fashion.embedder_model import ARCHITECTURE as DEFAULT_CLIP_MODEL
+from fashion.nets.embedder_model import ARCHITECTURE as DEFAULT_CLIP_MODEL
 
 
 @dataclasses.dataclass(frozen=True)

@@ -69,9 +69,9 @@ def reference_runner(directory: Path, name: str, fp32: bool = False) -> tuple[An
 
 def calibration_inputs(name: str, directory: Path, root: Path) -> list[np.ndarray]:
     """One model's calibration batches (one input each), preprocessed by the served code from `directory`."""
-    from fashion.attributes import AttributeClassifier
-    from fashion.embed import Embedder
-    from fashion.segment import Segmenter
+    from fashion.stages.attributes import AttributeClassifier
+    from fashion.stages.embed import Embedder
+    from fashion.stages.segment import Segmenter
 
     n = CALIBRATION_SIZE[name]
     if name == "segmenter":

@@ -1,4 +1,4 @@
-"""Export an ultralytics YOLO-seg model for its backend (raw head outputs; NMS and masks in fashion.segment)."""
+"""Export an ultralytics YOLO-seg model for its backend (raw head outputs; NMS and masks in fashion.stages.segment)."""
 from __future__ import annotations
 
 import copy
@@ -12,13 +12,13 @@ from PIL import Image
 
 from export._trace import ExportCheckFailed, convert_check_save, write_manifest
 from export._weights import WeightsSource, find_local, warn_random
-from fashion.provenance import hub_reachable
+from fashion.nets.provenance import hub_reachable
 from export.options import ExportOptions
-from fashion import segmenter_checkpoint
+from fashion.nets import segmenter_checkpoint
 from fashion.backends import Runner
-from fashion.embedder_model import SHIPPED_WEIGHTS
+from fashion.nets.embedder_model import SHIPPED_WEIGHTS
 from fashion.manifest import InputSpec, Manifest
-from fashion.segment import MIN_SCORE, NMS_IOU, Segmenter
+from fashion.stages.segment import MIN_SCORE, NMS_IOU, Segmenter
 
 log = logging.getLogger("export")
 
@@ -74,8 +74,9 @@ def load_eager(source: WeightsSource) -> tuple[torch.nn.Module, list[str], str, 
 
 
 def coarse_labels(names: list[str]) -> dict:
-    """Each class's coarse body group (fashion/garment_groups.yaml) and the groups' order, for "groups": "coarse"."""
-    from fashion.garment_groups import load
+    """Each class's coarse body group (fashion/garments/garment_groups.yaml) and the groups' order, for
+    "groups": "coarse"."""
+    from fashion.garments.garment_groups import load
 
     table = load()
     return {"coarse": {n: table.coarse_of_class(n) for n in names}, "coarse_groups": list(table.coarse)}

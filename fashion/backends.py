@@ -1,8 +1,8 @@
 """Run an exported model on any of the supported backends behind one call: tensor batch in, tensor(s) out.
 
 Every backend's runner takes a float32 NCHW torch tensor and returns what the traced PyTorch module returns:
-one tensor, or a tuple of tensors in the module's output order. Callers (fashion.segment, fashion.embed,
-fashion.attributes) never know which backend runs. Which one an archive uses is in its manifest
+one tensor, or a tuple of tensors in the module's output order. Callers (fashion.stages.segment, fashion.stages.embed,
+fashion.stages.attributes) never know which backend runs. Which one an archive uses is in its manifest
 (`settings.backend`, `settings.precision`), chosen at export (see export/backends.json and BENCHMARKS.md).
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What passes between workflow nodes: one binary envelope per request (fashion.results.Envelope), never pickle.
 
 Layout: MAGIC, a 4-byte header length, a JSON header, then raw blobs (the encoded image or the next models'
-uint8 input pixels (fashion.handoff), the outputs' float32 arrays) referenced from the header by offset. The
+uint8 input pixels (fashion.request.handoff), the outputs' float32 arrays) referenced from the header by offset. The
 stages' typed outputs (fashion.results.Output) travel by kind: their array fields as blobs, the rest as JSON.
 Bytes pass between TorchServe nodes raw (~10 ms/MB); JSON lists of floats would cost far more.
 """
@@ -17,7 +17,7 @@ import torch
 
 from fashion.errors import InvalidInput
 from fashion.manifest import InputSpec
-from fashion.options import Options
+from fashion.request.options import Options
 from fashion.results import Envelope, Garment, ImageResult, Output
 
 MAGIC = b"FSHNENV2"

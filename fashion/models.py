@@ -1,13 +1,13 @@
 """The model registry: every served model in one table, and everything else built from it.
 
-Each entry names its stage (fashion.stage: load, run, respond; the typed outputs it reads and writes), its
+Each entry names its stage (fashion.stages.stage: load, run, respond; the typed outputs it reads and writes), its
 exporter, its handler, the response sections it writes and those it is run for, and the models whose outputs it
 reads (checked: fashion.models.check_contracts). From this table come the pipeline and its
 order, the workflow spec and its chain, the archives, the models TorchServe loads, the response (its sections and
 their order), the request options' `include`, the response schema, the metrics and the benchmarks.
 
 Adding a model (tests/e2e/test_fourth_model.py does exactly this): its module with a stage class and a SCHEMA
-fragment (fashion/<name>.py), its exporter (export/<name>.py, `export_with(out, image, options, backend,
+fragment (fashion/stages/<name>.py), its exporter (export/<name>.py, `export_with(out, image, options, backend,
 precision)`), and one entry below. A handler file only if the shared one (handlers/model_handler.py) is not enough.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ class Section:
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
     name: str  # the archive, TorchServe model, workflow node and response `models` entry name
-    stage: str  # "module:Class" of its stage (fashion.stage.Stage)
+    stage: str  # "module:Class" of its stage (fashion.stages.stage.Stage)
     exporter: str  # its export module: export_with(out, image, options, backend, precision)
     sections: tuple[Section, ...] = ()  # the response sections it writes
     serves: tuple[str, ...] = ()  # it runs when a request's response carries one of these sections
@@ -49,16 +49,16 @@ class ModelSpec:
 
 # The registry's models, in the order of a response's `models` entries.
 MODELS: tuple[ModelSpec, ...] = (
-    ModelSpec("segmenter", "fashion.segment:SegmenterStage", "export.segmenter",
+    ModelSpec("segmenter", "fashion.stages.segment:SegmenterStage", "export.segmenter",
               # a photo of a person's metadata comes from its garments: metadata asks for them too
               sections=(Section("garments", 10),), serves=("garments", "metadata"), segments=True),
-    ModelSpec("embedder", "fashion.embed:EmbedderStage", "export.embedder",
+    ModelSpec("embedder", "fashion.stages.embed:EmbedderStage", "export.embedder",
               sections=(Section("embedding", 20), Section("tags", 40, "labels"), Section("prompt", 50, "prompt")),
               serves=("embedding", "garments", "tags", "prompt"),
               # garment crops come from the segmenter; it projects the attribute model's trunk features when
-              # that trunk is its own (fashion.trunk); untrained attribute heads' metadata is replaced by zero-shot
+              # that trunk is its own (fashion.nets.trunk); untrained attribute heads' metadata is replaced by zero-shot
               needs=("segmenter", "attributes"), crops=True),
-    ModelSpec("attributes", "fashion.attributes:AttributesStage", "export.attributes",
+    ModelSpec("attributes", "fashion.stages.attributes:AttributesStage", "export.attributes",
               sections=(Section("metadata", 30),), serves=("metadata",), needs=("segmenter",), crops=True),
 )
 # All models in one worker (fashion.mar), and the workflow of one node per model (fashion.war): one name.

@@ -2,8 +2,8 @@
 
 decode (request + images, validated; the request's plan) -> each model's stage in the registry's run order
 (fashion.models.RUN_ORDER: segmenter -> attributes -> embedder) -> encode (fashion.response). Each stage runs
-preprocess -> predict -> postprocess over every image of every request it is given (fashion.stage); which requests
-a stage serves is the request's plan (fashion.plan), decided once at decode.
+preprocess -> predict -> postprocess over every image of every request it is given (fashion.stages.stage); which
+requests a stage serves is the request's plan (fashion.request.plan), decided once at decode.
 """
 from __future__ import annotations
 
@@ -14,22 +14,22 @@ from typing import Any
 import torch
 
 from fashion import models as registry
-from fashion.codec import Request, parse_request
-from fashion.decode import decode_image
+from fashion.request.codec import Request, parse_request
+from fashion.request.decode import decode_image
 from fashion.errors import RequestError, error_dict
-from fashion.fetch import FetchPolicy, fetch_images, url_policy
-from fashion.handoff import Downstream, pixels_cheaper
+from fashion.request.fetch import FetchPolicy, fetch_images, url_policy
+from fashion.request.handoff import Downstream, pixels_cheaper
 from fashion.manifest import select_device
-from fashion.options import Options
+from fashion.request.options import Options
 from fashion.response import encode
 from fashion.results import Envelope, ImageResult
-from fashion.stage import Stage, input_pixels, live
+from fashion.stages.stage import Stage, input_pixels, live
 from fashion.threads import quiet_blas
 
 
 def decode(item: dict[str, Any], policy: FetchPolicy | None = None) -> Envelope:
     """A TorchServe request item -> an envelope of decoded, validated images (errors in place). Never raises.
-    Image URLs are fetched here (concurrently, fashion.fetch's checks and limits) when the policy allows."""
+    Image URLs are fetched here (concurrently, fashion.request.fetch's checks and limits) when the policy allows."""
     try:
         request: Request = parse_request(item)
     except Exception as exc:  # RequestError: its 4xx; anything else: a 500 for this request only
@@ -49,7 +49,7 @@ def decode(item: dict[str, Any], policy: FetchPolicy | None = None) -> Envelope:
 
 
 def hand_off(envs: list[Envelope], downstream: Downstream) -> None:
-    """The workflow's first node, after its stage: for each image where that costs less (fashion.handoff), the
+    """The workflow's first node, after its stage: for each image where that costs less (fashion.request.handoff), the
     next models' input pixels replace the upload in what is passed on."""
     for _, it in live(envs, lambda e: True):
         if it.image is None or it.size is None:

@@ -13,7 +13,7 @@ import numpy as np
 
 from fashion import models as registry
 from fashion.errors import error_dict
-from fashion.options import Options
+from fashion.request.options import Options
 from fashion.results import TextEmbeddings
 
 if TYPE_CHECKING:

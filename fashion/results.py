@@ -3,7 +3,7 @@
 An `Envelope` is one request (its options, reply shape and images); an `ImageResult` is one image's state. The
 segmenter's `Garment`s are what per-garment results refer to. Everything else a stage computes for later stages
 or for the response is a typed `Output` (a frozen dataclass) kept by its type: a stage declares the outputs it
-reads and writes (fashion.stage.Stage), the registry checks that every read is written by a model it needs
+reads and writes (fashion.stages.stage.Stage), the registry checks that every read is written by a model it needs
 (fashion.models.check_contracts), and the envelope between workflow nodes carries these outputs, nothing else
 (fashion.envelope).
 """
@@ -17,8 +17,8 @@ import torch
 from PIL import Image
 
 from fashion.manifest import InputSpec
-from fashion.masks import Window, decode_rle, encode_rle, encode_window_rle, rle_area
-from fashion.options import Options
+from fashion.garments.masks import Window, decode_rle, encode_rle, encode_window_rle, rle_area
+from fashion.request.options import Options
 
 
 def pixel_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
@@ -39,7 +39,7 @@ class Garment:
     box: tuple[float, float, float, float]  # x1, y1, x2, y2
     _mask: np.ndarray | None = None  # bool, (height, width) of the original image
     _rle: dict[str, Any] | None = None
-    colour: dict[str, Any] | None = None  # dominant colour inside the mask (fashion.colour)
+    colour: dict[str, Any] | None = None  # dominant colour inside the mask (fashion.garments.colour)
     _local: tuple[Window, np.ndarray] | None = None  # (window, bool mask of the window); zero outside it
     _size: tuple[int, int] | None = None  # (height, width) of the image, with _local
 
@@ -126,14 +126,14 @@ OutputT = TypeVar("OutputT", bound=Output)
 @dataclasses.dataclass(frozen=True)
 class WearerFace(Output):
     """The segmenter's face evidence for a photo of a person: P(male) of the face found above the upper-body
-    garments (fashion.face_gender), None when none was found. Nothing else of the face is kept."""
+    garments (fashion.worn.face_gender), None when none was found. Nothing else of the face is kept."""
     men_share: float | None
 
 
 @dataclasses.dataclass(frozen=True)
 class TrunkFeatures(Output):
     """The attribute model's pooled trunk features, the whole image first, then one row per garment, and the
-    digest of the trunk that computed them (fashion.trunk): the embedder projects them when its trunk agrees."""
+    digest of the trunk that computed them (fashion.nets.trunk): the embedder projects them when its trunk agrees."""
     features: np.ndarray  # (1 + garments, width) float32
     digest: str | None
 
@@ -159,7 +159,8 @@ class Embeddings(Output):
 
 @dataclasses.dataclass(frozen=True)
 class GarmentEmbeddings(Output):
-    """The garments' served embeddings (a crop's, blended with its articleType's words: fashion.embedding_steps)."""
+    """The garments' served embeddings (a crop's, blended with its articleType's words:
+    fashion.stages.embedding_steps)."""
     vectors: np.ndarray  # (garments, dim)
 
 
@@ -207,7 +208,7 @@ class ImageResult(HasOutputs):
     outputs: dict[type[Output], Output] = dataclasses.field(default_factory=dict)  # what the stages computed
     pil: Image.Image | None = dataclasses.field(default=None, repr=False)  # decoded pixels, never sent
     rgb: np.ndarray | None = dataclasses.field(default=None, repr=False)  # the same as uint8 (H, W, 3), never sent
-    # model input pixels per input spec (fashion.preprocess.model_pixels), made once and shared by models
+    # model input pixels per input spec (fashion.stages.preprocess.model_pixels), made once and shared by models
     pixels: dict[InputSpec, torch.Tensor] = dataclasses.field(default_factory=dict, repr=False)
 
 

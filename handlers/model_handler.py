@@ -2,7 +2,8 @@
 
 Alone (/predictions/<model>) it answers JSON with real status codes; as a workflow node it passes an envelope on,
 and the last node of the chain (fashion.models.RUN_ORDER) encodes the response. The chain's first node also
-hands off (fashion.handoff): where that is cheaper, the next models' input pixels travel on instead of the upload.
+hands off (fashion.request.handoff): where that is cheaper, the next models' input pixels travel on instead of the
+upload.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 from fashion import models as registry
 from fashion import pipeline
 from fashion.envelope import pack
-from fashion.handoff import Downstream
+from fashion.request.handoff import Downstream
 from fashion.results import Envelope
 from fashion.response import encode
 from fashion.samples import synthetic_jpeg

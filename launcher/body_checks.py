@@ -5,7 +5,7 @@ malformed bodies with a 500, and parse others without bound).
   that is itself multipart (TorchServe: 500 ErrorDataDecoderException), a part without a form-data name, more
   than MAX_MULTIPART_PARTS parts, a body that ends before its closing boundary: 400 naming the problem;
 - JSON (what the handlers read as JSON, whatever the Content-Type): keys, objects/lists and depth within the
-  limits (fashion.json_bounds), else 413.
+  limits (fashion.request.json_bounds), else 413.
 """
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from fashion.errors import InvalidInput
-from fashion.json_bounds import check_json_bounds, looks_like_json
-from fashion.limits import Limits, limits
+from fashion.request.json_bounds import check_json_bounds, looks_like_json
+from fashion.request.limits import Limits, limits
 
 
 class _Parts:

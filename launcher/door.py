@@ -12,7 +12,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from fashion.errors import GatewayTimeout, InvalidInput, NotReady, PayloadTooLarge, RequestError, RequestTimeout
-from fashion.limits import Limits
+from fashion.request.limits import Limits
 from launcher.body_checks import check_body
 from launcher.settings import FrontDoorSettings
 from launcher.shedding import Shedder

@@ -33,7 +33,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from fashion.errors import InvalidInput, MethodNotAllowed, NotFound, NotReady, RequestError
-from fashion.limits import Limits, limits
+from fashion.request.limits import Limits, limits
 from launcher.door import Door, State, error
 from launcher.health_route import HealthRoutes
 from launcher.http_guard import HttpGuard, is_v2
@@ -76,7 +76,7 @@ def build_app(settings: FrontDoorSettings, inference: str,
               search: SearchService | None = None, bounds: Limits | None = None) -> Starlette:
     """The ASGI app forwarding to TorchServe's inference API at `inference` (http://127.0.0.1:PORT), behind the
     request guard (launcher.http_guard); app.state.frontdoor is its State. `bounds`: the limits (default: the
-    environment's, fashion.limits)."""
+    environment's, fashion.request.limits)."""
     bounds = bounds or limits()
     state = State(settings, inference)
     door = Door(state, bounds)

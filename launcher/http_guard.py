@@ -22,7 +22,7 @@ from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qsl
 
 from fashion.errors import HeadersTooLarge, InvalidInput, RequestError, URITooLong, error_dict
-from fashion.limits import Limits, limits
+from fashion.request.limits import Limits, limits
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]

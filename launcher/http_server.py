@@ -22,7 +22,7 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from fashion.errors import HeadersTooLarge, InvalidInput, RequestError, RequestTimeout
-from fashion.limits import Limits, limits
+from fashion.request.limits import Limits, limits
 
 HEAD_END = b"\r\n\r\n"
 

@@ -36,9 +36,9 @@ from starlette.responses import Response
 
 from fashion import models as registry
 from fashion.errors import InvalidInput, NotReady, PayloadTooLarge, RequestError, Unprocessable, UnsupportedMedia
-from fashion.json_bounds import check_json_text
-from fashion.limits import limits
-from fashion.options import as_number
+from fashion.request.json_bounds import check_json_text
+from fashion.request.limits import limits
+from fashion.request.options import as_number
 from launcher.door import Door, error, json_response
 
 # what a query string may set (a raw image body's options)

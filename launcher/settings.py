@@ -7,7 +7,7 @@ import os
 from typing import Mapping
 
 from fashion import models as registry
-from fashion.limits import VERTEX_REQUEST_BYTES, limits
+from fashion.request.limits import VERTEX_REQUEST_BYTES, limits
 from fashion.threads import available_cores
 
 # Served images per second per CPU core through the whole pipeline under overload (python -m bench.frontdoor:
@@ -28,7 +28,8 @@ class FrontDoorSettings:
     predict_target: str = registry.ENSEMBLE_PATH  # what the predict route calls (or /wfpredict/fashion)
     storage_uri: str | None = None  # AIP_STORAGE_URI: where the archives come from (else the image's own)
     index_dir: str | None = None  # FASHION_INDEX: the catalogue index /search answers from (else AIP_STORAGE_URI/index)
-    # MAX_REQUEST_BYTES (fashion.limits), also TorchServe's max_request_size (launcher.torchserve.served_settings)
+    # MAX_REQUEST_BYTES (fashion.request.limits), also TorchServe's max_request_size
+    # (launcher.torchserve.served_settings)
     max_request_bytes: int = dataclasses.field(default_factory=lambda: limits().max_request_bytes)
     predict_route_max_bytes: int = VERTEX_REQUEST_BYTES  # 0 = no extra limit (dedicated endpoints)
     latency_budget_s: float = 5.0  # queueing a request may add at most this; past it, a fast 503

@@ -22,7 +22,7 @@ import yaml
 
 
 from fashion import models as registry
-from fashion.limits import limits
+from fashion.request.limits import limits
 
 # What TorchServe loads at start (the workflow's nodes come with its .war when it is registered).
 SERVED_MODELS = list(registry.SERVED)

@@ -20,7 +20,7 @@ import numpy as np
 
 from fashion import models as registry
 from fashion.errors import InvalidInput, NotFound, PayloadTooLarge
-from fashion.json_bounds import check_json_bounds, looks_like_json
+from fashion.request.json_bounds import check_json_bounds, looks_like_json
 
 SERVER_NAME = "fashion-serve"
 SERVER_VERSION = "1"

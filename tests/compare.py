@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fashion.masks import decode_rle
+from fashion.garments.masks import decode_rle
 
 HEADS = ("gender", "articleType", "baseColour", "season", "usage")
 

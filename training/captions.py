@@ -1,13 +1,13 @@
 """Captions for contrastive training, from a catalogue row: its productDisplayName and templated attribute phrases.
 
 Several per image; an epoch draws one of them per image. The phrases include the zero-shot prompts of
-`fashion.zeroshot` (so the text tower learns the sentences zero-shot metadata asks it about) and the bare
+`fashion.stages.zeroshot` (so the text tower learns the sentences zero-shot metadata asks it about) and the bare
 attribute names (the category queries of the retrieval report: "Tshirts", "Navy Blue", "Casual").
 """
 from __future__ import annotations
 
-from fashion.metadata import singular
-from fashion.zeroshot import prompts
+from fashion.garments.metadata import singular
+from fashion.stages.zeroshot import prompts
 from training.catalogue import Record
 
 _GENDER = {"Men": "men", "Women": "women", "Boys": "boys", "Girls": "girls", "Unisex": "unisex"}

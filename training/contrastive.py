@@ -30,11 +30,11 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from fashion import embedder_model
-from fashion.provenance import sha256
-from fashion.embedder_model import SHIPPED_WEIGHTS, input_spec
+from fashion.nets import embedder_model
+from fashion.nets.provenance import sha256
+from fashion.nets.embedder_model import SHIPPED_WEIGHTS, input_spec
 from fashion.manifest import InputSpec
-from fashion.preprocess import normalize
+from fashion.stages.preprocess import normalize
 from training.captions import captions, worn_captions
 from training.catalogue import Problems, Record, read_catalogue
 from training.dataset import Augment, batches, cache_pixels
@@ -143,7 +143,7 @@ def prepare_data(cfg: EmbedderConfig, spec: InputSpec) -> Data:
 def worn_rows(spec: InputSpec, limit: int | None = None) -> tuple[list[Record], torch.Tensor, list[list[str]]]:
     """The worn split's training garments (training/worn.py): a Record each (id street-<photo>-<class>, the
     person's gender), their crops as served, their captions (training.captions.worn_captions)."""
-    from fashion.worn_families import load as load_families
+    from fashion.worn.worn_families import load as load_families
     from training.worn import STREET, build_worn
 
     families = load_families()

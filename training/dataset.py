@@ -1,6 +1,6 @@
 """decode + preprocess once: every image resized with the SERVING transform into one uint8 tensor in memory.
 
-Training and serving share `fashion.preprocess.resize_crop_pixels` and `normalize`, so a trained model sees
+Training and serving share `fashion.stages.preprocess.resize_crop_pixels` and `normalize`, so a trained model sees
 the same pixels in production. Augmentation is geometric only (flip, mild resized crop): colour jitter would
 corrupt the baseColour labels.
 """
@@ -11,9 +11,9 @@ import concurrent.futures
 import torch
 from torchvision.transforms import v2
 
-from fashion.decode import decode_image
+from fashion.request.decode import decode_image
 from fashion.manifest import InputSpec
-from fashion.preprocess import normalize, resize_crop_pixels
+from fashion.stages.preprocess import normalize, resize_crop_pixels
 from training.catalogue import Problems, Record
 
 

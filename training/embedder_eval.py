@@ -11,10 +11,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fashion.attribute_model import build, input_spec as attribute_spec
-from fashion import embedder_model
-from fashion.preprocess import normalize
-from fashion.zeroshot import label_tables
+from fashion.nets.attribute_model import build, input_spec as attribute_spec
+from fashion.nets import embedder_model
+from fashion.stages.preprocess import normalize
+from fashion.stages.zeroshot import label_tables
 from training.catalogue import Record
 from training.retrieval import category_precision, image_precision, recall_mrr
 
@@ -70,7 +70,7 @@ def retrieval(images: np.ndarray, records: list[Record], texts) -> dict[str, Any
 
 
 def zero_shot(images: np.ndarray, records: list[Record], heads: dict[str, list[str]], texts) -> dict[str, Any]:
-    """Accuracy of the fashion.zeroshot prompts per attribute, over rows whose label has a prompt (not Other)."""
+    """Accuracy of the fashion.stages.zeroshot prompts per attribute, over rows whose label has a prompt (not Other)."""
     tables = label_tables(texts, {h: heads[h] for h in ZERO_SHOT_HEADS if h in heads})
     out = {}
     for head, table in tables.items():

@@ -65,7 +65,7 @@ def markdown(rep: dict[str, Any]) -> str:
     t, r = test["trained"], test["random"]
     lines = [
         "# Embedder: training report", "",
-        f"`{tr['architecture']}` (fashion/clip_models/{tr['architecture']}.json), an open_clip model: "
+        f"`{tr['architecture']}` (fashion/nets/clip_models/{tr['architecture']}.json), an open_clip model: "
         f"{rep['model']['image_tower']} image tower at {rep['model']['input_size']} px and a "
         f"{rep['model']['text_tower']} text tower, {rep['model']['embed_dim']}-d embeddings, "
         f"{rep['model']['parameters_m']} M parameters. "
@@ -81,8 +81,8 @@ def markdown(rep: dict[str, Any]) -> str:
         f"(sha256 `{d['split_sha256'][:16]}`), the attribute model's own 70/10/20 split by articleType, seed 0, so "
         "neither model has seen the test images. Captions: the productDisplayName (half of the draws) or one of "
         "the templated attribute phrases (\"men navy blue shirts\", \"a navy blue shirt for men\", "
-        "\"casual shirt for fall\", the bare attribute names and the zero-shot prompts of `fashion.zeroshot`), one "
-        "drawn per image per epoch. Loss: symmetric InfoNCE where identical captions are positives of each other.",
+        "\"casual shirt for fall\", the bare attribute names and the zero-shot prompts of `fashion.stages.zeroshot`), "
+        "one drawn per image per epoch. Loss: symmetric InfoNCE where identical captions are positives of each other.",
         "",
         f"## Held-out test split ({t['gallery']} images), trained vs random weights of the same architecture", "",
     ]
@@ -100,8 +100,8 @@ def markdown(rep: dict[str, Any]) -> str:
         lines.append(_row(f"{head} | {m['classes']} | {m['rows']}", m["accuracy"], r["zero_shot"][head]["accuracy"],
                           f" {_fmt(test['classifier'].get(head))} |"))
     lines += ["", "Zero-shot: the image embedding against the text embeddings of each label's prompts "
-              "(`fashion.zeroshot`, as served); rows labelled `Other` (merged rare classes) have no prompt and are "
-              "left out for both. The training captions include these prompts for the training images, so this "
+              "(`fashion.stages.zeroshot`, as served); rows labelled `Other` (merged rare classes) have no prompt and "
+              "are left out for both. The training captions include these prompts for the training images, so this "
               "measures the served mechanism on unseen images, not zero-shot transfer to unseen labels.", ""]
     if rep.get("comparison"):
         lines += ["## Initialisations compared (held-out test split)", "",

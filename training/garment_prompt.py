@@ -1,4 +1,4 @@
-"""Calibrate and evaluate garment by words (fashion/garment_prompt.py) on labelled street photos.
+"""Calibrate and evaluate garment by words (fashion/stages/garment_prompt.py) on labelled street photos.
 
 For every photo and every served garment group there are two prompts: the group's name ("footwear") and a
 synonym a user would type ("shoes"; SYNONYMS). A prompt is a positive when the group is labelled in the photo
@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from fashion import garment_prompt
-from fashion.garment_groups import load
+from fashion.stages import garment_prompt
+from fashion.garments.garment_groups import load
 
 IOU_HIT = 0.5
 # what a user might type instead of the group's name (none is the group's catalogue word in garment_groups.yaml)
@@ -125,9 +125,9 @@ def figures(ts: list[Trial], cut: float) -> dict[str, Any]:
 
 def markdown(report: dict[str, Any]) -> str:
     lines = ["# Garment by words", "",
-             f"Threshold **{report['threshold']}** (the blended score of fashion/garment_prompt.py, label weight "
-             f"{report['label_weight']}), calibrated on {report['calibration']['prompts']} prompts (group names and "
-             f"synonyms) from {report['calibration_photos']} training-split street photos (Youden's J); figures on "
+             f"Threshold **{report['threshold']}** (the blended score of fashion/stages/garment_prompt.py, label "
+             f"weight {report['label_weight']}), calibrated on {report['calibration']['prompts']} prompts (group names "
+             f"and synonyms) from {report['calibration_photos']} training-split street photos (Youden's J); figures on "
              f"the {report['validation_photos']} validation photos (`reports/segmenter_split.csv`), never used for "
              f"calibration. Models: {report['models']}. Command: `make calibrate-prompt`.", ""]
     for kind in KINDS:

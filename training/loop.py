@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from fashion.attribute_model import ARCHITECTURE, INPUT_SIZE, MultiHeadClassifier, build, input_spec
+from fashion.nets.attribute_model import ARCHITECTURE, INPUT_SIZE, MultiHeadClassifier, build, input_spec
 from fashion.manifest import InputSpec
 from training.catalogue import Problems, Record, read_catalogue
 from training.dataset import Augment, batches, cache_pixels, model_input
@@ -141,7 +141,7 @@ def one_cycle(params, cfg: Optimisation, train_rows: int, size: tuple[int, int]
 def _new_model(cfg: TrainConfig, heads: dict[str, list[str]]) -> MultiHeadClassifier:
     pretrained = cfg.pretrained
     if pretrained == "hub":
-        from fashion.provenance import hub_reachable
+        from fashion.nets.provenance import hub_reachable
         if not hub_reachable():
             log.warning("--pretrained hub: the hub is unreachable; training the backbone FROM SCRATCH")
             pretrained = None

@@ -59,7 +59,7 @@ def figures(text: np.ndarray, images: np.ndarray, names: np.ndarray, articles: l
 
 def evaluate(checkpoints: list[Path], csv_path: Path, images: Path, queries: Path = QUERIES) -> dict[str, Any]:
     """The paraphrase figures of each embedder checkpoint (open_clip, our architectures or any other)."""
-    from fashion import embedder_model
+    from fashion.nets import embedder_model
     from training.catalogue import read_catalogue
     from training.dataset import cache_pixels
     from training.embedder_eval import embed_texts, image_embeddings

@@ -2,8 +2,8 @@
 shots, cut exactly as the served pipeline cuts them.
 
 - Each photo: its whole-image input (scene "worn"; the person's gender from reports/street_gender.csv).
-- Each labelled garment (a parsing class with an articleType family in fashion/worn_families.yaml, at least
-  MIN_AREA pixels): its masked crop made by fashion.preprocess.model_pixels, the function serving uses (pixels
+- Each labelled garment (a parsing class with an articleType family in fashion/worn/worn_families.yaml, at least
+  MIN_AREA pixels): its masked crop made by fashion.stages.preprocess.model_pixels, the function serving uses (pixels
   outside the mask set to the model's mean colour), with the family as its articleType target and the person's
   gender. Photos whose gender row is marked uncertain keep their garments' families but train no gender.
 - The split is fixed (reports/worn_split.csv): `val` is the segmenter's validation split (never trained on by
@@ -22,11 +22,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from fashion.decode import decode_image
+from fashion.request.decode import decode_image
 from fashion.manifest import InputSpec
-from fashion.preprocess import model_pixels
+from fashion.stages.preprocess import model_pixels
 from fashion.results import Garment
-from fashion.worn_families import Families
+from fashion.worn.worn_families import Families
 from training.labels import IGNORE
 
 STREET = Path("../shared/data/street_photos")

@@ -1,4 +1,4 @@
-"""`python -m training worn-gender`: fit the outfit gender model (fashion/worn_gender.py) on the worn split's
+"""`python -m training worn-gender`: fit the outfit gender model (fashion/worn/worn_gender.py) on the worn split's
 `train` photos as served.
 
 The export folder's pipeline (in process, uncalibrated) answers each `train` street photo; which segmenter groups
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fashion.worn_gender import OutfitGender, presence
+from fashion.worn.worn_gender import OutfitGender, presence
 
 log = logging.getLogger("training")
 STREET = Path("../shared/data/street_photos")
@@ -28,7 +28,7 @@ def served_outfits(export: Path, part: str = "train", street: Path = STREET,
                    limit: int | None = None) -> tuple[list[list[str]], list[str]]:
     """Per photo of the part whose person's gender is certain: its served garments' groups, and the gender."""
     from fashion.pipeline import Pipeline
-    from fashion.worn_metadata import Calibration
+    from fashion.worn.worn_metadata import Calibration
     from training.worn import read_gender, worn_split
 
     pipe = Pipeline.load(export, torch.device("cpu"))
@@ -65,7 +65,7 @@ def fit(outfits: list[list[str]], genders: list[str], groups: list[str]) -> tupl
 
 
 def run(export: Path, out: Path, limit: int | None = None) -> dict[str, Any]:
-    from fashion import garment_groups
+    from fashion.garments import garment_groups
     from fashion.manifest import Manifest
 
     manifest = Manifest.load(export / "attributes.json")

@@ -1,5 +1,5 @@
 """`python -m training worn-heads`: refit the worn attribute model's gender and articleType heads on its frozen
-trunk's features, so the trunk stays the embedder's (fashion.trunk: one forward feeds both).
+trunk's features, so the trunk stays the embedder's (fashion.nets.trunk: one forward feeds both).
 
 The fine-tuned model (`make train-worn`) learnt worn clothes, but its gender head collapsed onto the street
 photos' majority (82 % of the people are women: argmax never says Men). Here the heads are linear models on
@@ -25,9 +25,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fashion.attribute_model import checkpoint_spec
+from fashion.nets.attribute_model import checkpoint_spec
 from fashion.manifest import InputSpec
-from fashion.provenance import sha256
+from fashion.nets.provenance import sha256
 from training.labels import IGNORE, balanced_weights, class_weights
 from training.worn_train import Rows, WornSource, _model, checkpoint, family_loss, load_rows
 

@@ -6,7 +6,7 @@ worn), trained on three kinds of rows together:
   every head, and scene "product";
 - whole street photos (training/worn.py, the worn split's `train` part): the person's gender, scene "worn";
 - their labelled garments' masked crops, cut as served: articleType by a loss over the garment's family (minus
-  the log of the probability mass the model puts on the family's members; fashion/worn_families.yaml) and the
+  the log of the probability mass the model puts on the family's members; fashion/worn/worn_families.yaml) and the
   person's gender.
 Early stopping and the best epoch on the product validation split plus the worn `calib` part (never on `val`).
 Resumable (`--resume`, from OUT/last.pt after every epoch, on the same rows and split only), progress per
@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from fashion.attribute_model import MultiHeadClassifier, build, checkpoint_spec
+from fashion.nets.attribute_model import MultiHeadClassifier, build, checkpoint_spec
 from fashion.manifest import InputSpec
-from fashion.worn_families import load as load_families
+from fashion.worn.worn_families import load as load_families
 from training.catalogue import read_catalogue
 from training.dataset import batches, cache_pixels, model_input
 from training.fit import Run, fit

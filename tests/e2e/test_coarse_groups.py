@@ -8,8 +8,8 @@ import jsonschema
 import numpy as np
 import pytest
 
-from fashion.garment_groups import load
-from fashion.masks import decode_rle
+from fashion.garments.garment_groups import load
+from fashion.garments.masks import decode_rle
 
 ENDPOINTS = ["/wfpredict/fashion", "/predictions/fashion"]
 

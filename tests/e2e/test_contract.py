@@ -7,7 +7,7 @@ import jsonschema
 import numpy as np
 import pytest
 
-from fashion.masks import decode_rle
+from fashion.garments.masks import decode_rle
 from fashion.pipeline import Pipeline
 from tests.compare import assert_same_response
 

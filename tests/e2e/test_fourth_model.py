@@ -30,8 +30,8 @@ from tests.conftest import ROOT
 
 HERE = Path(__file__).parent / "fourth_model"
 CODE = ("fashion", "handlers", "export", "launcher", "config.properties")
-ADDED = {"fashion/pattern.py": HERE / "pattern_stage.py", "export/pattern.py": HERE / "pattern_export.py"}
-ENTRY = ('    ModelSpec("pattern", "fashion.pattern:PatternStage", "export.pattern",\n'
+ADDED = {"fashion/stages/pattern.py": HERE / "pattern_stage.py", "export/pattern.py": HERE / "pattern_export.py"}
+ENTRY = ('    ModelSpec("pattern", "fashion.stages.pattern:PatternStage", "export.pattern",\n'
          '              sections=(Section("pattern", 60),), serves=("pattern",), needs=("attributes",), '
          'precisions=()),\n')
 ANCHOR = "\n)\n# All models in one worker"

@@ -1,6 +1,6 @@
 """Photos of people over HTTP (issue 22): each garment's own metadata, the scene, photo metadata from the person
 and the main garment, on both pipeline endpoints; the embedding the pipeline projects from the attribute model's
-trunk features is the embedder endpoint's own (one trunk, fashion.trunk)."""
+trunk features is the embedder endpoint's own (one trunk, fashion.nets.trunk)."""
 from __future__ import annotations
 
 import base64

@@ -6,7 +6,7 @@ import csv
 
 import numpy as np
 
-from fashion.embedder_model import ARCHITECTURE
+from fashion.nets.embedder_model import ARCHITECTURE
 from tests.conftest import PRODUCTS, ROOT
 
 # held-out product photos (the test split of reports/attributes_split.csv) and the label queries they answer

@@ -105,7 +105,7 @@ def check_contract(box: Container) -> None:
         assert hostile.status_code == 415 and hostile.json()["error"]["code"] == 415, (path, hostile.text[:200])
         nested = httpx.post(box.base + path, content=b"[" * 50_000, timeout=60,
                             headers={"Content-Type": "application/json"})
-        # the front door's JSON bounds refuse it before parsing (fashion.json_bounds: a 413 naming the limit)
+        # the front door's JSON bounds refuse it before parsing (fashion.request.json_bounds: a 413 naming the limit)
         assert nested.status_code == 413 and "MAX_JSON" in nested.json()["error"]["message"], (path, nested.text[:200])
 
 

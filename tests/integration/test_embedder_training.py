@@ -78,8 +78,8 @@ def test_interrupted_run_resumes_to_the_same_model(trained, catalogue, tmp_path)
 def test_checkpoint_exports_and_serves_through_the_embedder_archive(trained, tmp_path):
     from export import embedder
     from export.archive import _model_files, build_mar
-    from fashion import embedder_model
-    from fashion.decode import decode_image
+    from fashion.nets import embedder_model
+    from fashion.request.decode import decode_image
     from handlers.model_handler import ModelHandler
 
     photo = sorted(PRODUCTS.glob("*.jpg"))[0]

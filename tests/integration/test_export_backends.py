@@ -9,7 +9,7 @@ import torch
 
 from export._trace import artifact_name, convert
 from fashion.backends import load_runner
-from fashion.decode import decode_image
+from fashion.request.decode import decode_image
 from tests.unit.test_backends import TwoHeads
 
 ROOT = Path(__file__).resolve().parents[2]

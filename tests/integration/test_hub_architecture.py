@@ -19,8 +19,8 @@ MARQO = ROOT / "tests" / "fixtures" / "marqo-fashionSigLIP"
 def test_marqo_fashion_siglip_architecture_exports_and_serves(tmp_path, response_schema):
     from export import embedder
     from export.archive import _model_files, build_mar
-    from fashion import embedder_model
-    from fashion.decode import decode_image
+    from fashion.nets import embedder_model
+    from fashion.request.decode import decode_image
     from handlers.model_handler import ModelHandler
 
     name = f"local-dir:{MARQO}"
@@ -58,8 +58,8 @@ def test_the_tinyvit_attribute_model_still_exports_and_serves(tmp_path, response
     from export import attributes
     from export.archive import _model_files, build_mar
     from export.vocabulary import load_default
-    from fashion.attribute_model import IMAGENET_MEAN, build
-    from fashion.decode import decode_image
+    from fashion.nets.attribute_model import IMAGENET_MEAN, build
+    from fashion.request.decode import decode_image
     from handlers.model_handler import ModelHandler
 
     heads = load_default()["heads"]

@@ -13,11 +13,11 @@ import pytest
 import torch
 
 from export.quantize import reference_runner
-from fashion.attributes import AttributeClassifier
-from fashion.decode import decode_image
-from fashion.embed import Embedder
+from fashion.stages.attributes import AttributeClassifier
+from fashion.request.decode import decode_image
+from fashion.stages.embed import Embedder
 from fashion.manifest import load_artifact
-from fashion.segment import Segmenter
+from fashion.stages.segment import Segmenter
 from tests.conftest import ROOT
 
 CPU = torch.device("cpu")
@@ -66,7 +66,7 @@ def test_segmenter_agrees_with_ultralytics_predict(export_dir, street_photos, tm
     module, manifest = reference_runner(export_dir, "segmenter", fp32=True)
     if not manifest.weights["source"].startswith("local:"):
         pytest.skip("needs the local trained checkpoint")
-    from fashion import segmenter_checkpoint
+    from fashion.nets import segmenter_checkpoint
 
     name = manifest.weights["source"].split(":", 1)[1]
     weights_dir = os.environ.get("WEIGHTS_DIR") or str(export_dir.parent.parent.parent / "shared" / "weights")
@@ -96,8 +96,8 @@ def test_segmenter_agrees_with_ultralytics_predict(export_dir, street_photos, tm
 def _eager_embedder(manifest):
     """open_clip's own model and transform for the exported embedder: the same seed for random weights, the
     very file (matched by sha256) for local ones; None for hub weights (not reachable here)."""
-    from fashion.provenance import sha256
-    from fashion import embedder_model
+    from fashion.nets.provenance import sha256
+    from fashion.nets import embedder_model
 
     name = manifest.settings["tokenizer"]
     if manifest.random_weights:
@@ -130,7 +130,7 @@ def test_embedder_matches_open_clip(export_dir, street_photos, product_photos):
 
 def test_attributes_same_top1_as_eager(export_dir, product_photos, street_photos):
     from export.attributes import load_model
-    from fashion.attribute_model import WithFeatures
+    from fashion.nets.attribute_model import WithFeatures
 
     module, manifest = load_artifact(export_dir, "attributes", CPU)
     if not manifest.random_weights:

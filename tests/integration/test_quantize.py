@@ -42,7 +42,7 @@ def test_int8_attributes_agree_with_fp32_and_the_manifest_says_int8(attributes_i
     manifest = quantize.adopt(attributes_ir, "attributes", quantize.data_root())
     assert manifest.precision == "int8" and manifest.artifact == "attributes.int8.xml"
     assert Manifest.load(attributes_ir / "attributes.json").settings["calibration"]["inputs"] == 32
-    from fashion.attributes import AttributeClassifier
+    from fashion.stages.attributes import AttributeClassifier
 
     fp32 = load_runner(attributes_ir / manifest.settings["fp32_artifact"], "openvino", CPU)
     int8 = load_runner(attributes_ir / manifest.artifact, "openvino", CPU, precision="int8")

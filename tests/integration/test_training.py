@@ -65,7 +65,7 @@ def test_interrupted_run_resumes_to_the_same_model(trained, catalogue, tmp_path)
 def test_checkpoint_exports_to_an_archive_that_serves_its_labels(trained, tmp_path):
     from export import attributes
     from export.archive import _model_files, build_mar
-    from fashion.decode import decode_image
+    from fashion.request.decode import decode_image
     from handlers.model_handler import ModelHandler
 
     photo = sorted(PRODUCTS.glob("*.jpg"))[0]

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import uvicorn
 
-from fashion.limits import Limits
+from fashion.request.limits import Limits
 from launcher import torchserve as ts
 from launcher.frontdoor import build_app
 from launcher.http_server import server_config

@@ -1,6 +1,6 @@
-"""Answers that agree with each other: the catalogue's gender x articleType prior (fashion.article_prior), a
-garment's colour within its measured colour's family (fashion.worn_metadata), and a product shot's garments as its
-product (fashion.product_shot)."""
+"""Answers that agree with each other: the catalogue's gender x articleType prior (fashion.worn.article_prior), a
+garment's colour within its measured colour's family (fashion.worn.worn_metadata), and a product shot's garments as its
+product (fashion.worn.product_shot)."""
 from __future__ import annotations
 
 import json
@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from fashion import article_prior
-from fashion.product_shot import is_set, product_groups, the_product
+from fashion.worn import article_prior
+from fashion.worn.product_shot import is_set, product_groups, the_product
 from fashion.results import Garment
-from fashion.worn_metadata import Calibration, garment_metadata
+from fashion.worn.worn_metadata import Calibration, garment_metadata
 
 HEADS = {"gender": ["Men", "Women"], "articleType": ["Casual Shoes", "Heels", "Watches"],
          "baseColour": ["Black", "Navy Blue", "Blue", "Red"], "season": ["Summer"], "usage": ["Casual"]}

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from fashion.codec import ImageURL, parse_request
+from fashion.request.codec import ImageURL, parse_request
 from fashion.response import shaped
 from fashion.errors import InvalidInput, PayloadTooLarge, RequestError
-from fashion.limits import limits
+from fashion.request.limits import limits
 
 MAX_BATCH_IMAGES = limits().max_batch_images
 

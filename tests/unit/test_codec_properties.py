@@ -10,13 +10,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from fashion.codec import ImageURL, parse_request
+from fashion.request.codec import ImageURL, parse_request
 from fashion.response import shaped
-from fashion.decode import decode_image
+from fashion.request.decode import decode_image
 from fashion.envelope import pack, unpack
 from fashion.results import Embeddings, Envelope, ImageResult, Metadata, Tags
 from fashion.errors import RequestError
-from fashion.options import Options, parse_options
+from fashion.request.options import Options, parse_options
 from fashion.pipeline import decode
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

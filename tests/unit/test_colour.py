@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashion.colour import NOT_A_COLOUR, distinct, dominant_colour, hex_to_rgb, table
+from fashion.garments.colour import NOT_A_COLOUR, distinct, dominant_colour, hex_to_rgb, table
 from handlers.model_handler import ModelHandler
 from tests.unit.tiny_models import FakeContext, build_artifacts
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from fashion.decode import decode_image
+from fashion.request.decode import decode_image
 from fashion.errors import InvalidInput, PayloadTooLarge, Unprocessable, UnsupportedMedia
-from fashion.limits import limits
+from fashion.request.limits import limits
 from tests.hostile import gif_frames, jpeg_scans, png_chunks, tiff_strips, zero_tables
 
 MAX_IMAGE_SIDE = limits().max_image_side
@@ -111,7 +111,7 @@ def test_decoding_survives_ultralytics_patching_pillow():
 def _limits(**changes):
     import dataclasses
 
-    from fashion.limits import Limits
+    from fashion.request.limits import Limits
     return dataclasses.replace(Limits(), **changes)
 
 
@@ -144,7 +144,7 @@ def test_a_bigtiff_is_checked_too():
 
 
 def test_the_decode_budget_is_a_422(monkeypatch):
-    import fashion.decode as decode
+    import fashion.request.decode as decode
     monkeypatch.setattr(decode, "limits", lambda: _limits(decode_budget_s=0.0))
     with pytest.raises(Unprocessable, match="DECODE_BUDGET_S"):
         decode_image(encode(Image.new("RGB", (300, 200), (10, 200, 30)), "PNG"))

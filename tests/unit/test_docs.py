@@ -278,16 +278,16 @@ def table_first_column(page: Path, heading: str) -> set[str]:
 
 
 def test_limits_table_lists_every_limit():
-    """fashion/limits.py: each field's variable is its name in capitals, and the Limits table lists them all."""
-    from fashion.limits import Limits
+    """fashion/request/limits.py: each field's variable is its name in capitals, and the Limits table lists them all."""
+    from fashion.request.limits import Limits
 
     fields = {f.name.upper() for f in dataclasses.fields(Limits)}
     assert table_first_column(DOCS / "configuration.md", "Limits") == fields
 
 
 def test_options_table_lists_every_option():
-    """fashion/options.py refuses any other key, so the Options table must name exactly its fields."""
-    from fashion.options import Options
+    """fashion/request/options.py refuses any other key, so the Options table must name exactly its fields."""
+    from fashion.request.options import Options
 
     assert table_first_column(DOCS / "calling.md", "Options") == {f.name for f in dataclasses.fields(Options)}
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from fashion import embedder_model
+from fashion.nets import embedder_model
 from training.captions import captions
 from training.catalogue import Record
 from training.contrastive import half_state, multi_positive_loss
@@ -25,7 +25,7 @@ def test_captions_hold_the_name_the_phrases_and_the_bare_labels():
     assert got[0] == "Puma Men Black Tshirts"
     assert "men black tshirts" in got and "a black tshirt for men" in got and "casual tshirt for summer" in got
     assert {"Tshirts", "Black", "Casual", "Men", "Summer"} <= set(got)
-    assert "a product photo of a tshirt." in got  # the zero-shot prompt (fashion.zeroshot) of its articleType
+    assert "a product photo of a tshirt." in got  # the zero-shot prompt (fashion.stages.zeroshot) of its articleType
     assert len(got) == len(set(got))
 
 
@@ -71,7 +71,7 @@ def test_our_architecture_registers_with_open_clip_and_takes_the_attribute_backb
     assert model.visual.preprocess_cfg["size"] == (160, 160) and embedder_model.embedding_dim(model) == 256
     assert model.visual.preprocess_cfg["mean"] == embedder_model.preprocess_for(embedder_model.ARCHITECTURE)["mean"]
     assert embedder_model.tokenizer(embedder_model.ARCHITECTURE)(["red dress"]).shape == (1, 32)
-    from fashion.attribute_model import ARCHITECTURE, INPUT_SIZE, build
+    from fashion.nets.attribute_model import ARCHITECTURE, INPUT_SIZE, build
 
     attributes = build(ARCHITECTURE, {"gender": ["Men", "Women"]}, pretrained="package")
     path = tmp_path / "attributes.pt"

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from fashion.envelope import is_envelope, pack, unpack
-from fashion.masks import encode_rle
-from fashion.metadata import derive, singular
-from fashion.options import Options
+from fashion.garments.masks import encode_rle
+from fashion.garments.metadata import derive, singular
+from fashion.request.options import Options
 from fashion.results import Embeddings, Envelope, Garment, GarmentEmbeddings, ImageResult, Metadata, TextEmbeddings
 
 

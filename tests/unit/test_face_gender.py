@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fashion import face_gender, worn_gender
-from fashion.decode import decode_image
-from fashion.worn_metadata import Calibration
+from fashion.worn import face_gender, worn_gender
+from fashion.request.decode import decode_image
+from fashion.worn.worn_metadata import Calibration
 from tests.conftest import SHARED
 
 STREET = SHARED / "data" / "street_photos" / "photos"

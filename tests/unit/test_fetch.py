@@ -9,7 +9,7 @@ import time
 import pytest
 
 from fashion.errors import RequestError
-from fashion.fetch import FetchPolicy, fetch
+from fashion.request.fetch import FetchPolicy, fetch
 from fashion.pipeline import decode
 from tests.unit.tiny_models import solid_jpeg
 

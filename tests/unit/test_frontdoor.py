@@ -11,7 +11,7 @@ import pytest
 
 from launcher.frontdoor import build_app
 from launcher.predict_route import upstream_content_type, workflow_status
-from fashion.limits import limits
+from fashion.request.limits import limits
 from launcher.settings import FrontDoorSettings, default_inflight
 
 SETTINGS = FrontDoorSettings(predict_route="/v1/predict", health_route="/v1/health", max_request_bytes=10_000,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fashion import garment_prompt
+from fashion.stages import garment_prompt
 from fashion.envelope import pack, unpack
 from fashion.results import Envelope, ImageResult, PromptMatch
 from fashion.errors import InvalidInput
-from fashion.options import Options, parse_options
+from fashion.request.options import Options, parse_options
 
 
 def test_prompt_option_is_validated() -> None:

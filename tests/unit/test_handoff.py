@@ -1,4 +1,4 @@
-"""The workflow's hand-off (fashion.handoff): pixels instead of the upload where cheaper, the same responses."""
+"""The workflow's hand-off (fashion.request.handoff): pixels instead of the upload where cheaper, the same responses."""
 from __future__ import annotations
 
 import json
@@ -6,9 +6,10 @@ import json
 import pytest
 
 from export.archive import handoff_file
-from fashion import handoff, pipeline
+from fashion.request import handoff
+from fashion import pipeline
 from fashion.envelope import unpack
-from fashion.handoff import Downstream, pixels_cheaper
+from fashion.request.handoff import Downstream, pixels_cheaper
 from fashion.manifest import InputSpec
 from handlers.model_handler import ModelHandler
 from tests.unit.tiny_models import FakeContext, build_artifacts, solid_jpeg

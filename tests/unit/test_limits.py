@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from fashion.limits import Limits
+from fashion.request.limits import Limits
 
 
 def test_limits_from_the_environment_with_defaults() -> None:

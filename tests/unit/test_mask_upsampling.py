@@ -7,10 +7,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fashion.colour import dominant_colour, dominant_colours
-from fashion.masks import encode_rle, encode_window_rle
+from fashion.garments.colour import dominant_colour, dominant_colours
+from fashion.garments.masks import encode_rle, encode_window_rle
 from fashion.results import Garment
-from fashion.segment import Segmenter
+from fashion.stages.segment import Segmenter
 
 
 def test_box_upsampling_equals_full_upsampling() -> None:

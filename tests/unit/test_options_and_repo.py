@@ -6,7 +6,7 @@ import re
 import pytest
 
 from fashion.errors import InvalidInput
-from fashion.options import Options, parse_options
+from fashion.request.options import Options, parse_options
 from tests.conftest import ROOT
 
 

@@ -1,7 +1,7 @@
-"""A request's plan (fashion.plan): the models and sections its options call for, decided once."""
+"""A request's plan (fashion.request.plan): the models and sections its options call for, decided once."""
 from __future__ import annotations
 
-from fashion.options import parse_options
+from fashion.request.options import parse_options
 
 
 def test_default_runs_everything_and_emits_the_three_sections():
@@ -17,8 +17,8 @@ def test_embedding_only_runs_the_embedder_alone():
 
 def test_metadata_alone_runs_the_garments_it_reads_but_no_embedding_of_its_own():
     plan = parse_options({"include": "metadata"}).plan
-    # the embedder still runs where the heads turn out untrained (zero-shot): fashion.embed.EmbedderStage.wanted
-    # a photo of a person's metadata comes from its garments (fashion.worn_metadata): the segmenter runs, unsent
+    # the embedder still runs where the heads turn out untrained (zero-shot): fashion.stages.embed.EmbedderStage.wanted
+    # a photo of a person's metadata comes from its garments (fashion.worn.worn_metadata): the segmenter runs, unsent
     assert plan.runs_models == {"segmenter", "attributes"} and plan.sections == ("metadata",)
 
 

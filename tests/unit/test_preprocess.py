@@ -10,7 +10,7 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
 from fashion.manifest import InputSpec
-from fashion.preprocess import _bilinear_down, letterbox, resize_crop_pixels
+from fashion.stages.preprocess import _bilinear_down, letterbox, resize_crop_pixels
 
 
 def test_bilinear_downscale_equals_interpolate():

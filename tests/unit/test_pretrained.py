@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from fashion import pretrained
-from fashion.attribute_model import ARCHITECTURE, build, input_spec
+from fashion.nets import pretrained
+from fashion.nets.attribute_model import ARCHITECTURE, build, input_spec
 from tests.conftest import SHARED
 
 PRODUCTS = SHARED / "data" / "fashion_products" / "images"

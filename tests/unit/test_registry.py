@@ -10,7 +10,7 @@ import pytest
 from export.archive import workflow_spec
 from export.choice import load_choice
 from fashion import models as registry
-from fashion.options import parse_options
+from fashion.request.options import parse_options
 from fashion.schema import response_schema
 from launcher.torchserve import derive_config, read_config
 from tests.conftest import ROOT
@@ -38,7 +38,7 @@ def test_a_near_instant_node_gets_a_short_timeout(tmp_path) -> None:
     """TorchServe 0.12 drops the answer of a node that answers before its promise is set (export.archive): the
     embedder node, when it projects the attribute trunk's features, waits QUICK_NODE_TIMEOUT_MS, not 10 s."""
     from export.archive import QUICK_NODE_TIMEOUT_MS, WORKFLOW_SETTINGS, quick_nodes
-    from fashion.trunk import DIGEST
+    from fashion.nets.trunk import DIGEST
 
     def export(attributes: dict, embedder: dict) -> Path:
         out = tmp_path / str(len(list(tmp_path.iterdir())))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from fashion.garment_groups import load
+from fashion.garments.garment_groups import load
 from training.segmentation.instances import Dropped, from_coco, from_label_map, polygon, yolo_line
 
 
@@ -75,9 +75,9 @@ def _uncompressed(mask: np.ndarray) -> list[int]:
 
 def test_merge_coarse_unites_masks_per_body_group():
     from fashion.manifest import InputSpec, Manifest
-    from fashion.options import parse_options
+    from fashion.request.options import parse_options
     from fashion.results import Garment
-    from fashion.segment import Segmenter
+    from fashion.stages.segment import Segmenter
     from export.segmenter import coarse_labels
 
     names = ["top", "outerwear", "pants", "footwear", "mystery"]

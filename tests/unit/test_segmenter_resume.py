@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fashion import pretrained, segmenter_checkpoint
+from fashion.nets import pretrained, segmenter_checkpoint
 
 
 def _run_checkpoint(path, epoch: int):
@@ -49,7 +49,7 @@ def test_a_finished_run_is_not_a_resume_file(tmp_path):
 def test_the_pretrained_trunk_layer_builds_from_its_config():
     from ultralytics.nn.tasks import SegmentationModel
 
-    from fashion.segmenter_backbone import TimmBackbone, register
+    from fashion.nets.segmenter_backbone import TimmBackbone, register
 
     register()
     model = SegmentationModel("configs/yolo-seg-lite0.yaml", nc=12, verbose=False)

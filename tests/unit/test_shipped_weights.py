@@ -30,7 +30,7 @@ def test_shipped_weights_match_their_sha256_and_load(path):
 
 
 def test_the_shipped_embedder_trunk_is_the_attribute_models_backbone():
-    """One trunk serves both (fashion.trunk): the embedder's image trunk (stored in fp16) equals the attribute
+    """One trunk serves both (fashion.nets.trunk): the embedder's image trunk (stored in fp16) equals the attribute
     backbone at fp16."""
     attributes = torch.load(ROOT / "weights" / "attributes.pt", map_location="cpu", weights_only=True)["state_dict"]
     embedder = torch.load(ROOT / "weights" / "embedder.pt", map_location="cpu", weights_only=True)["state_dict"]
@@ -41,7 +41,7 @@ def test_the_shipped_embedder_trunk_is_the_attribute_models_backbone():
 
 
 def test_the_shipped_embedder_is_our_architecture_and_loads_through_open_clip():
-    from fashion import embedder_model
+    from fashion.nets import embedder_model
 
     path = ROOT / "weights" / "embedder.pt"
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
@@ -51,8 +51,8 @@ def test_the_shipped_embedder_is_our_architecture_and_loads_through_open_clip():
 
 
 def test_the_shipped_segmenter_builds_and_serves_our_groups():
-    from fashion import segmenter_checkpoint
-    from fashion.garment_groups import load
+    from fashion.nets import segmenter_checkpoint
+    from fashion.garments.garment_groups import load
 
     model, checkpoint = segmenter_checkpoint.build(ROOT / "weights" / "segmenter.pt")
     assert list(checkpoint["names"]) == list(load().groups) and checkpoint["imgsz"] == 416

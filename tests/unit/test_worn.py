@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from fashion.worn_families import load
+from fashion.worn.worn_families import load
 from training.labels import IGNORE, balanced_weights
 from training.worn import MIN_AREA, SEGMENTER_SPLIT, WORN_SPLIT, labelled_garments, worn_split
 from training.worn_train import WornGender, family_loss, losses

@@ -1,4 +1,4 @@
-"""The wearer's gender from what they wear (fashion.worn_gender) and its fit (training.worn_gender)."""
+"""The wearer's gender from what they wear (fashion.worn.worn_gender) and its fit (training.worn_gender)."""
 from __future__ import annotations
 
 import json
@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from fashion import worn_gender
-from fashion.worn_gender import OutfitGender, presence, wearer
-from fashion.worn_metadata import Calibration, photo_metadata
+from fashion.worn import worn_gender
+from fashion.worn.worn_gender import OutfitGender, presence, wearer
+from fashion.worn.worn_metadata import Calibration, photo_metadata
 from training.worn_gender import fit
 
 HEADS = {"gender": ["Boys", "Men", "Women"], "articleType": ["Dresses", "Skirts"], "scene": ["product", "worn"]}
@@ -56,7 +56,7 @@ def test_the_model_file_round_trips_and_a_mismatched_one_is_refused(tmp_path):
 
 
 def test_the_shipped_model_names_the_segmenters_groups():
-    from fashion import garment_groups
+    from fashion.garments import garment_groups
 
     shipped = worn_gender.load()
     assert shipped is not None and shipped.groups == tuple(garment_groups.load().groups)

@@ -1,5 +1,5 @@
-"""Metadata that fits the photo (fashion.worn_metadata), the trunk projection (fashion.trunk) and class-agnostic
-suppression (fashion.masks.suppress_overlaps)."""
+"""Metadata that fits the photo (fashion.worn.worn_metadata), the trunk projection (fashion.nets.trunk) and
+class-agnostic suppression (fashion.garments.masks.suppress_overlaps)."""
 from __future__ import annotations
 
 import json
@@ -7,9 +7,9 @@ import json
 import numpy as np
 import torch
 
-from fashion import trunk
-from fashion.masks import overlap, suppress_overlaps
-from fashion.worn_metadata import (Calibration, garment_metadata, main_garment, men_share, photo_metadata,
+from fashion.nets import trunk
+from fashion.garments.masks import overlap, suppress_overlaps
+from fashion.worn.worn_metadata import (Calibration, garment_metadata, main_garment, men_share, photo_metadata,
                                    worn_gender)
 
 HEADS = {"gender": ["Boys", "Men", "Women"], "articleType": ["Dresses", "Heels", "Watches"],
@@ -140,7 +140,7 @@ def test_a_garments_articletype_stays_within_its_segmenter_groups_family():
 
 
 def test_group_families_are_indices_of_the_vocabulary():
-    from fashion.worn_families import group_families, load
+    from fashion.worn.worn_families import group_families, load
 
     vocabulary = ["Heels", "Dresses", "Watches", "Sports Shoes"]
     families = group_families(vocabulary)
@@ -153,7 +153,7 @@ def test_a_misspelt_calibration_switch_refuses_to_load() -> None:
     """String switches are checked: a typo would otherwise answer by another rule without a word."""
     import pytest
 
-    from fashion.worn_metadata import Calibration
+    from fashion.worn.worn_metadata import Calibration
 
     with pytest.raises(ValueError, match="garment_gender_from must be one of"):
         Calibration(garment_gender_from="crops")

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from fashion.errors import InvalidInput
-from fashion.limits import limits
-from fashion.options import parse_options
-from fashion.zeroshot import ZeroShot, label_tables, prompts, scores
+from fashion.request.limits import limits
+from fashion.request.options import parse_options
+from fashion.stages.zeroshot import ZeroShot, label_tables, prompts, scores
 from handlers.model_handler import ModelHandler
 from tests.unit.test_handlers import EnsembleContext, workflow_node
 from tests.unit.tiny_models import FakeContext, build_artifacts, solid_jpeg

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from fashion.manifest import InputSpec, Manifest
-from fashion.zeroshot import save_tables
+from fashion.stages.zeroshot import save_tables
 
 SEG_SIZE = 64
 EMB_SIZE = 32

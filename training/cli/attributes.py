@@ -21,17 +21,18 @@ def add_parsers(sub) -> None:
     e.add_argument("--split", type=Path, help="split.csv (default: beside the checkpoint)")
     e.set_defaults(handler=_evaluate)
     g = sub.add_parser("gender-articles", help="the catalogue's gender x articleType counts "
-                                               "(fashion/article_prior.py), less the attribute split's val and test")
+                                               "(fashion/worn/article_prior.py), less the attribute split's val and "
+                                               "test")
     g.add_argument("--styles", type=Path, default=Path("../shared/data/fashion_products/styles.csv"))
     g.add_argument("--split", type=Path, default=Path("reports/attributes_split.csv"))
-    g.add_argument("--out", type=Path, default=Path("fashion/gender_articles.json"))
+    g.add_argument("--out", type=Path, default=Path("fashion/worn/gender_articles.json"))
     g.set_defaults(handler=_gender_articles)
 
 
 def _gender_articles(args: argparse.Namespace) -> int:
     import csv
 
-    from fashion.article_prior import table
+    from fashion.worn.article_prior import table
 
     with open(args.split, newline="") as f:
         held_out = {r["id"] for r in csv.DictReader(f) if r["split"] != "train"}
@@ -47,7 +48,7 @@ def _gender_articles(args: argparse.Namespace) -> int:
 
 
 def _add_train(sub) -> None:
-    from fashion.attribute_model import ARCHITECTURE, INPUT_SIZE, PRETRAINED
+    from fashion.nets.attribute_model import ARCHITECTURE, INPUT_SIZE, PRETRAINED
 
     t = training_parser(sub, "train", "train the multi-head attribute classifier and write its report",
                         out=Path("build/train/attributes"), best="attributes.pt", split=True,
@@ -63,7 +64,7 @@ def _add_train(sub) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--limit", type=int, help="use only the first N usable rows (smoke tests)")
     t.add_argument("--pretrained", choices=[*PRETRAINED, "none"], default="package",
-                   help="ImageNet backbone weights: from their registry package (default; fashion/pretrained.py), "
+                   help="ImageNet backbone weights: from their registry package (default; fashion/nets/pretrained.py), "
                         "from the hub (when online), or none (random)")
     t.add_argument("--freeze-backbone", action="store_true", help="train the heads only")
     resume_args(t)
@@ -106,7 +107,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     """Rebuild the test split from the checkpoint's split.csv and recompute the report's figures."""
-    from fashion.attribute_model import build, checkpoint_spec
+    from fashion.nets.attribute_model import build, checkpoint_spec
     from training.catalogue import read_catalogue
     from training.dataset import cache_pixels
     from training.labels import encode

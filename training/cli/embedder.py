@@ -32,7 +32,7 @@ def add_parsers(sub) -> None:
 
 
 def _add_embedder(sub) -> None:
-    from fashion import embedder_model
+    from fashion.nets import embedder_model
 
     m = training_parser(sub, "embedder", "train the open_clip embedder contrastively on (image, caption) pairs",
                         out=Path("build/train/embedder"), best="embedder.pt", split=True,
@@ -43,7 +43,7 @@ def _add_embedder(sub) -> None:
                         "images stay held out); a missing file means a fresh 70/10/20 split by articleType")
     m.add_argument("--architecture", default=None,
                    help="open_clip architecture (default: the one whose image tower is the attribute checkpoint's "
-                        f"trunk, fashion/clip_models/; else {embedder_model.ARCHITECTURE})")
+                        f"trunk, fashion/nets/clip_models/; else {embedder_model.ARCHITECTURE})")
     m.add_argument("--init", choices=["attributes", "scratch", "checkpoint"], default="attributes",
                    help="image trunk from the trained attribute model (locked unless --unlock-image), both "
                         "towers from random weights, or both from --init-checkpoint")
@@ -75,7 +75,7 @@ def _tower_name(visual: torch.nn.Module) -> str:
 def _embedder_report(model, tokenizer, data, spec, summary: dict, cfg_csv, cfg_images, checkpoint: Path,
                      attributes_ckpt: Path, seed: int) -> dict:
     """Test figures of `model` and of random weights of its architecture, and the classifier beside zero-shot."""
-    from fashion import embedder_model
+    from fashion.nets import embedder_model
     from training.embedder_eval import MIN_CATEGORY_ITEMS, classifier_accuracy, evaluate, strip_rows
 
     heads = torch.load(attributes_ckpt, map_location="cpu", weights_only=True)["heads"]
@@ -109,8 +109,8 @@ def _embedder_report(model, tokenizer, data, spec, summary: dict, cfg_csv, cfg_i
 
 def _embedder(args: argparse.Namespace) -> int:
     from training import embedder_report
-    from fashion import embedder_model
-    from fashion.embedder_model import input_spec
+    from fashion.nets import embedder_model
+    from fashion.nets.embedder_model import input_spec
     from training.contrastive import BEST, EmbedderConfig, attributes_checkpoint, train
     from training.fit import save
 
@@ -142,8 +142,8 @@ def _embedder(args: argparse.Namespace) -> int:
 
 def _evaluate_embedder(args: argparse.Namespace) -> int:
     """Recompute a shipped embedder's test figures from its checkpoint and the split, and compare."""
-    from fashion import embedder_model
-    from fashion.embedder_model import input_spec
+    from fashion.nets import embedder_model
+    from fashion.nets.embedder_model import input_spec
     from training.contrastive import EmbedderConfig, attributes_checkpoint, prepare_data
 
     ckpt = torch.load(args.checkpoint, map_location="cpu", weights_only=True)

@@ -17,7 +17,7 @@ def add_parsers(sub) -> None:
 
 
 def _calibrate_prompt(args: argparse.Namespace) -> int:
-    from fashion import garment_prompt
+    from fashion.stages import garment_prompt
     from fashion.manifest import Manifest
     from training.garment_prompt import KINDS, figures, markdown, trials, youden
 

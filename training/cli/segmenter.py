@@ -56,7 +56,7 @@ def _segmenter_data(args: argparse.Namespace) -> int:
     """Convert a dataset to YOLO-seg through groups.yaml and write the data report."""
     from training.segmentation import data_report
     from training.segmentation.dataset import build
-    from fashion.garment_groups import load
+    from fashion.garments.garment_groups import load
 
     grouping = load()
     data, stats, dropped = build(args.source, args.root, args.out, args.split, grouping, args.min_area,
@@ -80,10 +80,10 @@ def _segmenter(args: argparse.Namespace) -> int:
 
 
 def _keep_segmenter_run(args: argparse.Namespace) -> int:
-    """A run in progress as a committable resume file (fashion.segmenter_checkpoint.to_resume) with its figures."""
+    """A run in progress as a committable resume file (fashion.nets.segmenter_checkpoint.to_resume) with its figures."""
     import csv as csv_module
 
-    from fashion import segmenter_checkpoint
+    from fashion.nets import segmenter_checkpoint
     from training.segmentation.train import RUN_DIR
 
     run = RUN_DIR / "run"
@@ -119,7 +119,7 @@ def _evaluate_segmenter(args: argparse.Namespace) -> int:
 def _ship_segmenter(args: argparse.Namespace) -> int:
     import hashlib
 
-    from fashion import segmenter_checkpoint
+    from fashion.nets import segmenter_checkpoint
     from training.segmentation.train import SegmenterConfig, evaluate, markdown, prepare
 
     cfg = SegmenterConfig.read(args.config)

@@ -26,7 +26,7 @@ def add_parsers(sub) -> None:
     wg = sub.add_parser("worn-gender", help="fit the outfit gender model on the worn train photos as served")
     wg.add_argument("--export", type=Path, default=Path("build/export"),
                     help="the export folder whose pipeline answers")
-    wg.add_argument("--out", type=Path, default=Path("fashion/worn_gender.json"))
+    wg.add_argument("--out", type=Path, default=Path("fashion/worn/worn_gender.json"))
     wg.add_argument("--limit", type=int, default=None, help="the first N train photos (smoke runs)")
     wg.set_defaults(handler=_worn_gender)
     r = sub.add_parser("worn-retrieval", help="worn garment -> products P@10 of embedder checkpoints (worn val split)")
@@ -76,7 +76,7 @@ def _worn(args: argparse.Namespace) -> int:
 
 def _before_after(cfg, model, summary: dict, rows, worn, heads: dict) -> dict:
     """Product test and worn val figures of the init model ("before") and the fine-tuned one ("after")."""
-    from fashion.attribute_model import build, checkpoint_spec
+    from fashion.nets.attribute_model import build, checkpoint_spec
     from training.worn_eval import product_figures, worn_figures
     from training.worn_train import predict
 
@@ -127,8 +127,8 @@ def _worn_gender(args: argparse.Namespace) -> int:
 
 def _worn_retrieval(args: argparse.Namespace) -> int:
     """Worn garment -> products P@10 of embedder checkpoints, on the worn val split's labelled garments."""
-    from fashion import embedder_model
-    from fashion.worn_families import load as load_families
+    from fashion.nets import embedder_model
+    from fashion.worn.worn_families import load as load_families
     from training.catalogue import read_catalogue
     from training.dataset import cache_pixels
     from training.embedder_eval import image_embeddings

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from training.segmentation.dataset import Stats
-from fashion.garment_groups import Grouping
+from fashion.garments.garment_groups import Grouping
 from training.segmentation.instances import Dropped
 
 RARE = 20  # a fine class in fewer images than this is "rare"
@@ -87,6 +87,6 @@ def write(report: dict[str, Any], directory: Path, heat_png: str) -> tuple[Path,
         if f["images"] < RARE:
             lines.append(f"| {f['fine_class']} | {f['images']} | {f['pixels']} | {f['group']} |")
     lines += ["", "All fine classes and their group: `segmenter_data.json` (fine_classes); the table itself is "
-              "`fashion/garment_groups.yaml`.", ""]
+              "`fashion/garments/garment_groups.yaml`.", ""]
     md.write_text("\n".join(lines))
     return js, md

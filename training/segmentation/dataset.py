@@ -20,7 +20,7 @@ import numpy as np
 import yaml
 from PIL import Image
 
-from fashion.garment_groups import Grouping
+from fashion.garments.garment_groups import Grouping
 from training.segmentation.instances import DEFAULT_MIN_AREA, Dropped, Instance, from_coco, from_label_map, yolo_line
 
 VAL_FRACTION = 0.1

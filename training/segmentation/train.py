@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from fashion.garment_groups import load
+from fashion.garments.garment_groups import load
 
 RUN_DIR = Path("build/train/segmenter")
 
@@ -77,7 +77,7 @@ def freeze_backbone_until(epochs: int):
 def _model(source: str, cfg: SegmenterConfig):
     from ultralytics import YOLO
 
-    from fashion.segmenter_backbone import register
+    from fashion.nets.segmenter_backbone import register
 
     register()  # configs may name the pretrained trunk layer
     model = YOLO(source)
@@ -88,11 +88,11 @@ def _model(source: str, cfg: SegmenterConfig):
 
 def train(cfg: SegmenterConfig, resume: bool = False, run_dir: Path = RUN_DIR, resume_from: Path | None = None) -> Path:
     """Train (or resume) and return the best checkpoint. `resume_from`: a committed plain resume file
-    (fashion.segmenter_checkpoint.to_resume), used when this checkout has no run of its own yet."""
+    (fashion.nets.segmenter_checkpoint.to_resume), used when this checkout has no run of its own yet."""
     os.environ.setdefault("YOLO_OFFLINE", "true")
     last = run_dir / "run" / "weights" / "last.pt"
     if resume_from is not None and not last.is_file():
-        from fashion import segmenter_checkpoint
+        from fashion.nets import segmenter_checkpoint
 
         data = prepare(cfg, run_dir / "data")
         segmenter_checkpoint.from_resume(resume_from, last, {
@@ -116,7 +116,7 @@ def train(cfg: SegmenterConfig, resume: bool = False, run_dir: Path = RUN_DIR, r
 def _start(model: str, run_dir: Path) -> str:
     """What ultralytics starts from: a model YAML or its checkpoint as given; a shipped plain file
     (weights/segmenter.pt, say) wrapped as an ultralytics checkpoint first (a fine-tune)."""
-    from fashion import segmenter_checkpoint
+    from fashion.nets import segmenter_checkpoint
 
     if not (Path(model).is_file() and segmenter_checkpoint.is_plain(Path(model))):
         return model
@@ -156,7 +156,7 @@ def evaluate(weights: Path, data: Path, imgsz: int) -> dict[str, Any]:
     os.environ.setdefault("YOLO_OFFLINE", "true")
     from ultralytics import YOLO
 
-    from fashion import segmenter_checkpoint
+    from fashion.nets import segmenter_checkpoint
 
     shown = weights
     if segmenter_checkpoint.is_plain(Path(weights)):

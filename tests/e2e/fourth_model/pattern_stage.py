@@ -1,4 +1,4 @@
-"""A toy fourth model, copied to fashion/pattern.py by tests/e2e/test_fourth_model.py: the whole image's pattern
+"""A toy fourth model, copied to fashion/stages/pattern.py by tests/e2e/test_fourth_model.py: the whole image's pattern
 (solid | striped | floral) from a tiny CNN with RANDOM weights, and who wears it: it reads another model's output
 (the attribute model's garment metadata) by its type, as any stage does. It proves the registry, not a pattern
 classifier."""
@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 
 from fashion.manifest import load_artifact
-from fashion.preprocess import normalize
+from fashion.stages.preprocess import normalize
 from fashion.results import Metadata, Output
-from fashion.stage import add_model, chunks, input_pixels, live, planned
+from fashion.stages.stage import add_model, chunks, input_pixels, live, planned
 
 if TYPE_CHECKING:
-    from fashion.options import Options
+    from fashion.request.options import Options
     from fashion.results import Envelope, ImageResult
 
 SCHEMA: dict[str, Any] = {"sections": {"pattern": {
