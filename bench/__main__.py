@@ -37,15 +37,15 @@ def raw_forwards(pipeline: Pipeline, photo: bytes, images: list, runs: int) -> d
     """Each model's forward alone: ms per image at batch 1 and batch 8 (8 photos), and on this photo's real
     inputs (the photo and its garment crops; the embedder only projects the attribute model's trunk features
     when the two share their trunk, fashion.nets.trunk): the limit is their sum."""
-    item = decode({"body": photo}).items[0]
+    image = decode({"body": photo}).items[0].picture.decoded
     seg, emb, attr = pipeline.model("segmenter"), pipeline.model("embedder"), pipeline.model("attributes")
-    seg_in, frames = seg.preprocess([item.pil])
-    garments = seg.postprocess(*seg.predict(seg_in), frames, [item.pil.size])[0]
-    crops = emb.preprocess([item.pil], [garments])[0]  # the attribute model's input spec is the embedder's
+    seg_in, frames = seg.preprocess([image])
+    garments = seg.postprocess(*seg.predict(seg_in), frames, [image.size])[0]
+    crops = emb.preprocess([image], [garments])[0]  # the attribute model's input spec is the embedder's
     shared = emb.projection is not None and attr.features and attr.digest == emb.digest
     inputs = {"segmenter": (seg_in, seg.preprocess(images)[0], seg.module),
-              "embedder": (emb.preprocess([item.pil], [garments])[0], emb.preprocess(images)[0], emb.module),
-              "attributes": (crops if attr.features else attr.preprocess([item.pil]), attr.preprocess(images),
+              "embedder": (emb.preprocess([image], [garments])[0], emb.preprocess(images)[0], emb.module),
+              "attributes": (crops if attr.features else attr.preprocess([image]), attr.preprocess(images),
                              attr.module)}
     out: dict = {"garments": len(garments)}
     with torch.inference_mode():

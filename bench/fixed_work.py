@@ -101,7 +101,7 @@ def measure(models: Path, runs: int, photos: Path = STREET) -> list[dict]:
     out = []
     for path in pick(pipe, photos).values():
         photo = path.read_bytes()
-        raw = raw_forwards(pipe, photo, [decode({"body": photo}).items[0].pil], runs)
+        raw = raw_forwards(pipe, photo, [decode({"body": photo}).items[0].picture.decoded], runs)
         took = steps(pipe, photo, runs)
         forward = {m: round(raw[m]["photo"], 2) for m in NAMES}
         around = {m: round(took[m] - took[f"{m} forward"], 2) for m in RUN_ORDER}

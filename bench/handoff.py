@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         pipe["segmenter"].run([pixel_env])
         for spec, crops in downstream.inputs:  # the pixel route, whatever the rule says (pipeline.hand_off)
             input_pixels(pixel_env.items[0], spec, crops)
-        pixel_env.items[0].image = None
+        pixel_env.items[0].picture.keep_inputs_only()
         passed = pack(pixel_env)
         rows.setdefault(kind, []).append({
             "pixels": pixels, "decode_ns_px": ns, "upload_kb": len(upload) / 1024, "pixels_kb": len(passed) / 1024,

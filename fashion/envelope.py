@@ -18,7 +18,7 @@ import torch
 from fashion.errors import InvalidInput
 from fashion.manifest import InputSpec
 from fashion.request.options import Options
-from fashion.results import Envelope, Garment, ImageResult, Output
+from fashion.results import Envelope, Garment, ImageResult, Output, Picture
 
 MAGIC = b"FSHNENV2"
 
@@ -67,14 +67,15 @@ def pack(env: Envelope) -> bytes:
 
     items = []
     for it in env.items:
-        h: dict[str, Any] = {"size": it.size, "error": it.error, "outputs": _pack_outputs(it.outputs, blob)}
-        if it.image is not None:
-            h["image"] = blob(it.image)
+        picture = it.picture
+        h: dict[str, Any] = {"size": picture.size, "error": it.error, "outputs": _pack_outputs(it.outputs, blob)}
+        if picture.upload is not None:
+            h["image"] = blob(picture.upload)
         if it.garments is not None:
             h["garments"] = [g.to_wire() for g in it.garments]
-        if it.pixels:
+        if picture.inputs:
             h["pixels"] = [{"spec": dataclasses.asdict(spec), "blob": blob(px.contiguous().numpy().tobytes()),
-                            "shape": list(px.shape)} for spec, px in it.pixels.items()]
+                            "shape": list(px.shape)} for spec, px in picture.inputs.items()]
         items.append(h)
     header = json.dumps({"shape": env.shape, "options": env.options.to_dict(), "models": env.models,
                          "error": env.error, "texts": env.texts, "outputs": _pack_outputs(env.outputs, blob),
@@ -96,15 +97,15 @@ def unpack(data: bytes) -> Envelope:
 
     items = []
     for h in header["items"]:
-        it = ImageResult(size=tuple(h["size"]) if h.get("size") else None, error=h.get("error"),
+        it = ImageResult(Picture(size=tuple(h["size"]) if h.get("size") else None), error=h.get("error"),
                          outputs=_unpack_outputs(h.get("outputs", []), blob))
         if "image" in h:
-            it.image = bytes(blob(h["image"]))
+            it.picture.upload = bytes(blob(h["image"]))
         if "garments" in h:
             it.garments = [Garment.from_wire(g) for g in h["garments"]]
         for p in h.get("pixels", ()):
             arr = np.frombuffer(blob(p["blob"]), dtype=np.uint8).reshape(p["shape"]).copy()
-            it.pixels[InputSpec.from_dict(p["spec"])] = torch.from_numpy(arr)
+            it.picture.inputs[InputSpec.from_dict(p["spec"])] = torch.from_numpy(arr)
         items.append(it)
     opts = header["options"]
     opts["include"] = tuple(opts["include"])

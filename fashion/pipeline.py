@@ -22,7 +22,7 @@ from fashion.request.handoff import Downstream, pixels_cheaper
 from fashion.manifest import select_device
 from fashion.request.options import Options
 from fashion.response import encode
-from fashion.results import Envelope, ImageResult
+from fashion.results import Envelope, ImageResult, Picture
 from fashion.stages.stage import Stage, input_pixels, live
 from fashion.threads import quiet_blas
 
@@ -44,7 +44,7 @@ def decode(item: dict[str, Any], policy: FetchPolicy | None = None) -> Envelope:
         except Exception as exc:
             items.append(ImageResult(error=error_dict(exc)))
             continue
-        items.append(ImageResult(image=image, size=pil.size, pil=pil))
+        items.append(ImageResult(Picture(upload=image, size=pil.size, decoded=pil)))
     return Envelope(request.shape, request.options, items, texts=request.texts)
 
 
@@ -52,13 +52,14 @@ def hand_off(envs: list[Envelope], downstream: Downstream) -> None:
     """The workflow's first node, after its stage: for each image where that costs less (fashion.request.handoff), the
     next models' input pixels replace the upload in what is passed on."""
     for _, it in live(envs, lambda e: True):
-        if it.image is None or it.size is None:
+        picture = it.picture
+        if picture.upload is None or picture.size is None:
             continue
         pixel_bytes = downstream.pixel_bytes(len(it.garments or []))
-        if pixels_cheaper(len(it.image), it.size[0] * it.size[1], pixel_bytes):
+        if pixels_cheaper(len(picture.upload), picture.size[0] * picture.size[1], pixel_bytes):
             for spec, crops in downstream.inputs:
                 input_pixels(it, spec, crops)
-            it.image, it.pil, it.rgb = None, None, None
+            picture.keep_inputs_only()
 
 
 @dataclasses.dataclass

@@ -32,7 +32,8 @@ def build_response(result: ImageResult, options: Options, models: list[dict[str,
     parts: dict[str, Any] = {}
     for stage in registry.stage_classes():
         stage.respond(result, options, parts)
-    out: dict[str, Any] = {"image": {"width": result.size[0], "height": result.size[1]}}
+    size = result.picture.size
+    out: dict[str, Any] = {"image": {"width": size[0], "height": size[1]}}
     out.update((name, parts[name]) for name in registry.SECTION_NAMES if name in parts)
     out["models"] = models
     return out

@@ -1,6 +1,7 @@
 """What a request is on its way through the pipeline: one module for the types every stage shares.
 
-An `Envelope` is one request (its options, reply shape and images); an `ImageResult` is one image's state. The
+An `Envelope` is one request (its options, reply shape and images); an `ImageResult` is one image's state, its
+`Picture` the image itself, held once from decode to response. The
 segmenter's `Garment`s are what per-garment results refer to. Everything else a stage computes for later stages
 or for the response is a typed `Output` (a frozen dataclass) kept by its type: a stage declares the outputs it
 reads and writes (fashion.stages.stage.Stage), the registry checks that every read is written by a model it needs
@@ -199,17 +200,35 @@ class HasOutputs:
 
 
 @dataclasses.dataclass
+class Picture:
+    """One image, held once from decode to response: the upload's bytes, its size, and what is made from it once
+    and shared by every model (the decoded image, its RGB array, each model input by input spec;
+    fashion.stages.stage makes them). Only the upload, the size and the model inputs travel between workflow
+    nodes, and where the next models' inputs cost less to send than the upload (fashion.request.handoff), they
+    travel instead of it."""
+    upload: bytes | None = None  # the encoded file as it came
+    size: tuple[int, int] | None = None  # (width, height)
+    inputs: dict[InputSpec, torch.Tensor] = dataclasses.field(default_factory=dict, repr=False)
+    decoded: Image.Image | None = dataclasses.field(default=None, repr=False)  # never sent
+    rgb: np.ndarray | None = dataclasses.field(default=None, repr=False)  # uint8 (H, W, 3), never sent
+
+    @property
+    def usable(self) -> bool:
+        """Something a model can read: the upload, or model inputs passed on instead."""
+        return self.upload is not None or bool(self.inputs)
+
+    def keep_inputs_only(self) -> None:
+        """From here on only the model inputs travel: the upload and what was decoded from it are dropped."""
+        self.upload, self.decoded, self.rgb = None, None, None
+
+
+@dataclasses.dataclass
 class ImageResult(HasOutputs):
     """One image's typed state, filled in stage by stage (what travels between workflow nodes)."""
-    image: bytes | None = None  # the encoded upload (dropped where its input pixels are passed on instead)
-    size: tuple[int, int] | None = None  # (width, height)
+    picture: Picture = dataclasses.field(default_factory=Picture)
     error: dict[str, Any] | None = None
     garments: list[Garment] | None = None  # the segmenter's garments: what the per-garment results refer to
     outputs: dict[type[Output], Output] = dataclasses.field(default_factory=dict)  # what the stages computed
-    pil: Image.Image | None = dataclasses.field(default=None, repr=False)  # decoded pixels, never sent
-    rgb: np.ndarray | None = dataclasses.field(default=None, repr=False)  # the same as uint8 (H, W, 3), never sent
-    # model input pixels per input spec (fashion.stages.preprocess.model_pixels), made once and shared by models
-    pixels: dict[InputSpec, torch.Tensor] = dataclasses.field(default_factory=dict, repr=False)
 
 
 @dataclasses.dataclass

@@ -208,7 +208,7 @@ class SegmenterStage(ModelStage):
             batch, frames = seg.preprocess(images)
             preds, protos = seg.predict(batch)
             for (env, it), p, proto, frame, pixels in zip(chunk, preds, protos, frames, images):
-                it.garments = seg.postprocess(p[None], proto[None], [frame], [it.size],
+                it.garments = seg.postprocess(p[None], proto[None], [frame], [it.picture.size],
                                               env.options.min_score, env.options.max_garments)[0]
                 if env.options.groups == "coarse":
                     try:
@@ -216,7 +216,7 @@ class SegmenterStage(ModelStage):
                     except RequestError as exc:
                         it.error, it.garments = exc.to_dict(), None
                         continue
-                face = self._face(it.garments, pixels, it.size) if env.options.plan.emits("metadata") else None
+                face = self._face(it.garments, pixels, it.picture.size) if env.options.plan.emits("metadata") else None
                 self._colour(it.garments, pixels)
                 if face is not None:
                     it.put(WearerFace(face.result()))

@@ -60,7 +60,7 @@ class ModelStage:
 def live(envs: list[Envelope], runs: Callable[[Envelope], bool]) -> list[tuple[Envelope, ImageResult]]:
     """The images of the requests a stage serves (`runs`), less those already refused."""
     return [(env, it) for env in envs if env.error is None and runs(env)
-            for it in env.items if it.error is None and (it.image is not None or it.pixels)]
+            for it in env.items if it.error is None and it.picture.usable]
 
 
 def planned(name: str) -> Callable[[Envelope], bool]:
@@ -81,29 +81,31 @@ def add_model(envs: list[Envelope], provenance: dict[str, Any]) -> None:
 
 
 def decoded(item: ImageResult) -> Image.Image:
-    if item.pil is None:
-        if item.image is None:
+    """The decoded image, made once."""
+    picture = item.picture
+    if picture.decoded is None:
+        if picture.upload is None:
             raise RuntimeError("an earlier workflow node passed on pixels for other input specs than this model's: "
                                "the workflow's archives come from different exports; rebuild them together "
                                "(`make archives`)")
-        item.pil = decode_image(item.image)
-    return item.pil
+        picture.decoded = decode_image(picture.upload)
+    return picture.decoded
 
 
 def rgb(item: ImageResult) -> np.ndarray:
     """The decoded image as an RGB uint8 array, made once (Pillow keeps RGB as 4 bytes a pixel: each conversion
     of an 8 MP photo costs ~30 ms)."""
-    if item.rgb is None:
-        item.rgb = np.asarray(decoded(item))
-    return item.rgb
+    if item.picture.rgb is None:
+        item.picture.rgb = np.asarray(decoded(item))
+    return item.picture.rgb
 
 
 def input_pixels(item: ImageResult, spec: InputSpec, crops: bool = False) -> torch.Tensor:
     """The image's input pixels for one spec (with its garments' crops when asked), made once per image and spec:
     models share the whole image's when their specs agree."""
-    have = item.pixels.get(spec)
+    have = item.picture.inputs.get(spec)
     wanted = 1 + (len(item.garments or []) if crops else 0)
     if have is None or len(have) < wanted:
         have = model_pixels(decoded(item), spec, item.garments if crops else None, whole=have)
-        item.pixels[spec] = have
+        item.picture.inputs[spec] = have
     return have[:wanted]

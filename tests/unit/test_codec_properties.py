@@ -14,7 +14,7 @@ from fashion.request.codec import ImageURL, parse_request
 from fashion.response import shaped
 from fashion.request.decode import decode_image
 from fashion.envelope import pack, unpack
-from fashion.results import Embeddings, Envelope, ImageResult, Metadata, Tags
+from fashion.results import Embeddings, Envelope, ImageResult, Metadata, Picture, Tags
 from fashion.errors import RequestError
 from fashion.request.options import Options, parse_options
 from fashion.pipeline import decode
@@ -112,13 +112,14 @@ def test_batches_answer_in_order_with_errors_in_place(images, shape):
 def test_envelope_round_trip(items, with_error):
     rng = np.random.default_rng(0)
     env = Envelope("list", Options(labels=("a", "b")), [
-        ImageResult(image=img, size=(n, n), outputs={
+        ImageResult(Picture(img, (n, n)), outputs={
             Embeddings: Embeddings(rng.standard_normal(n).astype(np.float32)), Metadata: Metadata({"k": n}),
             Tags: Tags([{"label": "a", "score": 0.5}], [])}) for img, n in items],
         error={"error": {"code": 400, "message": "x"}} if with_error else None)
     back = unpack(pack(env))
     assert back.options == env.options and back.error == env.error and len(back.items) == len(items)
     for a, b in zip(env.items, back.items):
-        assert a.image == b.image and a.size == b.size and a.get(Metadata) == b.get(Metadata)
+        assert a.picture.upload == b.picture.upload and a.picture.size == b.picture.size
+        assert a.get(Metadata) == b.get(Metadata)
         assert a.get(Tags) == b.get(Tags)
         np.testing.assert_array_equal(a.get(Embeddings).image, b.get(Embeddings).image)

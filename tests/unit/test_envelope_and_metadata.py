@@ -7,7 +7,8 @@ from fashion.envelope import is_envelope, pack, unpack
 from fashion.garments.masks import encode_rle
 from fashion.garments.metadata import derive, singular
 from fashion.request.options import Options
-from fashion.results import Embeddings, Envelope, Garment, GarmentEmbeddings, ImageResult, Metadata, TextEmbeddings
+from fashion.results import (Embeddings, Envelope, Garment, GarmentEmbeddings, ImageResult, Metadata, Picture,
+                             TextEmbeddings)
 
 
 def test_envelope_round_trip():
@@ -16,7 +17,7 @@ def test_envelope_round_trip():
     g = Garment("top", 0, 0.75, (2.0, 1.0, 5.0, 4.0), _mask=mask)
     emb = np.arange(4, dtype=np.float32) / 7
     env = Envelope("list", Options(min_score=0.3, include=("garments", "embedding")),
-                   [ImageResult(image=b"\x00jpeg", size=(5, 6), garments=[g], outputs={
+                   [ImageResult(Picture(b"\x00jpeg", (5, 6)), garments=[g], outputs={
                        Embeddings: Embeddings(emb, emb[None]), GarmentEmbeddings: GarmentEmbeddings(emb[None] * 2),
                        Metadata: Metadata({"gender": {"label": "Men", "score": 0.5}}, [{"source": "classifier"}])}),
                     ImageResult(error={"error": {"code": 415, "message": "no"}})], models=[{"name": "segmenter"}],
@@ -26,7 +27,8 @@ def test_envelope_round_trip():
     back = unpack(data)
     assert back.shape == "list" and back.options == env.options and back.models == env.models
     a, b = back.items
-    assert a.image == b"\x00jpeg" and a.size == (5, 6) and a.get(Metadata) == env.items[0].get(Metadata)
+    assert a.picture.upload == b"\x00jpeg" and a.picture.size == (5, 6)
+    assert a.get(Metadata) == env.items[0].get(Metadata)
     assert set(a.outputs) == {Embeddings, GarmentEmbeddings, Metadata} and not b.outputs
     np.testing.assert_array_equal(a.get(Embeddings).image, emb)
     np.testing.assert_array_equal(a.get(Embeddings).crops, emb[None])

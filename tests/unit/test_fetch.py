@@ -165,5 +165,5 @@ def test_a_refused_url_does_not_fail_its_neighbours(server):
     env = decode({"body": [{"url": f"http://127.0.0.1:{server}/image.png"}, {"url": "http://10.0.0.1/x.jpg"}]},
                   pol)
     good, bad = env.items
-    assert good.error is None and good.size == (128, 96)
+    assert good.error is None and good.picture.size == (128, 96)
     assert bad.error["error"]["code"] == 400

@@ -7,7 +7,7 @@ import pytest
 
 from fashion.stages import garment_prompt
 from fashion.envelope import pack, unpack
-from fashion.results import Envelope, ImageResult, PromptMatch
+from fashion.results import Envelope, ImageResult, Picture, PromptMatch
 from fashion.errors import InvalidInput
 from fashion.request.options import Options, parse_options
 
@@ -34,7 +34,7 @@ def test_rank_blends_crop_and_label_and_applies_the_threshold() -> None:
 
 def test_prompt_travels_between_workflow_nodes() -> None:
     prompt = PromptMatch("shoes", [0.5, 0.1], 0, 0.4)
-    env = Envelope("single", Options(prompt="shoes"), [ImageResult(image=b"x", size=(2, 2),
+    env = Envelope("single", Options(prompt="shoes"), [ImageResult(Picture(b"x", (2, 2)),
                                                                    outputs={PromptMatch: prompt})])
     back = unpack(pack(env))
     assert back.options.prompt == "shoes" and back.items[0].get(PromptMatch) == prompt

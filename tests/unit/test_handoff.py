@@ -60,10 +60,10 @@ def test_workflow_answers_the_same_whichever_is_passed_on(artifacts, monkeypatch
     seg_out = seg.handle(requests, seg_ctx)
     passed = unpack(seg_out[0]).items[0]
     if route == "pixels":
-        assert passed.image is None and len(passed.pixels) == 2  # the two tiny models' specs differ
-        assert sorted(len(p) for p in passed.pixels.values()) == [1 + len(passed.garments)] * 2  # both crop
+        assert passed.picture.upload is None and len(passed.picture.inputs) == 2  # the two tiny models' specs differ
+        assert sorted(len(p) for p in passed.picture.inputs.values()) == [1 + len(passed.garments)] * 2  # both crop
     else:
-        assert passed.image is not None and not passed.pixels
+        assert passed.picture.upload is not None and not passed.picture.inputs
     attr_out = attr.handle([{"body": e} for e in seg_out], attr_ctx)
     flow = [json.loads(r) for r in emb.handle([{"body": e} for e in attr_out], emb_ctx)]
     ensemble, ens_ctx = node(artifacts, "fashion")
@@ -75,6 +75,6 @@ def test_a_node_whose_spec_was_not_passed_on_says_so(artifacts, monkeypatch):
     monkeypatch.setattr(pipeline, "pixels_cheaper", lambda *a, **k: True)
     seg, seg_ctx = node(artifacts, "fashion__segmenter")
     env = unpack(seg.handle([{"body": solid_jpeg((255, 0, 0))}], seg_ctx)[0])
-    env.items[0].pixels.clear()  # as if the archives came from different exports
+    env.items[0].picture.inputs.clear()  # as if the archives came from different exports
     with pytest.raises(RuntimeError, match="make archives"):
         pipeline.input_pixels(env.items[0], A)
