@@ -24,10 +24,10 @@ def spawned_front_door(workdir: Path, env: dict[str, str] | None = None, store: 
     """The front door and its TorchServe with every port spare, bound to loopback; yields once the health route
     answers 200: its URLs (gRPC's host:port under "grpc", None when FASHION_GRPC_PORT=off), the statuses health
     answered before, the process and its console file."""
-    config, urls = ts.spare_config(config, workdir / "config.properties")
-    port = ts.free_port()
-    env = {**os.environ, "TMPDIR": str(workdir), "FASHION_PORT": str(port), "FASHION_HOST": "127.0.0.1",
-           "FASHION_GRPC_PORT": str(ts.free_port()), **(env or {})}
+    config, urls = ts.spare_config(config, workdir / "config.properties", extra_ports=2)
+    port, grpc_port = urls.pop("extra_ports").split(",")  # never one of TorchServe's
+    env = {**os.environ, "TMPDIR": str(workdir), "FASHION_PORT": port, "FASHION_HOST": "127.0.0.1",
+           "FASHION_GRPC_PORT": grpc_port, **(env or {})}
     if "AIP_HTTP_PORT" in env:
         env["AIP_HTTP_PORT"] = str(port)
     front = f"http://127.0.0.1:{port}"

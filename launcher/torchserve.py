@@ -184,22 +184,36 @@ def derive_config(base: Path, out: Path, overrides: dict[str, str]) -> Path:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return spare_ports(1)[0]
+
+
+def spare_ports(n: int) -> list[int]:
+    """`n` different spare loopback ports (all held while they are chosen, so none repeats)."""
+    with contextlib.ExitStack() as held:
+        socks = [held.enter_context(socket.socket()) for _ in range(n)]
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
 
 
 def spare_grpc_ports() -> dict[str, str]:
     """TorchServe always opens its two gRPC ports too: a second server needs its own."""
-    return {"grpc_inference_port": str(free_port()), "grpc_management_port": str(free_port())}
+    inference, management = spare_ports(2)
+    return {"grpc_inference_port": str(inference), "grpc_management_port": str(management)}
 
 
-def spare_config(base: Path, out: Path, overrides: dict[str, str] | None = None) -> tuple[Path, dict[str, str]]:
+def spare_config(base: Path, out: Path, overrides: dict[str, str] | None = None,
+                 extra_ports: int = 0) -> tuple[Path, dict[str, str]]:
     """A copy of `base` with every TorchServe port on a spare loopback port (a second server beside another):
-    (its path, the inference/management/metrics URLs)."""
-    urls = {k: f"http://127.0.0.1:{free_port()}" for k in ("inference", "management", "metrics")}
+    (its path, the inference/management/metrics URLs; with `extra_ports`, that many more spare ports, none of
+    them TorchServe's, under "extra_ports" as a comma-separated list)."""
+    ports = spare_ports(5 + extra_ports)
+    urls = {k: f"http://127.0.0.1:{port}" for k, port in zip(("inference", "management", "metrics"), ports)}
+    grpc = {"grpc_inference_port": str(ports[3]), "grpc_management_port": str(ports[4])}
     config = derive_config(base, out, {"inference_address": urls["inference"], "management_address": urls["management"],
-                                       "metrics_address": urls["metrics"], **spare_grpc_ports(), **(overrides or {})})
+                                       "metrics_address": urls["metrics"], **grpc, **(overrides or {})})
+    if extra_ports:
+        urls["extra_ports"] = ",".join(str(p) for p in ports[5:])
     return config, urls
 
 
