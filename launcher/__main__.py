@@ -28,6 +28,11 @@ def _front_door(settings: FrontDoorSettings) -> str:
     return f"http://{host}:{settings.port}"
 
 
+def _grpc_note(settings: FrontDoorSettings) -> str:
+    port = settings.grpc_port
+    return f", over gRPC on {settings.host}:{port}" if port else " (gRPC off: FASHION_GRPC_PORT=off)"
+
+
 def _catalogue_note(settings: FrontDoorSettings) -> str:
     """What the page's similar products will search (FASHION_INDEX, else AIP_STORAGE_URI, as the server reads)."""
     folder = settings.index_dir or settings.storage_uri
@@ -73,6 +78,7 @@ Serving at {front} (TorchServe behind it on loopback; management {ts.read_config
   curl --data-binary @photo.jpg {front}{registry.ENSEMBLE_PATH}   # the in-process ensemble, same JSON
   curl -T photo.jpg {front}/predictions/segmenter             # or embedder, attributes
   curl -H 'Content-Type: application/json' -d '{{"text": ["red dress"]}}' {front}/predictions/embedder
+KServe v2 (tritonclient, KServe): {front}/v2/models/fashion/infer{_grpc_note(settings)}.
 The web page: {front}/ ({_catalogue_note(settings)}).
 Stop it with `make stop`. Logs: {args.logs}/.""")
     return 0

@@ -66,7 +66,7 @@ def grpc_port(value: str) -> int | None:
     value = value.strip().lower()
     if value in ("", "0", "off", "false", "no"):
         return None
-    port = int(value)
+    port = int(value) if value.isdigit() else -1
     if not 0 < port < 65536:
         raise ValueError(f"FASHION_GRPC_PORT={value!r} is not a port; give 1-65535, or off")
     return port

@@ -175,3 +175,15 @@ def test_fuzzed_calls_and_raw_bytes_get_refusals_never_a_failure():
         assert result.as_numpy("embedding").shape == (1, 2)
         assert not problems, "\n".join(problems[:20])
     call(scenario)
+
+
+@pytest.mark.parametrize("value,port", [("8001", 8001), ("off", None), ("0", None), ("", None), (" OFF ", None)])
+def test_the_grpc_port_setting(value, port):
+    assert FrontDoorSettings.from_env({"FASHION_GRPC_PORT": value}).grpc_port == port
+    assert FrontDoorSettings.from_env({}).grpc_port == 8001
+
+
+@pytest.mark.parametrize("value", ["70000", "-1", "eight"])
+def test_a_bad_grpc_port_is_refused_at_start(value):
+    with pytest.raises(ValueError, match="FASHION_GRPC_PORT.*1-65535, or off"):
+        FrontDoorSettings.from_env({"FASHION_GRPC_PORT": value})
