@@ -43,12 +43,15 @@ class State:
         return self._pinged
 
 
-def error(exc: RequestError, headers: dict[str, str] | None = None) -> Response:
+def error(exc: RequestError, headers: dict[str, str] | None = None, v2: bool = False) -> Response:
+    """A refusal with its status and headers, in the error shape (v2: the Open Inference Protocol's,
+    {"error": "<message>"})."""
     if exc.retry_after is not None:
         headers = {**(headers or {}), "Retry-After": str(exc.retry_after)}
     if exc.code in (408, 413):
         headers = {**(headers or {}), "Connection": "close"}  # the rest of the body is never read
-    return Response(json.dumps(exc.to_dict()), exc.code, headers=headers, media_type="application/json")
+    body = {"error": exc.message} if v2 else exc.to_dict()
+    return Response(json.dumps(body), exc.code, headers=headers, media_type="application/json")
 
 
 def json_response(payload: Any, status: int = 200) -> Response:

@@ -45,7 +45,7 @@ from launcher.thumbnail_route import ThumbnailRoutes
 from launcher.settings import FrontDoorSettings
 from launcher.v2_grpc import grpc_endpoint
 from launcher.v2_protocol import V2_MODELS
-from launcher.v2_route import V2_PREFIX, V2Routes, v2_error
+from launcher.v2_route import V2_PREFIX, V2Routes
 
 __all__ = ["State", "build_app"]
 
@@ -65,7 +65,7 @@ def http_error(settings: FrontDoorSettings) -> Callable[[Request, Exception], Aw
         else:
             refusal = (InvalidInput(str(exc.detail)[:200]) if 400 <= exc.status_code < 500 else
                        NotReady(str(exc.detail)[:200]))
-        return v2_error(refusal) if is_v2(request.url.path) else error(refusal)
+        return error(refusal, v2=is_v2(request.url.path))
 
     return answer
 

@@ -196,12 +196,6 @@ def spare_ports(n: int) -> list[int]:
         return [s.getsockname()[1] for s in socks]
 
 
-def spare_grpc_ports() -> dict[str, str]:
-    """TorchServe always opens its two gRPC ports too: a second server needs its own."""
-    inference, management = spare_ports(2)
-    return {"grpc_inference_port": str(inference), "grpc_management_port": str(management)}
-
-
 def spare_config(base: Path, out: Path, overrides: dict[str, str] | None = None,
                  extra_ports: int = 0) -> tuple[Path, dict[str, str]]:
     """A copy of `base` with every TorchServe port on a spare loopback port (a second server beside another):

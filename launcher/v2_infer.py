@@ -144,10 +144,14 @@ class V2Service:
     async def ready(self) -> bool:
         return await self.door.state.healthy()
 
-    async def infer(self, request: InferRequest, authorization: str | None = None) -> InferAnswer:
-        """Run `request`; a RequestError (with its status) when it is refused."""
+    def refuse_unless_ready(self) -> None:
+        """NotReady (503, retry in 5 s) while the models load."""
         if not self.door.state.ready:
             raise NotReady("the models are loading; retry shortly", retry_after=5)
+
+    async def infer(self, request: InferRequest, authorization: str | None = None) -> InferAnswer:
+        """Run `request`; a RequestError (with its status) when it is refused."""
+        self.refuse_unless_ready()
         upstream = upstream_body(request, self.door.settings.max_request_bytes)
         path, workflow = request.model.path, request.model.path.startswith("/wfpredict/")
 

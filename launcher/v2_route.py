@@ -4,26 +4,16 @@ and time limits as /predictions, before an in-flight slot is taken; refusals kee
 v2's error shape, {"error": "<message>"}."""
 from __future__ import annotations
 
-import json
-
 from starlette.requests import Request
 from starlette.responses import Response
 
 from fashion.errors import InvalidInput, NotReady, RequestError
-from launcher.door import Door, json_response, read_body
+from launcher.door import Door, error, json_response, read_body
 from launcher.v2_infer import V2Service
 from launcher.v2_protocol import (BINARY_HEADER, model_metadata, read_rest_request, server_metadata, v2_model,
                                   write_rest_answer)
 
 V2_PREFIX = "/v2"
-
-
-def v2_error(exc: RequestError) -> Response:
-    """A refusal in v2's error shape, with the same status and headers as the error shape's."""
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else {}
-    if exc.code in (408, 413):
-        headers["Connection"] = "close"  # the rest of the body is never read
-    return Response(json.dumps({"error": exc.message}), exc.code, headers=headers, media_type="application/json")
 
 
 class V2Routes:
@@ -39,24 +29,25 @@ class V2Routes:
     async def v2_ready(self, request: Request) -> Response:
         if await self.service.ready():
             return json_response({"ready": True})
-        return v2_error(NotReady("the models are loading, or the model server stopped answering", retry_after=5))
+        return error(NotReady("the models are loading, or the model server stopped answering", retry_after=5),
+                     v2=True)
 
     async def v2_model(self, request: Request) -> Response:
         try:
             model = v2_model(request.path_params["model"], request.path_params.get("version"))
         except RequestError as exc:
-            return v2_error(exc)
+            return error(exc, v2=True)
         return json_response(model_metadata(model))
 
     async def v2_model_ready(self, request: Request) -> Response:
         try:
             model = v2_model(request.path_params["model"], request.path_params.get("version"))
         except RequestError as exc:
-            return v2_error(exc)
+            return error(exc, v2=True)
         if await self.service.ready():
             return json_response({"name": model.name, "ready": True})
-        return v2_error(NotReady(f"{model.name} is not ready: the models are loading, or the model server stopped "
-                                 "answering", retry_after=5))
+        return error(NotReady(f"{model.name} is not ready: the models are loading, or the model server stopped "
+                                 "answering", retry_after=5), v2=True)
 
     async def v2_infer(self, request: Request) -> Response:
         settings = self.door.settings
@@ -65,14 +56,13 @@ class V2Routes:
             if request.url.query:
                 raise InvalidInput(f"{request.url.path[:120]} reads no query string: options go in the request's "
                                    "'parameters' or its 'options' input")
-            if not self.door.state.ready:
-                raise NotReady("the models are loading; retry shortly", retry_after=5)
+            self.service.refuse_unless_ready()  # before the body is read
             body = await read_body(request, settings.max_request_bytes, self.door.general_limit,
                                    self.door.bounds.body_timeout_s)
-            infer = read_rest_request(body, request.headers.get(BINARY_HEADER.lower()), model)
+            infer = read_rest_request(body, request.headers.get(BINARY_HEADER), model)
             answer = await self.service.infer(infer, request.headers.get("authorization"))
         except RequestError as exc:
-            return v2_error(exc)
+            return error(exc, v2=True)
         content, header_length = write_rest_answer(answer, infer)
         if header_length is None:
             return Response(content, 200, media_type="application/json")

@@ -18,6 +18,8 @@ from urllib.parse import quote
 import httpx
 from hypothesis import strategies as st
 
+from launcher.http_guard import is_v2
+
 OPTION_KEYS = ["embedding_only", "min_score", "max_garments", "mask_format", "include", "labels", "groups", "prompt",
                "options", "parameters", "instances", "images", "b64", "url", "text", "vector", "k", "scope",
                "garment", "box", "__proto__", "constructor"]
@@ -141,7 +143,7 @@ def problem(r: httpx.Response, seconds: float) -> str | None:
     if r.status_code >= 400 and r.request.method != "HEAD":  # a HEAD answer has no body
         try:
             error = r.json()["error"]
-            if r.request.url.path == "/v2" or r.request.url.path.startswith("/v2/"):  # {"error": "<message>"}
+            if is_v2(r.request.url.path):  # {"error": "<message>"}
                 return None if isinstance(error, str) and error else f"not v2's error shape: {r.text[:200]!r}"
             if error["code"] != r.status_code or not error["message"]:
                 return f"error code {error['code']} on HTTP {r.status_code}"

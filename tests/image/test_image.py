@@ -53,7 +53,7 @@ class Container:
 
 
 def start(extra: list[str]) -> Container:
-    port, grpc_port = ts.free_port(), ts.free_port()
+    port, grpc_port = ts.spare_ports(2)
     name = f"fashion-test-{uuid.uuid4().hex[:8]}"
     engine("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:{PORT_INSIDE}", "-p", f"127.0.0.1:{grpc_port}:8001",
            "--read-only", "--tmpfs", "/tmp:rw,size=4g,mode=1777",

@@ -45,7 +45,7 @@ async def fake_torchserve(request: httpx.Request) -> httpx.Response:
 
 
 def vertex_answer(request: httpx.Request) -> dict | None:
-    """The Vertex AI shape's answer to {"instances": [...]} (what the v2 routes send), else None."""
+    """The Vertex AI shape's answer to {"instances": [...]} (what the v2 routes send for several images), else None."""
     try:
         body = json.loads(request.content)
     except ValueError:
