@@ -77,3 +77,16 @@ def test_street_rows_gender_loss_uses_its_own_weights():
                                                                                   ignore_index=IGNORE)
     assert torch.allclose(got, want)
     assert not torch.allclose(got, losses((gender, article), targets, families, plain, 1, 0.0))
+
+
+def test_a_head_the_catalogue_has_no_label_for_is_missing_not_an_error():
+    """The shipped attribute model carries a `scene` head (trained on worn photos) that product rows never label:
+    `training evaluate` encodes it as missing (IGNORE) for every row."""
+    from pathlib import Path
+
+    from training.catalogue import Record
+    from training.labels import encode
+
+    rows = [Record("1", Path("1.jpg"), {"gender": "Men"}, None, None)]
+    targets = encode(rows, {"gender": ["Men", "Women"], "scene": ["product", "worn"]})
+    assert targets.tolist() == [[0, IGNORE]]
