@@ -22,7 +22,7 @@ PRODUCTS ?= ../shared/data/fashion_products
 	image test-image ship-attributes ship-worn train-embedder ship-embedder evaluate-embedder bench-embedder \
 	train-segmenter ship-segmenter evaluate-segmenter calibrate-prompt enrich-catalogue evaluate-catalogue bench-catalogue \
 	train-worn train-embedder-worn evaluate-worn-retrieval train-worn-heads train-worn-gender calibrate-worn \
-	evaluate-worn
+	evaluate-worn evaluate-paraphrases
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-nodeps.txt requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -161,6 +161,14 @@ ship-embedder:
 evaluate-embedder: setup
 	$(PY) -m training evaluate-embedder --checkpoint $(or $(EMBEDDER_CHECKPOINT),weights/embedder.pt) \
 		--csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images
+
+# Text search in words no caption uses (reports/paraphrase_queries.csv): the embedder before the pretrained text tower
+# (weights/embedder.pt at commit 53c8c30, its own text transformer) beside the shipped one -> reports/paraphrase.md
+PARAPHRASE_BEFORE ?= build/embedder-own-text.pt
+evaluate-paraphrases: setup
+	mkdir -p $(dir $(PARAPHRASE_BEFORE)) && test -f $(PARAPHRASE_BEFORE) || git show 53c8c30:weights/embedder.pt > $(PARAPHRASE_BEFORE)
+	$(PY) -m training evaluate-paraphrases $(PARAPHRASE_BEFORE) weights/embedder.pt --csv $(PRODUCTS)/styles.csv \
+		--images $(PRODUCTS)/images --out reports/paraphrase.json
 
 # Our embedder against ViT-B-32 on the same backends and crops (BENCHMARKS.md, "The embedder").
 bench-embedder: setup

@@ -21,10 +21,14 @@ class WeightsSource:
     def random(self) -> bool:
         return self.kind == "random"
 
-    def describe(self) -> dict:
+    def describe(self, pretrained: list[str] | None = None) -> dict:
+        """The manifest's `weights`; `pretrained`: the packaged files a trained model started from (their
+        describe(), fashion.nets.pretrained), kept only for weights trained here."""
         d = {"source": f"{self.kind}:{self.ref}", "random": self.random}
         if self.path is not None and self.path.is_file():
             d["sha256"] = sha256(self.path)
+        if pretrained and self.kind == "local":
+            d["pretrained"] = list(pretrained)
         return d
 
 

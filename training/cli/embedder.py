@@ -58,6 +58,9 @@ def _add_embedder(sub) -> None:
     m.add_argument("--batch-size", type=int, default=256)
     m.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (one-cycle)")
     m.add_argument("--image-lr", type=float, default=1e-4, help="peak learning rate of an unlocked trunk")
+    m.add_argument("--text-layers", type=int, default=2,
+                   help="a pretrained (packaged) text tower: how many of its top layers train (0: only the projection)")
+    m.add_argument("--text-lr", type=float, default=1e-4, help="peak learning rate of those layers")
     m.add_argument("--name-share", type=float, default=0.5, help="share of caption draws that are the product name")
     m.add_argument("--worn", action="store_true",
                    help="also learn the street photos' garment crops against their articleType family's phrases")
@@ -70,6 +73,17 @@ def _add_embedder(sub) -> None:
 def _tower_name(visual: torch.nn.Module) -> str:
     trunk = getattr(visual, "trunk", visual)
     return f"{type(trunk).__name__} ({getattr(trunk, 'pretrained_cfg', {}).get('architecture', '?')})"
+
+
+def _text_tower_name(model: torch.nn.Module, architecture: str) -> str:
+    from fashion.nets import embedder_model
+
+    packaged = embedder_model.packaged_text(architecture)
+    if packaged:  # open_clip's Hugging Face tower
+        c = model.text.config
+        return f"pretrained {packaged} ({c.num_hidden_layers}-layer, {c.hidden_size}-wide {c.model_type})"
+    text = model.transformer
+    return f"{len(text.resblocks)}-layer, {text.width}-wide transformer"
 
 
 def _embedder_report(model, tokenizer, data, spec, summary: dict, cfg_csv, cfg_images, checkpoint: Path,
@@ -86,10 +100,9 @@ def _embedder_report(model, tokenizer, data, spec, summary: dict, cfg_csv, cfg_i
     random_model, _ = embedder_model.create(summary["architecture"])
     random = evaluate(random_model, tokenizer, pixels, records, spec, heads)
     rows = {h: m["_rows"] for h, m in trained["zero_shot"].items()}
-    text = model.transformer
     return {
         "model": {"image_tower": _tower_name(model.visual),
-                  "text_tower": f"{len(text.resblocks)}-layer, {text.width}-wide transformer",
+                  "text_tower": _text_tower_name(model, summary["architecture"]),
                   "input_size": int(spec.size[0]), "embed_dim": embedder_model.embedding_dim(model),
                   "parameters_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 2)},
         "data": {"csv": str(cfg_csv), "images": str(cfg_images), "usable_rows": len(data.records),
@@ -122,7 +135,8 @@ def _embedder(args: argparse.Namespace) -> int:
                          architecture=architecture, init_checkpoint=args.init_checkpoint,
                          attributes_checkpoint=args.attributes_checkpoint, unlock_image=args.unlock_image,
                          epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr,
-                         image_lr=args.image_lr, name_share=args.name_share, seed=args.seed, limit=args.limit,
+                         image_lr=args.image_lr, text_layers=args.text_layers, text_lr=args.text_lr,
+                         name_share=args.name_share, seed=args.seed, limit=args.limit,
                          resume=args.resume, stop_after=args.stop_after, worn=args.worn)
     model, data, summary = train(cfg)
     if not summary.pop("finished"):
