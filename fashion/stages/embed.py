@@ -61,7 +61,16 @@ class Embedder:
         name = manifest.settings.get("zeroshot_artifact")
         if name and (Path(directory) / name).is_file():
             emb.zeroshot = ZeroShot.load(Path(directory) / name, manifest.labels.get("mapping", {}), emb.logit_scale)
+        if emb.text_module is not None:
+            emb.warm_text()
         return emb
+
+    def warm_text(self) -> None:
+        """Build the tokenizer (a packaged Hugging Face one imports transformers and reads its folder: seconds) and
+        run the text tower twice (TorchScript optimises on its first calls) at load, not in a user's first text
+        request: the workflow's quick embedder node must answer within its short timeout."""
+        for _ in range(2):
+            self.embed_texts(["a black leather jacket"])
 
     def preprocess(self, images: list[Image.Image],
                    garments: list[list[Garment]] | None = None) -> tuple[torch.Tensor, list[int]]:
