@@ -20,6 +20,13 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def write_sha256_file(path: Path) -> str:
+    """`path`'s sha256 into `<path>.sha256` beside it (the `sha256sum` line the weights tests read); the digest."""
+    digest = sha256(path)
+    path.with_name(path.name + ".sha256").write_text(f"{digest}  {path.name}\n")
+    return digest
+
+
 @functools.lru_cache(maxsize=1)
 def hub_reachable(host: str = "huggingface.co", timeout: float = 2.0) -> bool:
     """Decide 'offline' once and fast, so no library sits in a 50 s download retry loop."""

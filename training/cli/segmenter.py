@@ -83,7 +83,7 @@ def _keep_segmenter_run(args: argparse.Namespace) -> int:
     """A run in progress as a committable resume file (fashion.nets.segmenter_checkpoint.to_resume) with its figures."""
     import csv as csv_module
 
-    from fashion.nets import segmenter_checkpoint
+    from fashion.nets import provenance, segmenter_checkpoint
     from training.segmentation.train import RUN_DIR
 
     run = RUN_DIR / "run"
@@ -95,7 +95,8 @@ def _keep_segmenter_run(args: argparse.Namespace) -> int:
         "config": str(args.config), "history": history,
         "command": f"python -m training segmenter --config {args.config} --resume-from {args.out}"})
     print(json.dumps(history[-3:], indent=1))
-    print(f"resume file: {args.out} ({args.out.stat().st_size / 2**20:.1f} MB); continue with "
+    digest = provenance.write_sha256_file(args.out)
+    print(f"resume file: {args.out} ({args.out.stat().st_size / 2**20:.1f} MB, sha256 {digest}); continue with "
           f"python -m training segmenter --config {args.config} --resume-from {args.out}")
     return 0
 
@@ -117,9 +118,7 @@ def _evaluate_segmenter(args: argparse.Namespace) -> int:
 
 
 def _ship_segmenter(args: argparse.Namespace) -> int:
-    import hashlib
-
-    from fashion.nets import segmenter_checkpoint
+    from fashion.nets import provenance, segmenter_checkpoint
     from training.segmentation.train import SegmenterConfig, evaluate, markdown, prepare
 
     cfg = SegmenterConfig.read(args.config)
@@ -129,8 +128,7 @@ def _ship_segmenter(args: argparse.Namespace) -> int:
     segmenter_checkpoint.from_ultralytics(args.best, args.out, {
         "validation": summary, "config": str(args.config), "split": cfg.data["split"],
         "command": "make train-segmenter && make ship-segmenter"})
-    digest = hashlib.sha256(args.out.read_bytes()).hexdigest()
-    args.out.with_name(args.out.name + ".sha256").write_text(f"{digest}  {args.out.name}\n")
+    digest = provenance.write_sha256_file(args.out)
     same = segmenter_checkpoint.same_weights(args.out, args.best)  # the figures are the shipped file's
     if not same:
         raise SystemExit(f"{args.out} does not hold {args.best}'s weights")
