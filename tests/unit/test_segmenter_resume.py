@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from fashion.nets import pretrained, segmenter_checkpoint
+from tests.conftest import ROOT
 
 
 def _run_checkpoint(path, epoch: int):
@@ -59,3 +60,17 @@ def test_the_pretrained_trunk_layer_builds_from_its_config():
     assert torch.equal(model.model[0].m.state_dict()["conv_stem.weight"], packaged["conv_stem.weight"])
     with pytest.raises(ValueError, match="weights must be"):
         TimmBackbone("tf_efficientnet_lite0", "imagenet")
+
+
+def test_training_threads_default_to_every_core_not_ultralytics_one():
+    import os
+
+    from training.segmentation.train import SegmenterConfig, use_threads
+
+    before = torch.get_num_threads()
+    try:
+        assert use_threads(1) == 1 and torch.get_num_threads() == 1
+        assert use_threads(None) == (os.cpu_count() or 1) == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+    assert SegmenterConfig.read(ROOT / "configs" / "segmenter-long.yaml").threads is None

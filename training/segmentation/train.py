@@ -34,6 +34,7 @@ class SegmenterConfig:
     augment: dict[str, Any]
     freeze_backbone_epochs: int = 0  # a pretrained first layer (TimmBackbone) trains from this epoch on
     optimiser: dict[str, Any] = dataclasses.field(default_factory=dict)  # ultralytics' optimizer, lr0, lrf, cos_lr...
+    threads: int | None = None  # torch threads while training (None: every core; see use_threads)
 
     @classmethod
     def read(cls, path: Path) -> "SegmenterConfig":
@@ -74,6 +75,17 @@ def freeze_backbone_until(epochs: int):
     return callback
 
 
+def use_threads(threads: int | None) -> int:
+    """Set torch's intra-op threads for training and return them: `threads`, or every core when None. Importing
+    ultralytics sets OMP_NUM_THREADS=1 where it is unset, so its CPU training would otherwise use one core (on 2
+    cores, half the machine stood idle)."""
+    import torch
+
+    n = int(threads or os.cpu_count() or 1)
+    torch.set_num_threads(n)
+    return n
+
+
 def _model(source: str, cfg: SegmenterConfig):
     from ultralytics import YOLO
 
@@ -90,6 +102,7 @@ def train(cfg: SegmenterConfig, resume: bool = False, run_dir: Path = RUN_DIR, r
     """Train (or resume) and return the best checkpoint. `resume_from`: a committed plain resume file
     (fashion.nets.segmenter_checkpoint.to_resume), used when this checkout has no run of its own yet."""
     os.environ.setdefault("YOLO_OFFLINE", "true")
+    print(f"training on {use_threads(cfg.threads)} threads")
     last = run_dir / "run" / "weights" / "last.pt"
     if resume_from is not None and not last.is_file():
         from fashion.nets import segmenter_checkpoint
