@@ -21,7 +21,7 @@ PRODUCTS ?= ../shared/data/fashion_products
 .PHONY: setup archives demo-index serve stop test test-unit bench lint clean scale train-attributes evaluate-attributes colour-report \
 	image test-image ship-attributes ship-worn train-embedder ship-embedder evaluate-embedder bench-embedder \
 	train-segmenter ship-segmenter evaluate-segmenter calibrate-prompt enrich-catalogue evaluate-catalogue bench-catalogue \
-	train-worn train-embedder-worn evaluate-worn-retrieval train-worn-heads train-worn-gender calibrate-worn \
+	train-worn train-embedder-worn evaluate-worn-retrieval train-worn-heads train-product-heads train-worn-gender calibrate-worn \
 	evaluate-worn evaluate-paraphrases
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-nodeps.txt requirements.lock
@@ -102,9 +102,11 @@ ship-worn:
 	cd weights && sha256sum attributes.pt > attributes.pt.sha256 && sha256sum embedder.pt > embedder.pt.sha256 \
 		&& cat attributes.pt.sha256 embedder.pt.sha256
 
-# Ship a trained attribute model: weights/attributes.pt (committed) and its sha256 (checked by the tests).
+# Ship a trained attribute model: weights/attributes.pt (committed) and its sha256 (checked by the tests);
+# ATTRIBUTES_FROM=build/train/product-heads/attributes.pt after make train-product-heads.
+ATTRIBUTES_FROM ?= build/train/attributes/attributes.pt
 ship-attributes:
-	cp build/train/attributes/attributes.pt weights/attributes.pt
+	cp $(ATTRIBUTES_FROM) weights/attributes.pt
 	cd weights && sha256sum attributes.pt > attributes.pt.sha256 && cat attributes.pt.sha256
 
 evaluate-attributes: setup
@@ -140,6 +142,13 @@ train-worn-heads: setup
 	$(PY) -m training worn-heads --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images \
 		--out build/train/worn-heads --report-dir reports $(TRAIN_ARGS)
 
+# The product-only heads (baseColour, season, usage) refitted on the frozen trunk for accuracy, and the subCategory
+# head for articleType 'Other' (training/product_heads.py; minutes once OUT/features.pt is cached); then
+# make ship-attributes ATTRIBUTES_FROM=build/train/product-heads/attributes.pt and make archives.
+train-product-heads: setup
+	$(PY) -m training product-heads --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images \
+		--out build/train/product-heads --report-dir reports $(TRAIN_ARGS)
+
 train-worn-gender: archives
 	$(PY) -m training worn-gender --export build/export --out fashion/worn/worn_gender.json
 
@@ -148,7 +157,7 @@ calibrate-worn: archives
 
 evaluate-worn: archives
 	$(PY) -m bench.worn --export build/export --out reports/worn.json
-	$(PY) -m bench.worn --markdown reports/worn_before.json reports/worn.json --out reports/worn.md
+	$(PY) -m bench.worn --markdown reports/worn_before.json reports/worn.json --targets pretrained --out reports/worn.md
 
 evaluate-worn-retrieval: setup
 	$(PY) -m training worn-retrieval weights/embedder.pt $(wildcard build/train/embedder-worn/embedder.pt) \

@@ -36,6 +36,10 @@ class Record:
     sub: str | None
     name: str | None = None  # productDisplayName, where the CSV has that column (the embedder's captions)
 
+    def label(self, head: str) -> str | None:
+        """A head's label: one of HEADS, or the catalogue's subCategory / masterCategory; None where missing."""
+        return {"subCategory": self.sub, "masterCategory": self.master}.get(head, self.labels.get(head))
+
 
 @dataclasses.dataclass
 class Problems:

@@ -45,7 +45,7 @@ def encode(records: list[Record], heads: dict[str, list[str]]) -> torch.Tensor:
     out = torch.full((len(records), len(heads)), IGNORE, dtype=torch.long)
     for n, r in enumerate(records):
         for k, h in enumerate(heads):
-            label = r.labels.get(h)  # a head the catalogue has no label for (scene): missing
+            label = r.label(h)  # a head the catalogue has no label for (scene): missing
             if label is not None:
                 out[n, k] = index[h].get(label, index[h].get(OTHER, IGNORE))
     return out

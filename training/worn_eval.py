@@ -58,11 +58,11 @@ def worn_figures(logits: list[torch.Tensor], heads: dict[str, list[str]], kinds:
 
 
 def product_figures(logits: list[torch.Tensor], heads: dict[str, list[str]], targets: torch.Tensor) -> dict[str, Any]:
-    """Accuracy per head on product rows (targets in the product heads' order), and scene when the model has it."""
+    """Accuracy per head on product rows (targets in the heads' order), and scene when the model has it."""
     names = list(heads)
     out: dict[str, Any] = {}
-    for k, head in enumerate(h for h in names if h != "scene"):
-        t = targets[:, k]
+    for head in (h for h in names if h != "scene"):
+        t = targets[:, names.index(head)]
         keep = t != IGNORE
         out[head] = round(float((logits[names.index(head)].argmax(1)[keep] == t[keep]).float().mean()), 4)
     if "scene" in heads:

@@ -83,8 +83,8 @@ def load_rows(cfg: WornSource, heads: dict[str, list[str]], spec: InputSpec) -> 
         records = records[:cfg.limit]
     records, pixels = cache_pixels(records, spec, problems,
                                    workers=max(1, os.cpu_count() or 1))
-    product_targets = encode(records, {h: v for h, v in heads.items() if h != "scene"})
-    product_targets = torch.cat([product_targets, torch.zeros(len(records), 1, dtype=torch.long)], 1)
+    product_targets = encode(records, heads)  # in the heads' order (scene: no catalogue label)
+    product_targets[:, list(heads).index("scene")] = SCENES.index("product")
     worn = build_worn(spec, load_families(), heads["articleType"], heads["gender"], limit=cfg.limit)
     worn_targets = torch.full((len(worn.kinds), len(heads)), IGNORE, dtype=torch.long)
     gender, scene = list(heads).index("gender"), list(heads).index("scene")

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from fashion.worn import article_prior
-from fashion.garments.metadata import derive
+from fashion.garments.metadata import SUB_CATEGORY, derive
 
 CALIBRATION_FILE = Path(__file__).with_name("worn_calibration.json")
 SCENE = "scene"  # the head that tells a product shot from a worn photo
@@ -208,6 +208,8 @@ def photo_metadata(probs: dict[str, np.ndarray], heads: dict[str, list[str]], ma
         worn = {h: unknown(0.0, f"a photo of a person: {why}") for h in GARMENT_FIELDS if h != "gender"}
     else:
         worn = {h: garments[main][h] for h in GARMENT_FIELDS if h != "gender" and h in garments[main]}
+        if SUB_CATEGORY in fields:  # the main garment's (derive reads it where its articleType is 'Other')
+            worn[SUB_CATEGORY] = {"label": garments[main].get(SUB_CATEGORY)}
         article = worn.get("articleType")
         if article is not None and article["score"] < cal.photo_article_score:
             worn["articleType"] = unknown(article["score"], f"uncertain: the main garment's articleType "

@@ -47,3 +47,19 @@ def test_derived_fields():
     assert out["productDisplayName"] == "Men Navy Blue Shirt"
     assert [singular(x) for x in ("Dresses", "Jeans", "Watches", "Scarves", "Kurta")] == \
         ["Dress", "Jeans", "Watch", "Scarf", "Kurta"]
+
+
+def test_the_subcategory_head_names_the_category_only_where_the_articletype_is_other():
+    mapping = {"Shirts": {"masterCategory": "Apparel", "subCategory": "Topwear"},
+               "Fragrance": {"masterCategory": "Personal Care", "subCategory": "Fragrance"}}
+    said = {"gender": {"label": "Unisex", "score": 0.9}, "baseColour": {"label": "Black", "score": 0.8},
+            "subCategory": {"label": "Fragrance", "score": 0.6}}
+    other = derive({**said, "articleType": {"label": "Other", "score": 0.7}}, mapping)
+    assert (other["masterCategory"], other["subCategory"]) == ("Personal Care", "Fragrance")
+    assert other["productDisplayName"] == "Unisex Black Fragrance"
+    known = derive({**said, "articleType": {"label": "Shirts", "score": 0.7}}, mapping)  # the articleType decides
+    assert (known["masterCategory"], known["subCategory"]) == ("Apparel", "Topwear")
+    unsure = derive({**said, "subCategory": {"label": "Other", "score": 0.5},
+                     "articleType": {"label": "Other", "score": 0.7}}, mapping)
+    assert unsure["masterCategory"] is None and unsure["subCategory"] is None
+    assert unsure["productDisplayName"] == "Unisex Black"

@@ -20,6 +20,15 @@ def add_parsers(sub) -> None:
     e.add_argument("--checkpoint", type=Path, default=Path("build/train/attributes/attributes.pt"))
     e.add_argument("--split", type=Path, help="split.csv (default: beside the checkpoint)")
     e.set_defaults(handler=_evaluate)
+    h = sub.add_parser("product-heads", help="refit baseColour, season and usage on the frozen trunk for accuracy; "
+                                             "add a subCategory head for articleType 'Other'")
+    data_args(h)
+    h.add_argument("--init", type=Path, default=Path("weights/attributes.pt"))
+    h.add_argument("--split", type=Path, default=Path("reports/attributes_split.csv"))
+    h.add_argument("--out", type=Path, default=Path("build/train/product-heads"))
+    h.add_argument("--report-dir", type=Path, default=Path("reports"))
+    h.add_argument("--limit", type=int, default=None, help="the first N products (smoke runs)")
+    h.set_defaults(handler=_product_heads)
     g = sub.add_parser("gender-articles", help="the catalogue's gender x articleType counts "
                                                "(fashion/worn/article_prior.py), less the attribute split's val and "
                                                "test")
@@ -27,6 +36,28 @@ def add_parsers(sub) -> None:
     g.add_argument("--split", type=Path, default=Path("reports/attributes_split.csv"))
     g.add_argument("--out", type=Path, default=Path("fashion/worn/gender_articles.json"))
     g.set_defaults(handler=_gender_articles)
+
+
+def _product_heads(args: argparse.Namespace) -> int:
+    """Refit the product-only heads, add the subCategory head; test figures before and after; the checkpoint."""
+    from training.fit import save
+    from training.product_heads import ProductHeadsConfig, refit, test_figures
+
+    cfg = ProductHeadsConfig(csv=args.csv, images=args.images, init=args.init, split=args.split, out=args.out,
+                             limit=args.limit)
+    before = torch.load(cfg.init, map_location="cpu", weights_only=True)
+    ckpt, chosen = refit(cfg)
+    report = {"init": str(cfg.init), "chosen": chosen, "checkpoint": str(cfg.out / "attributes.pt"),
+              "test": {"before": test_figures(before, cfg), "after": test_figures(ckpt, cfg)}}
+    save(ckpt, cfg.out / "attributes.pt")
+    out = args.report_dir / "product_heads.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    summary = {when: {h: f.get("accuracy", f) if isinstance(f, dict) else f for h, f in figs.items()}
+               for when, figs in report["test"].items()}
+    print(json.dumps({"chosen": chosen, "test_accuracy": summary}, indent=1))
+    print(f"checkpoint: {cfg.out / 'attributes.pt'}; report: {out}")
+    return 0
 
 
 def _gender_articles(args: argparse.Namespace) -> int:
