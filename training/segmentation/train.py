@@ -75,15 +75,19 @@ def freeze_backbone_until(epochs: int):
     return callback
 
 
-def use_threads(threads: int | None) -> int:
-    """Set torch's intra-op threads for training and return them: `threads`, or every core when None. Importing
-    ultralytics sets OMP_NUM_THREADS=1 where it is unset, so its CPU training would otherwise use one core (on 2
-    cores, half the machine stood idle)."""
+def use_threads(threads: int | None):
+    """(the torch threads training runs on: `threads`, or every core when None; an ultralytics
+    `on_train_epoch_start` callback that sets them). ultralytics' select_device sets min(8, cores - 1) for CPU
+    training (one thread on 2 cores: half the machine stood idle, 2026-12-06), so the callback sets them again
+    after it, at every epoch's start."""
     import torch
 
     n = int(threads or os.cpu_count() or 1)
-    torch.set_num_threads(n)
-    return n
+
+    def callback(trainer) -> None:
+        torch.set_num_threads(n)
+
+    return n, callback
 
 
 def _model(source: str, cfg: SegmenterConfig):
@@ -93,6 +97,9 @@ def _model(source: str, cfg: SegmenterConfig):
 
     register()  # configs may name the pretrained trunk layer
     model = YOLO(source)
+    threads, set_threads = use_threads(cfg.threads)
+    model.add_callback("on_train_epoch_start", set_threads)
+    print(f"training on {threads} threads")
     if cfg.freeze_backbone_epochs:
         model.add_callback("on_train_epoch_start", freeze_backbone_until(cfg.freeze_backbone_epochs))
     return model
@@ -102,7 +109,6 @@ def train(cfg: SegmenterConfig, resume: bool = False, run_dir: Path = RUN_DIR, r
     """Train (or resume) and return the best checkpoint. `resume_from`: a committed plain resume file
     (fashion.nets.segmenter_checkpoint.to_resume), used when this checkout has no run of its own yet."""
     os.environ.setdefault("YOLO_OFFLINE", "true")
-    print(f"training on {use_threads(cfg.threads)} threads")
     last = run_dir / "run" / "weights" / "last.pt"
     if resume_from is not None and not last.is_file():
         from fashion.nets import segmenter_checkpoint
