@@ -7,15 +7,19 @@ SUB_CATEGORY = "subCategory"  # the head that names the category where the artic
 OTHER = "Other"  # the articleType of the types rarer than the vocabulary keeps
 _SINGULAR_EXCEPTIONS = {"Jeans", "Shorts", "Trousers", "Track Pants", "Leggings", "Capris", "Briefs", "Boxers",
                         "Jeggings", "Tights", "Stockings", "Sunglasses", "Flip Flops", "Sandals", "Shoes",
-                        "Heels", "Flats", "Lounge Pants", "Lounge Shorts", "Trunk", "Innerwear Vests"}
+                        "Eyes", "Lips", "Nails", "Heels", "Flats", "Lounge Pants", "Lounge Shorts", "Trunk",
+                        "Innerwear Vests"}
 _IRREGULAR = {"Scarves": "Scarf", "Innerwear Vests": "Innerwear Vest"}
 
 
 def singular(article_type: str) -> str:
-    """'Shirts' -> 'Shirt', 'Dresses' -> 'Dress'; pair nouns ('Jeans', 'Sandals') stay plural."""
+    """'Shirts' -> 'Shirt', 'Dresses' -> 'Dress', 'Accessories' -> 'Accessory'; pair nouns ('Jeans', 'Sandals')
+    and singular words ending in s ('Dress', 'Lips' as a subCategory) stay as they are."""
     if article_type in _IRREGULAR:
         return _IRREGULAR[article_type]
-    if article_type in _SINGULAR_EXCEPTIONS or not article_type.endswith("s"):
+    if article_type.endswith("Accessories"):  # 'Shoe Accessories' -> 'Shoe Accessory'
+        return article_type.removesuffix("ies") + "y"
+    if article_type in _SINGULAR_EXCEPTIONS or not article_type.endswith("s") or article_type.endswith("ss"):
         return article_type
     if article_type.endswith("sses") or article_type.endswith("ches") or article_type.endswith("shes"):
         return article_type[:-2]

@@ -27,4 +27,4 @@ def test_product_heads_refit_on_the_frozen_trunk_and_add_a_subcategory_head(cata
         assert sub == "Other" or after["mapping"][sub]["masterCategory"]
     report = json.loads((tmp_path / "product_heads.json").read_text())
     assert set(report["chosen"]) == {"baseColour", "season", "usage", "subCategory"}
-    assert {"served_masterCategory", "usage"} <= set(report["test"]["after"])
+    assert {"derived_masterCategory", "usage"} <= set(report["test"]["after"])

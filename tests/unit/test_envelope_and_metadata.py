@@ -45,8 +45,10 @@ def test_derived_fields():
     out = derive(fields, {"Shirts": {"masterCategory": "Apparel", "subCategory": "Topwear"}})
     assert out["masterCategory"] == "Apparel" and out["subCategory"] == "Topwear"
     assert out["productDisplayName"] == "Men Navy Blue Shirt"
-    assert [singular(x) for x in ("Dresses", "Jeans", "Watches", "Scarves", "Kurta")] == \
-        ["Dress", "Jeans", "Watch", "Scarf", "Kurta"]
+    assert [singular(x) for x in ("Dresses", "Jeans", "Watches", "Scarves", "Kurta", "Ties", "Dress", "Lip Gloss",
+                                  "Accessories", "Shoe Accessories", "Lips")] == \
+        ["Dress", "Jeans", "Watch", "Scarf", "Kurta", "Tie", "Dress", "Lip Gloss", "Accessory", "Shoe Accessory",
+         "Lips"]
 
 
 def test_the_subcategory_head_names_the_category_only_where_the_articletype_is_other():

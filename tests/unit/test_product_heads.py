@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from training.product_heads import choose, logistic_head, vocabulary
+from training.product_heads import choose, logistic_head, vocabulary, without_head
 
 
 def _features(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -39,3 +39,18 @@ def test_the_best_val_accuracy_is_kept_and_a_better_head_beats_the_initial_one()
 def test_rare_subcategories_merge_into_other():
     assert vocabulary(["Topwear"] * 3 + ["Bags"] * 2 + ["Cufflinks", None], 2) == ["Bags", "Topwear", "Other"]
     assert vocabulary(["Topwear"] * 3, 2) == ["Topwear"]
+
+
+def test_two_classes_give_a_head_that_tells_them_apart():
+    x, y, _ = _features()
+    keep = y < 2
+    head = logistic_head(x[keep], y[keep], classes=3, c=1.0)
+    said = head(torch.from_numpy(x[keep])).argmax(1).numpy()
+    assert (said == y[keep]).mean() > 0.9 and set(said) == {0, 1}
+
+
+def test_a_head_leaves_a_state_dict_and_the_later_heads_move_up():
+    state = {"backbone.w": 0, "heads.0.weight": 1, "heads.1.weight": 2, "heads.2.weight": 3}
+    assert without_head(state, ["gender", "subCategory", "scene"], "subCategory") == \
+        {"backbone.w": 0, "heads.0.weight": 1, "heads.1.weight": 3}
+    assert without_head(state, ["gender", "usage", "scene"], "subCategory") == state
