@@ -19,13 +19,13 @@ def vocabularies(records: Iterable[Record], min_count: int) -> dict[str, list[st
         for h in HEADS:
             if r.labels[h] is not None:
                 counts[h][r.labels[h]] += 1
-    heads = {}
-    for h in HEADS:
-        kept = sorted(c for c, n in counts[h].items() if n >= min_count and c != OTHER)
-        if any(n < min_count for n in counts[h].values()) or OTHER in counts[h]:
-            kept.append(OTHER)
-        heads[h] = kept
-    return heads
+    return {h: vocabulary(counts[h], min_count) for h in HEADS}
+
+
+def vocabulary(counts: collections.Counter, min_count: int) -> list[str]:
+    """One head's classes: those with at least `min_count` rows, sorted, then 'Other' if anything was merged."""
+    kept = sorted(c for c, n in counts.items() if n >= min_count and c != OTHER)
+    return kept + [OTHER] if any(n < min_count for n in counts.values()) or OTHER in counts else kept
 
 
 def category_mapping(records: Iterable[Record], article_types: list[str]) -> dict[str, dict[str, str]]:

@@ -30,7 +30,7 @@ from fashion.nets.attribute_model import build, checkpoint_spec
 from fashion.nets.provenance import sha256
 from training.catalogue import Record, read_catalogue
 from training.dataset import cache_pixels
-from training.labels import OTHER, encode
+from training.labels import encode, vocabulary
 from training.metrics import head_metrics, majority
 from training.split import read_split
 from training.worn_heads import trunk_features
@@ -78,14 +78,6 @@ def features(cfg: ProductHeadsConfig, init: dict[str, Any], model: torch.nn.Modu
         cfg.out.mkdir(parents=True, exist_ok=True)
         torch.save({"init_sha256": trunk, "wanted": wanted, "ids": [r.id for r in records], "features": x}, cache)
     return Features(records, x.float().numpy(), np.array([split[r.id] for r in records]))
-
-
-def vocabulary(labels: list[str | None], min_count: int) -> list[str]:
-    """Classes with at least `min_count` rows, sorted, then 'Other' when anything rarer was merged
-    (training.labels.vocabularies' rule, for one column)."""
-    counts = collections.Counter(v for v in labels if v is not None)
-    kept = sorted(c for c, n in counts.items() if n >= min_count and c != OTHER)
-    return kept + [OTHER] if any(n < min_count for n in counts.values()) or OTHER in counts else kept
 
 
 def sub_categories(records: list[Record]) -> dict[str, str]:
@@ -155,7 +147,8 @@ def refit(cfg: ProductHeadsConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     model = build(init["architecture"], heads)
     model.load_state_dict(without_head(init["state_dict"], list(init["heads"]), SUB_CATEGORY))  # refitted anew
     data = features(cfg, init, model)
-    heads[SUB_CATEGORY] = vocabulary([r.sub for r in data.records], int(init.get("min_count", 20)))
+    heads[SUB_CATEGORY] = vocabulary(collections.Counter(r.sub for r in data.records if r.sub),
+                                     int(init.get("min_count", 20)))
     targets = encode(data.records, heads).numpy()
     model.heads.append(torch.nn.Linear(model.backbone.num_features, len(heads[SUB_CATEGORY])))
     model.head_names = list(heads)

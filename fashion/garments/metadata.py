@@ -45,7 +45,8 @@ def derive(fields: dict[str, Any], mapping: dict[str, dict[str, str]]) -> dict[s
     subCategory and `mapping` its masterCategory (its labels are keys there too); 'Other' there is null."""
     article = (fields.get("articleType") or {}).get("label")
     derived = mapping.get(article, {}) if article else {}
-    sub = (fields.get(SUB_CATEGORY) or {}).get("label") if isinstance(fields.get(SUB_CATEGORY), dict) else None
+    head = fields.get(SUB_CATEGORY)  # the head's {label, score}; a plain string once derived
+    sub = head.get("label") if isinstance(head, dict) else None
     if article == OTHER and sub not in (None, OTHER):
         derived = {"masterCategory": mapping.get(sub, {}).get("masterCategory"), "subCategory": sub}
     return {**fields, "masterCategory": derived.get("masterCategory"), "subCategory": derived.get("subCategory"),
