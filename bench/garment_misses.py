@@ -6,6 +6,8 @@ one served group of fashion/garments/garment_groups.yaml, so two shoes are two g
 MIN_SHARE of the photo. It is missed when no garment the pipeline serves
 at its default settings (any label) overlaps it at mask IoU >= MATCH_IOU. Also: how many served garments match
 no labelled garment. Prints JSON; --out writes it. Compare two exports: run it on each (--models).
+--min-score asks for another garment score threshold than the export's default (the request option), to see the
+trade between missed garments and served garments that match nothing.
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum() / max((a | b).sum(), 1))
 
 
-def measure(models: Path, split: Path, part: str = "val") -> dict:
+def measure(models: Path, split: Path, part: str = "val", min_score: float | None = None) -> dict:
     import torch
 
     from fashion.pipeline import Pipeline
@@ -54,7 +56,10 @@ def measure(models: Path, split: Path, part: str = "val") -> dict:
     total, missed, served, unmatched = Counter(), Counter(), 0, 0
     for stem in stems:
         photo = (STREET / "photos" / f"{stem}.jpg").read_bytes()
-        body = json.dumps({"b64": base64.b64encode(photo).decode(), "include": ["garments"]}).encode()
+        request = {"b64": base64.b64encode(photo).decode(), "include": ["garments"]}
+        if min_score is not None:
+            request["min_score"] = min_score
+        body = json.dumps(request).encode()
         response, status = pipe([{"body": body}])[0]
         if status != 200:
             raise RuntimeError(f"{stem}: {status} {response}")
@@ -68,7 +73,8 @@ def measure(models: Path, split: Path, part: str = "val") -> dict:
     return {"photos": len(stems), "part": part, "labelled": sum(total.values()), "missed": sum(missed.values()),
             "missed_share": round(sum(missed.values()) / max(sum(total.values()), 1), 4),
             "by_group": {g: {"labelled": total[g], "missed": missed[g]} for g in sorted(total)},
-            "served": served, "served_matching_nothing": unmatched, "min_share": MIN_SHARE, "match_iou": MATCH_IOU}
+            "served": served, "served_matching_nothing": unmatched, "min_share": MIN_SHARE, "match_iou": MATCH_IOU,
+            "min_score": "the export's default" if min_score is None else min_score}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,9 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", type=Path, default=ROOT / "build" / "export")
     p.add_argument("--split", type=Path, default=ROOT / "reports" / "segmenter_split.csv")
     p.add_argument("--part", default="val", choices=("val", "train"))
+    p.add_argument("--min-score", type=float, help="the garment score threshold asked for (default: the export's)")
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
-    figures = {"models": str(args.models), **measure(args.models, args.split, args.part)}
+    figures = {"models": str(args.models), **measure(args.models, args.split, args.part, args.min_score)}
     text = json.dumps(figures, indent=1)
     print(text)
     if args.out:

@@ -322,7 +322,9 @@ def calibrate(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
     certain = [r for r in rows if not r["uncertain"]]
     photo = {r["stem"]: _men_share(r["photo_gender"], r["photo_gender_score"]) for r in rows}
-    crops = {r["stem"]: [_men_share(g["gender"], g["gender_score"]) for g in r["garments"]] for r in rows}
+    # a garment whose gender the answers-agree rule nulled (a skirt on a wearer read as a man) has no share here
+    crops = {r["stem"]: [s for g in r["garments"] if (s := _men_share(g["gender"], g["gender_score"])) is not None]
+             for r in rows}
     shares = {"photo": photo,
               "mean": {r["stem"]: float(np.mean([photo[r["stem"]], *crops[r["stem"]]])) for r in rows}}
     outfit = worn_gender.load()
@@ -334,7 +336,8 @@ def calibrate(rows: list[dict[str, Any]]) -> dict[str, Any]:
                                         face) for r in rows}
     photo_fits = {k: _best_threshold([v[r["stem"]] for r in certain], [r["gender"] for r in certain])
                   for k, v in shares.items()}
-    worn = [(r, g) for r in certain for g in r["garments"] if g["family"]]
+    worn = [(r, g) for r in certain for g in r["garments"]
+            if g["family"] and _men_share(g["gender"], g["gender_score"]) is not None]
     garment_fits = {k: _garment_fits(worn, shares[k] if k.startswith("outfit") else photo) for k in shares}
     # the photo's source and the garments' together: both floors met first, then the mean of the two accuracies
     photo_from, garment_from = max(((k, g) for k in shares for g in garment_fits[k]), key=lambda kg: _joint_key(

@@ -111,3 +111,26 @@ def test_fixed_work_times_a_callable_in_place_and_puts_it_back():
     out = table(rows)
     assert "| 6.jpg | 6 | 1.0 | 8.0 | 5.0 | 26.0 | 10.0 | 16.0 (1.60) |" in out
     assert "fixed work per added garment: 1.00 ms" in out
+
+
+def _worn_row(stem: str, gender: str, share: float, garments: list[tuple[str | None, float]]) -> dict:
+    """A calib row as bench.worn.worn_rows makes it: the photo's P(Men) as its answer, and garments (gender, score)."""
+    return {"stem": stem, "gender": gender, "uncertain": False, "face": None, "families": ["Tshirts"],
+            "photo_gender": "Men" if share >= 0.5 else "Women", "photo_gender_score": max(share, 1 - share),
+            "photo_article": "Tshirts", "photo_article_score": 0.9, "scene": "worn",
+            "garments": [{"label": "top", "score": 0.9, "area": 0.2, "truth": 0, "family": ["Tshirts"],
+                          "article": "Tshirts", "article_score": 0.9, "gender": g, "gender_score": s,
+                          "embedding": None} for g, s in garments]}
+
+
+def test_calibration_leaves_out_a_garment_whose_gender_the_agreement_rule_nulled(monkeypatch):
+    from bench import worn
+
+    monkeypatch.setattr("fashion.worn.worn_gender.load", lambda *a, **k: None)  # no outfit model: photo and mean
+    rows = [_worn_row(f"m{i}", "Men", 0.9, [("Men", 0.8)]) for i in range(4)]
+    rows += [_worn_row(f"w{i}", "Women", 0.2, [("Women", 0.7)]) for i in range(12)]
+    rows.append(_worn_row("x", "Men", 0.85, [(None, 0.8)]))  # a skirt on a wearer read as a man: gender null
+    result = worn.calibrate(rows)
+    fits = result["on_calib"][f"garment_gender (photo from {result['photo_gender_from']})"]
+    assert result["garment_men_share"] > result["garment_women_share"]
+    assert fits["crop"]["recall_Men"] == 1.0 and fits["crop"]["recall_Women"] == 1.0  # 16 garments, the null left out
