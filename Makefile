@@ -17,6 +17,14 @@ export ATTRIBUTES_CHECKPOINT
 EMBEDDER_CHECKPOINT ?= $(wildcard build/train/embedder/embedder.pt)
 export EMBEDDER_CHECKPOINT
 PRODUCTS ?= ../shared/data/fashion_products
+# Training on the CPU runs under jemalloc with its freed memory kept (no decay) where the system has it (Debian:
+# apt-get install libjemalloc2): glibc's malloc hands each step's large tensors back to the kernel and faults them
+# in again (a Lite0 step at 224 px, batch 64, on 2 cores: 14 s under glibc, most of it in the kernel; 6.6 s under
+# jemalloc so tuned; BENCHMARKS.md "Training under jemalloc"). Only the torch-only training commands: OpenVINO's
+# own allocator does not mix with a preloaded one. TRAIN_ALLOCATOR= turns it off.
+comma := ,
+TRAIN_ALLOCATOR ?= $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 /usr/lib/aarch64-linux-gnu/libjemalloc.so.2 /usr/lib64/libjemalloc.so.2))
+TRAIN_PY := $(if $(TRAIN_ALLOCATOR),LD_PRELOAD=$(TRAIN_ALLOCATOR) MALLOC_CONF=dirty_decay_ms:-1$(comma)muzzy_decay_ms:-1 )$(PY)
 
 .PHONY: setup archives demo-index serve stop test test-unit bench lint clean scale train-attributes evaluate-attributes colour-report \
 	image test-image ship-attributes ship-worn train-embedder ship-embedder evaluate-embedder bench-embedder \
@@ -91,7 +99,7 @@ bench: setup
 # --freeze-backbone (ATTRIBUTES_ARGS=) the whole model trains on products alone (about 6 min an epoch).
 ATTRIBUTES_ARGS ?= --freeze-backbone --epochs 4 --lr 5e-3
 train-attributes: setup
-	$(PY) -m training train --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images \
+	$(TRAIN_PY) -m training train --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images \
 		--out build/train/attributes --report-dir build/train/attributes $(ATTRIBUTES_ARGS) $(TRAIN_ARGS)
 
 # Ship the worn chain's models (what weights/ holds): the refitted heads' attribute model and the embedder on its
@@ -118,7 +126,7 @@ evaluate-attributes: setup
 # attribute model, locked; text tower + projection trained (about 15 min on 2 CPU cores); report in reports/.
 # TRAIN_ARGS="--init scratch" trains both towers from random weights; "--resume" continues a run.
 train-embedder: setup
-	$(PY) -m training embedder --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images \
+	$(TRAIN_PY) -m training embedder --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images \
 		--out build/train/embedder --report-dir reports $(TRAIN_ARGS)
 
 # Photos of people (issue 22): the attribute model (make train-attributes' probe, else the shipped one) fine-tuned
@@ -130,23 +138,23 @@ train-embedder: setup
 # (make train-worn-gender, a minute); the served thresholds chosen on the calib photos (make calibrate-worn) and
 # the served figures, before and after, on the val photos (make evaluate-worn).
 train-worn: setup
-	$(PY) -m training worn --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images --out build/train/worn \
+	$(TRAIN_PY) -m training worn --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images --out build/train/worn \
 		--init $(or $(ATTRIBUTES_CHECKPOINT),weights/attributes.pt) --lr 1e-3 --report-dir reports $(TRAIN_ARGS)
 
 train-embedder-worn: setup
-	$(PY) -m training embedder --worn --attributes-checkpoint build/train/worn/attributes.pt \
+	$(TRAIN_PY) -m training embedder --worn --attributes-checkpoint build/train/worn/attributes.pt \
 		--csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images --out build/train/embedder-worn \
 		--report-dir build/train/embedder-worn $(TRAIN_ARGS)
 
 train-worn-heads: setup
-	$(PY) -m training worn-heads --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images \
+	$(TRAIN_PY) -m training worn-heads --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images \
 		--out build/train/worn-heads --report-dir reports $(TRAIN_ARGS)
 
 # The product-only heads (baseColour, season, usage) refitted on the frozen trunk for accuracy, and the subCategory
 # head for articleType 'Other' (training/product_heads.py; minutes once OUT/features.pt is cached); then
 # make ship-attributes ATTRIBUTES_FROM=build/train/product-heads/attributes.pt and make archives.
 train-product-heads: setup
-	$(PY) -m training product-heads --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images \
+	$(TRAIN_PY) -m training product-heads --csv $(PRODUCTS)/styles.csv --images $(PRODUCTS)/images \
 		--out build/train/product-heads --report-dir reports $(TRAIN_ARGS)
 
 train-worn-gender: archives
@@ -186,7 +194,7 @@ bench-embedder: setup
 # The segmenter from one config (ultralytics; configs/segmenter.yaml); TRAIN_ARGS="--resume" continues a run
 # (build/train/segmenter/run/weights/last.pt; a build output, never committed).
 train-segmenter: setup
-	$(PY) -m training segmenter --config configs/segmenter.yaml $(TRAIN_ARGS)
+	$(TRAIN_PY) -m training segmenter --config configs/segmenter.yaml $(TRAIN_ARGS)
 
 # The trained segmenter into weights/ (a plain fp16 state dict, no pickle; fashion/nets/segmenter_checkpoint.py), its
 # sha256, and its report on the fixed validation split (reports/segmenter.md/.json). Export then serves it by default.
