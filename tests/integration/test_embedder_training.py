@@ -79,6 +79,7 @@ def test_checkpoint_exports_and_serves_through_the_embedder_archive(trained, tmp
     from export import embedder
     from export.archive import _model_files, build_mar
     from fashion.nets import embedder_model
+    from fashion.nets.attribute_model import INPUT_SIZE
     from fashion.request.decode import decode_image
     from handlers.model_handler import ModelHandler
 
@@ -88,7 +89,7 @@ def test_checkpoint_exports_and_serves_through_the_embedder_archive(trained, tmp
                                backend="torchscript",
                                vocabulary={"heads": {"gender": ["Men", "Women"]}, "mapping": {}})
     assert manifest.architecture == embedder_model.ARCHITECTURE and not manifest.random_weights
-    assert manifest.input.size == (160, 160) and manifest.settings["embed_dim"] == 256
+    assert manifest.input.size == (INPUT_SIZE, INPUT_SIZE) and manifest.settings["embed_dim"] == 256
     assert manifest.parity["cosine_vs_open_clip"] >= 0.999
     mar = build_mar("embedder", _model_files(tmp_path / "export", "embedder"), tmp_path / "store", tmp_path / "build")
     zipfile.ZipFile(mar).extractall(tmp_path / "unpacked")

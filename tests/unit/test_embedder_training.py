@@ -66,13 +66,14 @@ def test_category_and_image_precision():
 
 
 def test_our_architecture_registers_with_open_clip_and_takes_the_attribute_backbone(tmp_path):
-    model, transform = embedder_model.create()
-    assert embedder_model.ARCHITECTURE in embedder_model.register()
-    assert model.visual.preprocess_cfg["size"] == (160, 160) and embedder_model.embedding_dim(model) == 256
-    assert model.visual.preprocess_cfg["mean"] == embedder_model.preprocess_for(embedder_model.ARCHITECTURE)["mean"]
-    assert embedder_model.tokenizer(embedder_model.ARCHITECTURE)(["red dress"]).shape == (1, 32)
     from fashion.nets.attribute_model import ARCHITECTURE, INPUT_SIZE, build
 
+    model, transform = embedder_model.create()
+    assert embedder_model.ARCHITECTURE in embedder_model.register()
+    assert model.visual.preprocess_cfg["size"] == (INPUT_SIZE, INPUT_SIZE)
+    assert embedder_model.embedding_dim(model) == 256
+    assert model.visual.preprocess_cfg["mean"] == embedder_model.preprocess_for(embedder_model.ARCHITECTURE)["mean"]
+    assert embedder_model.tokenizer(embedder_model.ARCHITECTURE)(["red dress"]).shape == (1, 32)
     attributes = build(ARCHITECTURE, {"gender": ["Men", "Women"]}, pretrained="package")
     path = tmp_path / "attributes.pt"
     torch.save({"architecture": ARCHITECTURE, "input_size": INPUT_SIZE, "state_dict": attributes.state_dict()}, path)
