@@ -19,15 +19,15 @@ export EMBEDDER_CHECKPOINT
 PRODUCTS ?= ../shared/data/fashion_products
 # Training on the CPU runs under jemalloc with its freed memory kept (no decay) where the system has it (Debian:
 # apt-get install libjemalloc2): glibc's malloc hands each step's large tensors back to the kernel and faults them
-# in again (a Lite0 step at 224 px, batch 64, on 2 cores: 14 s under glibc, most of it in the kernel; 6.6 s under
-# jemalloc so tuned; BENCHMARKS.md "Training under jemalloc"). Only the torch-only training commands: OpenVINO's
-# own allocator does not mix with a preloaded one. TRAIN_ALLOCATOR= turns it off.
+# in again (make bench-train-step; BENCHMARKS.md "Training under jemalloc"). Only the torch-only training
+# commands: OpenVINO's compile_model aborts under a preloaded allocator. TRAIN_ALLOCATOR= turns it off.
 comma := ,
 TRAIN_ALLOCATOR ?= $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 /usr/lib/aarch64-linux-gnu/libjemalloc.so.2 /usr/lib64/libjemalloc.so.2))
-TRAIN_PY := $(if $(TRAIN_ALLOCATOR),LD_PRELOAD=$(TRAIN_ALLOCATOR) MALLOC_CONF=dirty_decay_ms:-1$(comma)muzzy_decay_ms:-1 )$(PY)
+TRAIN_MALLOC_CONF := dirty_decay_ms:-1$(comma)muzzy_decay_ms:-1
+TRAIN_PY := $(if $(TRAIN_ALLOCATOR),LD_PRELOAD=$(TRAIN_ALLOCATOR) MALLOC_CONF=$(TRAIN_MALLOC_CONF) )$(PY)
 
 .PHONY: setup archives demo-index serve stop test test-unit bench lint clean scale train-attributes evaluate-attributes colour-report \
-	image test-image ship-attributes ship-worn train-embedder ship-embedder evaluate-embedder bench-embedder \
+	image test-image ship-attributes ship-worn train-embedder ship-embedder evaluate-embedder bench-embedder bench-train-step \
 	train-segmenter ship-segmenter evaluate-segmenter calibrate-prompt enrich-catalogue evaluate-catalogue bench-catalogue \
 	train-worn train-embedder-worn evaluate-worn-retrieval train-worn-heads train-product-heads train-worn-gender calibrate-worn \
 	evaluate-worn evaluate-paraphrases
@@ -186,6 +186,10 @@ evaluate-paraphrases: setup
 	mkdir -p $(dir $(PARAPHRASE_BEFORE)) && test -f $(PARAPHRASE_BEFORE) || git show 53c8c30:weights/embedder.pt > $(PARAPHRASE_BEFORE)
 	$(PY) -m training evaluate-paraphrases $(PARAPHRASE_BEFORE) weights/embedder.pt --csv $(PRODUCTS)/styles.csv \
 		--images $(PRODUCTS)/images --out reports/paraphrase.json
+
+# One training step under glibc and under the training allocator (TRAIN_PY's), side by side.
+bench-train-step: setup
+	TRAIN_ALLOCATOR=$(TRAIN_ALLOCATOR) TRAIN_MALLOC_CONF=$(TRAIN_MALLOC_CONF) $(PY) -m bench.train_step
 
 # Our embedder against ViT-B-32 on the same backends and crops (BENCHMARKS.md, "The embedder").
 bench-embedder: setup

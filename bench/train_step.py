@@ -1,9 +1,11 @@
 """python -m bench.train_step: one training step of the attribute trunk (forward, backward, AdamW) timed under the
 allocators training can run with, each in a fresh process, side by side.
 
-The Makefile's training commands preload jemalloc with its freed memory kept (TRAIN_PY). This prints what that
-buys on this machine: the median step in seconds, the process's user and kernel CPU seconds and its minor page
-faults, for glibc's malloc and for each allocator setting found here. Not a test: figures measured side by side.
+The Makefile's training commands preload jemalloc with its freed memory kept (TRAIN_PY). `make bench-train-step`
+passes that allocator and its setting (TRAIN_ALLOCATOR, TRAIN_MALLOC_CONF: the Makefile is their one place) and
+this prints what they buy on this machine: the median step in seconds, the process's user and kernel CPU seconds
+and its minor page faults, under glibc's malloc, the allocator with its default setting, and with TRAIN_PY's. Not a
+test: figures measured side by side.
 """
 from __future__ import annotations
 
@@ -17,18 +19,16 @@ import sys
 import time
 from pathlib import Path
 
-JEMALLOC_PATHS = ("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2",
-                  "/usr/lib64/libjemalloc.so.2")
-KEEP = "dirty_decay_ms:-1,muzzy_decay_ms:-1"  # the Makefile's TRAIN_PY setting: freed pages stay with the process
-
-
-def settings() -> dict[str, dict[str, str]]:
-    """Allocator name -> the environment that selects it (glibc always; jemalloc where installed)."""
+def settings(environ: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Allocator name -> the environment that selects it: glibc always; the training allocator (TRAIN_ALLOCATOR)
+    where given, with its default setting and with TRAIN_MALLOC_CONF."""
     out: dict[str, dict[str, str]] = {"glibc": {}}
-    found = next((p for p in JEMALLOC_PATHS if Path(p).is_file()), None)
-    if found:
-        out["jemalloc (default decay)"] = {"LD_PRELOAD": found}
-        out["jemalloc, memory kept (TRAIN_PY)"] = {"LD_PRELOAD": found, "MALLOC_CONF": KEEP}
+    allocator = environ.get("TRAIN_ALLOCATOR", "")
+    if allocator:
+        name = Path(allocator).name
+        out[f"{name} (default setting)"] = {"LD_PRELOAD": allocator}
+        out[f"{name}, {environ.get('TRAIN_MALLOC_CONF', '')} (TRAIN_PY)"] = {
+            "LD_PRELOAD": allocator, "MALLOC_CONF": environ.get("TRAIN_MALLOC_CONF", "")}
     return out
 
 
@@ -65,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(step_figures(args.architecture, args.size, args.batch, args.steps)))
         return 0
     rows = {}
-    for name, env in settings().items():
+    if not os.environ.get("TRAIN_ALLOCATOR"):
+        print("no TRAIN_ALLOCATOR given (make bench-train-step passes the Makefile's): glibc only", file=sys.stderr)
+    for name, env in settings(os.environ).items():
         child = subprocess.run([sys.executable, "-m", "bench.train_step", "--one", "--architecture", args.architecture,
                                 "--size", str(args.size), "--batch", str(args.batch), "--steps", str(args.steps)],
                                env={**os.environ, **env}, capture_output=True, text=True, check=True)
