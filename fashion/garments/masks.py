@@ -54,15 +54,18 @@ def polygons(mask: np.ndarray) -> list[list[float]]:
 Window = tuple[int, int, int, int]  # x1, y1, x2, y2 in image pixels
 
 
-def overlap(a: tuple[Window, np.ndarray], b: tuple[Window, np.ndarray]) -> float:
-    """Shared pixels over the smaller mask's pixels, for two masks each held inside its window."""
+def overlap(a: tuple[Window, np.ndarray], b: tuple[Window, np.ndarray],
+            areas: tuple[int, int] | None = None) -> float:
+    """Shared pixels over the smaller mask's pixels, for two masks each held inside its window (`areas`: the
+    two masks' pixel counts, where the caller has them)."""
     (ax1, ay1, ax2, ay2), am = a
     (bx1, by1, bx2, by2), bm = b
     x1, y1, x2, y2 = max(ax1, bx1), max(ay1, by1), min(ax2, bx2), min(ay2, by2)
     if x2 <= x1 or y2 <= y1:
         return 0.0
     shared = np.logical_and(am[y1 - ay1:y2 - ay1, x1 - ax1:x2 - ax1], bm[y1 - by1:y2 - by1, x1 - bx1:x2 - bx1]).sum()
-    return float(shared) / max(min(int(am.sum()), int(bm.sum())), 1)
+    a_area, b_area = areas or (int(am.sum()), int(bm.sum()))
+    return float(shared) / max(min(a_area, b_area), 1)
 
 
 def suppress_overlaps(masks: list[tuple[Window, np.ndarray]], scores: list[float], threshold: float) -> list[int]:
@@ -70,7 +73,8 @@ def suppress_overlaps(masks: list[tuple[Window, np.ndarray]], scores: list[float
     kept one (over the smaller of the two) reaches `threshold` (a "dress" and a "top" over the same pixels are
     one garment)."""
     kept: list[int] = []
+    areas = [int(np.count_nonzero(m)) for _, m in masks]
     for i in sorted(range(len(masks)), key=lambda n: -scores[n]):
-        if all(overlap(masks[i], masks[k]) < threshold for k in kept):
+        if all(overlap(masks[i], masks[k], (areas[i], areas[k])) < threshold for k in kept):
             kept.append(i)
     return kept

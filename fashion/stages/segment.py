@@ -15,6 +15,7 @@ from fashion.backends import Runner
 from fashion.garments.colour import dominant_colours
 from fashion.errors import InvalidInput, RequestError
 from fashion.manifest import Manifest, load_artifact
+from fashion.garments.mask_window import mask_in_window
 from fashion.garments.masks import Window, polygons, suppress_overlaps
 from fashion.request.options import MAX_GARMENTS
 from fashion.stages.preprocess import Letterbox, letterbox
@@ -101,7 +102,7 @@ class Segmenter:
         boxes = ((boxes - boxes.new_tensor([frame.left, frame.top] * 2)) / frame.scale)
         boxes[:, 0::2] = boxes[:, 0::2].clamp(0, width)
         boxes[:, 1::2] = boxes[:, 1::2].clamp(0, height)
-        logits = self._logits(coeffs, proto, frame)
+        logits = self._logits(coeffs, proto, frame).numpy()
         garments = []
         for n, (box, score, cid) in enumerate(zip(boxes.tolist(), scores.tolist(), class_ids.tolist())):
             local = self._mask(logits[n], pixel_box(box), size)
@@ -123,24 +124,18 @@ class Segmenter:
         return logits[:, top:bottom, left:right]
 
     @staticmethod
-    def _mask(logits: torch.Tensor, box: tuple[int, int, int, int],
+    def _mask(logits: np.ndarray, box: tuple[int, int, int, int],
               size: tuple[int, int]) -> tuple[Window, np.ndarray] | None:
-        """One garment's mask in the image's pixels, inside its box only: (window, mask there). roi_align
-        (aligned, one sample per output pixel) samples the logits exactly where a bilinear upsampling of the
-        whole map to the image size would (align_corners=False): the same mask at a fraction of the work, and no
-        full-size array. None when empty."""
+        """One garment's mask in the image's pixels, inside its box only: (window, mask there), sampled where a
+        bilinear upsampling of the whole map to the image size (align_corners=False) would, with roi_align's
+        arithmetic (fashion.garments.mask_window): the same mask at a fraction of the work, and no full-size
+        array. None when empty."""
         width, height = size
-        x1, y1, x2, y2 = max(box[0], 0), max(box[1], 0), min(box[2], width), min(box[3], height)
-        if x2 <= x1 or y2 <= y1:
+        window = max(box[0], 0), max(box[1], 0), min(box[2], width), min(box[3], height)
+        if window[2] <= window[0] or window[3] <= window[1]:
             return None
-        lh, lw = logits.shape
-        sx, sy = lw / width, lh / height
-        roi = logits.new_tensor([[0, x1 * sx, y1 * sy, x2 * sx, y2 * sy]])
-        inside = torchvision.ops.roi_align(logits[None, None], roi, (y2 - y1, x2 - x1), spatial_scale=1.0,
-                                           sampling_ratio=1, aligned=True)[0, 0] > 0
-        if not inside.any():
-            return None
-        return (x1, y1, x2, y2), inside.cpu().numpy()
+        inside = mask_in_window(logits, window, size)
+        return (window, inside) if inside.any() else None
 
 
 def encode_garment(g: Garment, options: Options) -> dict[str, Any]:
