@@ -69,15 +69,30 @@ def _taps(size_in: int, size_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
 def _bilinear_down(pixels: np.ndarray, width: int, height: int) -> torch.Tensor:
     """F.interpolate(bilinear, align_corners=False) of an RGB uint8 (H, W, 3) image to a smaller size, reading
     only the rows and columns it samples (no float copy of the whole photo): (1, 3, height, width) float32, equal
-    to F.interpolate's up to float rounding."""
+    to F.interpolate's up to float rounding. The output rows are split over the helper threads (numpy releases
+    the GIL; each pixel's arithmetic is the same however they are split)."""
     r0, r1, wr = _taps(pixels.shape[0], height)
     c0, c1, wc = _taps(pixels.shape[1], width)
-    rows = pixels[r0].astype(np.float32) * (1 - wr)[:, None, None] + pixels[r1].astype(np.float32) * wr[:, None, None]
-    flat = rows.reshape(height, -1)  # columns gathered as (pixel, channel) pairs along one axis: 25 % faster
     first, second = (np.repeat(c * 3, 3) + np.tile(np.arange(3), width) for c in (c0, c1))
     weight = np.repeat(wc, 3)
-    out = (flat[:, first] * (1 - weight) + flat[:, second] * weight).reshape(height, width, 3)
-    return torch.from_numpy(np.ascontiguousarray(out.transpose(2, 0, 1)))[None]
+
+    out = np.empty((3, height, width), np.float32)
+
+    def rows(span: slice) -> None:
+        lo, hi, w = r0[span], r1[span], wr[span]
+        mixed = (pixels[lo].astype(np.float32) * (1 - w)[:, None, None]
+                 + pixels[hi].astype(np.float32) * w[:, None, None])
+        flat = mixed.reshape(len(lo), -1)  # columns gathered as (pixel, channel) pairs along one axis: 25 % faster
+        done = flat[:, first] * (1 - weight) + flat[:, second] * weight
+        out[:, span] = done.reshape(len(lo), width, 3).transpose(2, 0, 1)
+
+    threads = torch.get_num_threads()
+    if threads > 1 and height >= 2 * threads:
+        bounds = np.linspace(0, height, threads + 1).astype(int)
+        list(pool(threads).map(rows, [slice(a, b) for a, b in zip(bounds, bounds[1:])]))
+    else:
+        rows(slice(None))
+    return torch.from_numpy(out)[None]
 
 
 def resize_crop_pixels(image: Image.Image, spec: InputSpec) -> torch.Tensor:

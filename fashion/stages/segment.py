@@ -2,6 +2,7 @@
 SegmenterStage runs it over envelopes and writes a response's `garments` (fashion.stages.stage)."""
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -36,6 +37,17 @@ if TYPE_CHECKING:
 OVERLAP = 0.8
 MIN_SCORE = 0.25  # the default confidence a garment needs (an export's own setting; a request's min_score wins)
 NMS_IOU = 0.7  # class-aware NMS: boxes of one class overlapping this much are one garment
+
+
+@dataclasses.dataclass(frozen=True)
+class Detections:
+    """One image's detections after NMS, best first, before their masks: boxes (x1, y1, x2, y2) in image pixels,
+    scores, class indices and labels, and mask coefficients (n, num_masks)."""
+    boxes: list[face_gender.Box]
+    scores: list[float]
+    class_ids: list[int]
+    labels: list[str]
+    coeffs: torch.Tensor
 
 
 class Segmenter:
@@ -81,33 +93,45 @@ class Segmenter:
                     sizes: list[tuple[int, int]], min_score: float | None = None,
                     max_garments: int = MAX_GARMENTS) -> list[list[Garment]]:
         """Score filter, class-aware NMS, masks from prototypes at full image resolution."""
-        threshold = self.min_score if min_score is None else min_score
-        return [self._one(p, proto, frame, size, threshold, max_garments)
+        return [self.garments(self.detect(p, frame, size, min_score, max_garments), proto, frame, size)
                 for p, proto, frame, size in zip(preds, protos, frames, sizes)]
 
-    def _one(self, pred: torch.Tensor, proto: torch.Tensor, frame: Letterbox, size: tuple[int, int],
-             threshold: float, max_garments: int) -> list[Garment]:
+    @torch.inference_mode()
+    def detect(self, pred: torch.Tensor, frame: Letterbox, size: tuple[int, int], min_score: float | None = None,
+               max_garments: int = MAX_GARMENTS) -> Detections:
+        """One image's detections (before their masks): score filter, class-aware NMS, boxes in image pixels."""
+        threshold = self.min_score if min_score is None else min_score
         nc = len(self.classes)
         pred = pred.transpose(0, 1)  # anchors x (4 + nc + nm)
         scores, class_ids = pred[:, 4:4 + nc].max(dim=1)
         keep = scores > threshold
         if not keep.any() or max_garments == 0:
-            return []
+            return Detections([], [], [], [], pred.new_zeros((0, self.num_masks)))
         pred, scores, class_ids = pred[keep], scores[keep], class_ids[keep]
         boxes = torchvision.ops.box_convert(pred[:, :4], "cxcywh", "xyxy")
         order = torchvision.ops.batched_nms(boxes, scores, class_ids, self.iou)[:max_garments]
         boxes, scores, class_ids = boxes[order], scores[order], class_ids[order]
-        coeffs = pred[order, 4 + nc:4 + nc + self.num_masks]
         width, height = size
         boxes = ((boxes - boxes.new_tensor([frame.left, frame.top] * 2)) / frame.scale)
         boxes[:, 0::2] = boxes[:, 0::2].clamp(0, width)
         boxes[:, 1::2] = boxes[:, 1::2].clamp(0, height)
-        logits = self._logits(coeffs, proto, frame).numpy()
+        ids = class_ids.tolist()
+        return Detections([tuple(b) for b in boxes.tolist()], scores.tolist(), ids, [self.classes[c] for c in ids],
+                          pred[order, 4 + nc:4 + nc + self.num_masks])
+
+    @torch.inference_mode()
+    def garments(self, found: Detections, proto: torch.Tensor, frame: Letterbox,
+                 size: tuple[int, int]) -> list[Garment]:
+        """The detections' masks (in their boxes, at the image's resolution), then one garment per region
+        (suppress_overlaps): the garments, best first."""
+        if not found.boxes:
+            return []
+        logits = self._logits(found.coeffs, proto, frame).numpy()
         garments = []
-        for n, (box, score, cid) in enumerate(zip(boxes.tolist(), scores.tolist(), class_ids.tolist())):
+        for n, (box, score, cid) in enumerate(zip(found.boxes, found.scores, found.class_ids)):
             local = self._mask(logits[n], pixel_box(box), size)
             if local is not None:
-                garments.append(Garment(self.classes[cid], cid, float(score), tuple(box), _local=local,
+                garments.append(Garment(self.classes[cid], cid, float(score), box, _local=local,
                                         _size=(size[1], size[0])))
         kept = suppress_overlaps([g.local for g in garments], [g.score for g in garments], OVERLAP)
         return [garments[i] for i in kept]
@@ -203,26 +227,44 @@ class SegmenterStage(ModelStage):
             batch, frames = seg.preprocess(images)
             preds, protos = seg.predict(batch)
             for (env, it), p, proto, frame, pixels in zip(chunk, preds, protos, frames, images):
-                it.garments = seg.postprocess(p[None], proto[None], [frame], [it.picture.size],
-                                              env.options.min_score, env.options.max_garments)[0]
+                size, wants_face = it.picture.size, env.options.plan.emits("metadata")
+                found = seg.detect(p, frame, size, env.options.min_score, env.options.max_garments)
+                early = self._early_face(found, pixels, size) if wants_face else None
+                it.garments = seg.garments(found, proto, frame, size)
                 if env.options.groups == "coarse":
                     try:
                         it.garments = seg.merge_coarse(it.garments)
                     except RequestError as exc:
                         it.error, it.garments = exc.to_dict(), None
                         continue
-                face = self._face(it.garments, pixels, it.picture.size) if env.options.plan.emits("metadata") else None
+                face = self._face(it.garments, pixels, size, early) if wants_face else None
                 self._colour(it.garments, pixels)
                 if face is not None:
                     it.put(WearerFace(face.result()))
         add_model(envs, self.manifest.provenance())
 
-    def _face(self, garments: list[Garment], pixels: np.ndarray, size: tuple[int, int]) -> Future | None:
-        """The wearer's face evidence, started on a helper thread while the colours are measured (dlib and
-        OpenCV release the GIL: on 2 cores the face step overlaps the k-means); on one thread, done here."""
+    def _early_face(self, found: Detections, pixels: np.ndarray,
+                    size: tuple[int, int]) -> tuple[face_gender.Box | None, Future] | None:
+        """The face step started on a helper thread from the detections' boxes, while the masks are built: the
+        garments kept after them usually give the same face region (then its answer is the one wanted; else it is
+        dropped, _face). Only with helper threads (on one thread nothing would overlap)."""
+        if self.faces is None or torch.get_num_threads() <= 1:
+            return None
+        region = face_gender.face_region(zip(found.labels, found.boxes), size)
+        return region, pool(torch.get_num_threads()).submit(self.faces.men_share, pixels, region)
+
+    def _face(self, garments: list[Garment], pixels: np.ndarray, size: tuple[int, int],
+              early: tuple[face_gender.Box | None, Future] | None = None) -> Future | None:
+        """The wearer's face evidence for the garments kept: the early start's where its region is the same, else
+        started on a helper thread while the colours are measured (dlib and OpenCV release the GIL: on 2 cores the
+        face step overlaps the k-means); on one thread, done here."""
         if self.faces is None:
             return None
         region = face_gender.face_region(((g.label, g.box) for g in garments), size)
+        if early is not None:
+            if early[0] == region:
+                return early[1]
+            early[1].cancel()
         threads = torch.get_num_threads()
         if threads <= 1:
             done: Future = Future()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 from typing import Iterable
 
 import numpy as np
@@ -77,6 +78,7 @@ class FaceGender:
             if sha256(entry.path()) != entry.sha256:
                 raise PretrainedWeightsError(f"{entry.path()}: not the pinned file ({entry.describe()})")
         self.dlib = dlib
+        self.lock = threading.Lock()  # dlib's detector and shape predictor are not safe to share between threads
         self.detector = dlib.get_frontal_face_detector()
         self.landmarks = dlib.shape_predictor(str(LANDMARKS.path()))
         options = onnxruntime.SessionOptions()
@@ -100,12 +102,13 @@ class FaceGender:
             size = (round(crop.shape[1] * scale), round(crop.shape[0] * scale))
             crop = np.asarray(Image.fromarray(crop).resize(size, Image.BILINEAR))
         crop = np.ascontiguousarray(crop)
-        faces = self.detector(crop, 0)
-        if not faces:
-            return None
-        face = max(faces, key=lambda r: r.width() * r.height())
-        shape = self.landmarks(crop, face)
-        chip = self.dlib.extract_image_chip(crop, self.dlib.get_face_chip_details(shape, CHIP, CHIP_PADDING))
+        with self.lock:
+            faces = self.detector(crop, 0)
+            if not faces:
+                return None
+            face = max(faces, key=lambda r: r.width() * r.height())
+            shape = self.landmarks(crop, face)
+            chip = self.dlib.extract_image_chip(crop, self.dlib.get_face_chip_details(shape, CHIP, CHIP_PADDING))
         x = ((np.asarray(chip, np.float32) - MEANS) / np.float32(256.0)).transpose(2, 0, 1)[None]
         female, male = self.session.run(None, {self.input: np.ascontiguousarray(x)})[0][0]
         return float(male / max(female + male, 1e-12))

@@ -59,3 +59,72 @@ def test_the_face_enters_the_wearers_gender_at_its_calibrated_weight():
         worn_gender.sigmoid(2.0 * worn_gender.logit(0.9)))
     off = Calibration(photo_gender_from="outfit", outfit_photo_weight=1.0, face_weight=0.0)
     assert worn_gender.wearer(outfit, off, photo, heads, ["top"], face=0.9) == pytest.approx(0.5)
+
+
+class _Faces:
+    """A stand-in face step that answers with the region it was given."""
+
+    def __init__(self) -> None:
+        self.asked: list = []
+
+    def men_share(self, pixels, region):
+        self.asked.append(region)
+        return region
+
+
+def _stage(faces):
+    from fashion.stages.segment import SegmenterStage
+
+    stage = SegmenterStage.__new__(SegmenterStage)  # the face bookkeeping only: no model loaded
+    stage.faces = faces
+    return stage
+
+
+def test_the_early_face_step_answers_only_for_the_garments_kept(monkeypatch):
+    from concurrent.futures import Future
+
+    from fashion.results import Garment
+
+    monkeypatch.setattr("torch.get_num_threads", lambda: 2)
+    faces, pixels, size = _Faces(), np.zeros((1000, 600, 3), np.uint8), (600, 1000)
+    kept = [
+        Garment("top", 0, 0.9, (100.0, 300.0, 300.0, 500.0)),
+        Garment("pants", 2, 0.8, (100.0, 500.0, 300.0, 900.0)),
+    ]
+    region = face_gender.face_region([(g.label, g.box) for g in kept], size)
+    same: Future = Future()
+    same.set_result("early answer")
+    assert _stage(faces)._face(kept, pixels, size, (region, same)) is same and faces.asked == []
+    other: Future = Future()  # started from a detection the masks then dropped: its region was wider
+    got = _stage(faces)._face(kept, pixels, size, ((0.0, 0.0, 600.0, 350.0), other))
+    assert got.result() == region and faces.asked == [region] and other.cancelled()
+
+
+def test_the_face_step_is_never_run_twice_at_once():
+    """dlib's detector crashes the process when two threads use it at once (seen when an early face step was
+    still running beside the one for the garments kept): FaceGender serialises it."""
+    import threading
+
+    faces = face_gender.FaceGender()
+    image = np.asarray(decode_image((STREET / f"{MAN[0]}.jpg").read_bytes()).convert("RGB"))
+    region = face_gender.face_region(MAN[1], (image.shape[1], image.shape[0]))
+    inside, most = 0, 0
+    count = threading.Lock()
+    detector = faces.detector
+
+    def watched(*args):
+        nonlocal inside, most
+        with count:
+            inside += 1
+            most = max(most, inside)
+        try:
+            return detector(*args)
+        finally:
+            with count:
+                inside -= 1
+
+    faces.detector = watched
+    threads = [threading.Thread(target=faces.men_share, args=(image, region)) for _ in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert most == 1

@@ -1,4 +1,4 @@
-"""A garment's mask upsampled inside its box (roi_align) equals the whole logit map upsampled to the image
+"""A garment's mask upsampled inside its box (roi_align's arithmetic) equals the whole logit map upsampled to the image
 (bilinear, align_corners=False) and cut to the box; a garment kept that way gives the same full-size mask, RLE,
 area and colour as one made from the full-size mask."""
 from __future__ import annotations
@@ -22,10 +22,10 @@ def test_box_upsampling_equals_full_upsampling() -> None:
         full = F.interpolate(logits[None, None], size=(height, width), mode="bilinear", align_corners=False)[0, 0] > 0
         x1, y1, x2, y2 = box
         expected = full[y1:y2, x1:x2].numpy()
-        window, got = Segmenter._mask(logits, box, size)  # only the box is computed and kept
+        window, got = Segmenter._mask(logits.numpy(), box, size)  # only the box is computed and kept
         assert window == box and got.shape == expected.shape
         assert (got != expected).sum() <= 0.001 * expected.sum()
-    assert Segmenter._mask(torch.full((8, 8), -1.0), (0, 0, 4, 4), (16, 16)) is None
+    assert Segmenter._mask(np.full((8, 8), -1.0, np.float32), (0, 0, 4, 4), (16, 16)) is None
 
 
 def test_window_rle_equals_full_rle() -> None:
