@@ -18,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import fashion
+
 ROOT = Path(__file__).resolve().parent.parent
 PHOTO = ROOT / "../shared/data/street_photos/photos/0005.jpg"
 
@@ -25,8 +27,8 @@ PHOTO = ROOT / "../shared/data/street_photos/photos/0005.jpg"
 CHILD = """
 import json, sys, time, warnings
 warnings.simplefilter("ignore")
+from fashion.pipeline import Pipeline  # fashion before torch, as a user's process imports it
 import torch
-from fashion.pipeline import Pipeline
 pipe = Pipeline.load(sys.argv[1], torch.device("cpu"))
 body = open(sys.argv[2], "rb").read()
 for _ in range(3):
@@ -45,7 +47,10 @@ for line in sys.stdin:
 
 
 def start(code: Path, models: Path, photo: Path, env: dict[str, str]) -> subprocess.Popen:
-    child_env = {**os.environ, **env, "PYTHONPATH": str(code.resolve())}
+    inherited = dict(os.environ)
+    if fashion.USER_WAIT_POLICY is None:  # each checkout's own code decides (fashion/__init__), not ours
+        inherited.pop("OMP_WAIT_POLICY", None)
+    child_env = {**inherited, **env, "PYTHONPATH": str(code.resolve())}
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(models.resolve()), str(photo.resolve())],
                             cwd=code, env=child_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     if proc.stdout.readline().strip() != "ready":

@@ -13,7 +13,8 @@ count inside a limited container. Each TorchServe worker is its own process with
   against 215 ms and 6.88 img/s when the cores were split by each node's share of the work (1/1/1), and an
   even split of the cores lost to the share split with ViT-B-32 (3.42 vs 5.19 img/s).
 At least 1 thread each; FASHION_TORCH_THREADS overrides it all. Idle pools sleep instead of spinning (the
-launcher sets OMP_WAIT_POLICY=PASSIVE; ONNX Runtime's spinning is off). Serving the workflow and the ensemble
+launcher sets OMP_WAIT_POLICY=PASSIVE for TorchServe, importing `fashion` sets it for an in-process pipeline
+unless set, `wait_policy_applies`; ONNX Runtime's spinning is off). Serving the workflow and the ensemble
 under full load at the same time makes them compete: set FASHION_TORCH_THREADS then (docs/performance.md,
 "Threads per worker").
 numpy's BLAS (OpenBLAS) runs on one thread (`quiet_blas`): its only work here is small products (the embedder's
@@ -48,6 +49,14 @@ def available_cores(env: Mapping[str, str] | None = None) -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     limit = cgroup_cpus()
     return min(cores, limit) if limit else cores
+
+
+def wait_policy_applies() -> bool:
+    """Whether OpenMP's wait policy (fashion/__init__: PASSIVE unless set) was in the environment when torch loaded
+    OpenMP; False when torch was imported before the first `fashion` module and OMP_WAIT_POLICY was unset."""
+    import fashion
+
+    return fashion.WAIT_POLICY_IN_TIME
 
 
 def quiet_blas() -> None:

@@ -1,7 +1,11 @@
 """Threads per worker: the cores divided among a model's (or node's) workers, never below one."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 import yaml
@@ -57,3 +61,26 @@ def test_cores_from_the_pod_request_win_over_the_host():
 def test_workflow_nodes_take_the_cores_like_a_model(cores, workers, want):
     assert worker_threads(True, {"FASHION_NODE_WORKERS": str(workers)}, cores=cores) == want
     assert worker_threads(True, {"FASHION_TORCH_THREADS": "4"}, cores=cores) == 4
+
+
+def _fresh_python(code: str, **env: str) -> str:
+    """`code` run in a new interpreter (OpenMP's wait policy is read once, when torch loads): its stdout."""
+    clean = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    done = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True,
+                          check=True, cwd=Path(__file__).resolve().parents[2])
+    return done.stdout.strip()
+
+
+def test_importing_fashion_first_makes_idle_openmp_threads_sleep():
+    code = "import fashion, os, torch; print(os.environ['OMP_WAIT_POLICY'], fashion.WAIT_POLICY_IN_TIME)"
+    assert _fresh_python(code) == "PASSIVE True"
+
+
+def test_a_wait_policy_the_user_set_is_kept():
+    code = "import fashion, os; print(os.environ['OMP_WAIT_POLICY'], fashion.USER_WAIT_POLICY)"
+    assert _fresh_python(code, OMP_WAIT_POLICY="ACTIVE") == "ACTIVE ACTIVE"
+
+
+def test_torch_loaded_first_is_reported():
+    code = "import torch, fashion.threads as t; print(t.wait_policy_applies())"
+    assert _fresh_python(code) == "False"
