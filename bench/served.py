@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from bench.load import percentile, run_load, worker_rss
-from export.archive import build_war, spec_quick_nodes, war_spec
+from export.archive import MAX_BATCH_DELAY_MS, build_war, spec_quick_nodes, war_spec
 from fashion import models as registry
 from fashion.samples import synthetic_jpeg
 from fashion.threads import available_cores
@@ -24,7 +24,6 @@ from launcher import torchserve as ts
 
 ENDPOINTS = {"workflow": f"/wfpredict/{registry.WORKFLOW}", "ensemble": f"/predictions/{registry.ENSEMBLE.name}"}
 PER_MODEL = list(registry.NAMES)
-MAX_BATCH_DELAY_MS = 5
 
 
 @dataclasses.dataclass

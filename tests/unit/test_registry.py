@@ -37,7 +37,7 @@ def test_the_workflow_chains_the_registry_in_run_order() -> None:
 def test_a_near_instant_node_gets_a_short_timeout(tmp_path) -> None:
     """TorchServe 0.12 drops the answer of a node that answers before its promise is set (export.archive): the
     embedder node, when it projects the attribute trunk's features, waits QUICK_NODE_TIMEOUT_MS, not 10 s."""
-    from export.archive import QUICK_NODE_TIMEOUT_MS, WORKFLOW_SETTINGS, quick_nodes
+    from export.archive import QUICK_NODE_BATCH_DELAY_MS, QUICK_NODE_TIMEOUT_MS, WORKFLOW_SETTINGS, quick_nodes
     from fashion.nets.trunk import DIGEST
 
     def export(attributes: dict, embedder: dict) -> Path:
@@ -54,6 +54,9 @@ def test_a_near_instant_node_gets_a_short_timeout(tmp_path) -> None:
     models = workflow_spec(quick_nodes(shared))["models"]
     assert models["embedder"]["timeout-ms"] == QUICK_NODE_TIMEOUT_MS < WORKFLOW_SETTINGS["timeout-ms"]
     assert "timeout-ms" not in models["segmenter"] and "timeout-ms" not in models["attributes"]
+    # and it keeps a longer batch delay than the nodes that work (its job waits while its promise is set)
+    assert models["embedder"]["max-batch-delay"] == QUICK_NODE_BATCH_DELAY_MS > WORKFLOW_SETTINGS["max-batch-delay"]
+    assert "max-batch-delay" not in models["segmenter"]
 
 
 def test_each_model_runs_after_what_it_needs() -> None:
