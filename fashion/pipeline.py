@@ -25,7 +25,7 @@ from fashion.request.options import Options
 from fashion.response import encode
 from fashion.results import Envelope, ImageResult, Picture
 from fashion.stages.stage import Stage, input_pixels, live
-from fashion.threads import quiet_blas, wait_policy_applies
+from fashion.threads import quiet_pools, wait_policy_applies
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class Pipeline:
     @classmethod
     def load(cls, directory: str | Path, device: torch.device | None = None) -> "Pipeline":
         device = device or select_device()
-        quiet_blas()  # numpy's idle BLAS threads would spin on the models' cores (fashion.threads)
+        quiet_pools()  # idle BLAS threads would spin on the models' cores, OpenCV's oversubscribe (fashion.threads)
         if not wait_policy_applies():
             log.warning("torch was imported before fashion with OMP_WAIT_POLICY unset: idle OpenMP threads spin on "
                         "the cores the pipeline needs (about 1.2x slower on 2 cores); import fashion first or set "

@@ -17,9 +17,12 @@ launcher sets OMP_WAIT_POLICY=PASSIVE for TorchServe, importing `fashion` sets i
 unless set, `wait_policy_applies`; ONNX Runtime's spinning is off). Serving the workflow and the ensemble
 under full load at the same time makes them compete: set FASHION_TORCH_THREADS then (docs/performance.md,
 "Threads per worker").
-numpy's BLAS (OpenBLAS) runs on one thread (`quiet_blas`): its only work here is small products (the embedder's
-projection, colour distances), and after each one its idle threads spin for milliseconds on the cores the next
-model's forward needs (measured in process on 2 cores: the segmenter's forward 29 -> 19 ms a photo, BENCHMARKS.md).
+numpy's BLAS (OpenBLAS) and OpenCV run on one thread each (`quiet_pools`): BLAS's only work here is small
+products (the embedder's projection, colour distances), and after each one its idle threads spin for milliseconds
+on the cores the next model's forward needs (measured in process on 2 cores: the segmenter's forward 29 -> 19 ms a
+photo, BENCHMARKS.md); OpenCV's k-means and colour conversions already run one garment per helper thread (`pool`),
+and its own pool on top of them made more threads than cores (0.97x the pipeline's time without it). Neither
+changes an answer: both split work per pixel or per product row.
 """
 from __future__ import annotations
 
@@ -59,11 +62,13 @@ def wait_policy_applies() -> bool:
     return fashion.WAIT_POLICY_IN_TIME
 
 
-def quiet_blas() -> None:
-    """numpy's BLAS libraries (every one loaded) limited to one thread, process-wide (threadpoolctl)."""
+def quiet_pools() -> None:
+    """numpy's BLAS libraries (every one loaded, threadpoolctl) and OpenCV limited to one thread, process-wide."""
+    import cv2
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="blas")
+    cv2.setNumThreads(1)
 
 
 @functools.lru_cache(maxsize=4)

@@ -18,7 +18,7 @@ from fashion.errors import error_dict
 from fashion.manifest import select_device
 from fashion.results import Envelope
 from fashion.response import dumps
-from fashion.threads import quiet_blas, worker_threads
+from fashion.threads import quiet_pools, worker_threads
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +48,10 @@ def device_for(context: Any) -> torch.device:
 
 def set_threads(in_workflow: bool) -> int:
     """Torch threads for this worker (fashion.threads); the ONNX Runtime and OpenVINO runners take the same. numpy's
-    BLAS gets one (fashion.threads.quiet_blas)."""
+    BLAS and OpenCV get one (fashion.threads.quiet_pools)."""
     threads = worker_threads(in_workflow)
     torch.set_num_threads(threads)
-    quiet_blas()
+    quiet_pools()
     return threads
 
 

@@ -126,7 +126,7 @@ class Segmenter:
         (suppress_overlaps): the garments, best first."""
         if not found.boxes:
             return []
-        logits = self._logits(found.coeffs, proto, frame).numpy()
+        logits = self._logits(found.coeffs, proto, frame)
         garments = []
         for n, (box, score, cid) in enumerate(zip(found.boxes, found.scores, found.class_ids)):
             local = self._mask(logits[n], pixel_box(box), size)
@@ -136,10 +136,13 @@ class Segmenter:
         kept = suppress_overlaps([g.local for g in garments], [g.score for g in garments], OVERLAP)
         return [garments[i] for i in kept]
 
-    def _logits(self, coeffs: torch.Tensor, proto: torch.Tensor, frame: Letterbox) -> torch.Tensor:
-        """Mask logits from prototypes, cut to the letterboxed content (prototype resolution)."""
+    def _logits(self, coeffs: torch.Tensor, proto: torch.Tensor, frame: Letterbox) -> np.ndarray:
+        """Mask logits from prototypes, cut to the letterboxed content (prototype resolution). The product in numpy
+        on this thread: torch's would wake its OpenMP pool while the face step holds a core (2.6 against 0.2 ms in
+        the pipeline on 2 cores); the floats differ by rounding only (up to 1e-5, as torch's own differ with its
+        thread count), a mask pixel at most where a logit is that close to 0."""
         nm, mh, mw = proto.shape
-        logits = (coeffs @ proto.reshape(nm, -1)).reshape(-1, mh, mw)
+        logits = (coeffs.cpu().numpy() @ proto.cpu().numpy().reshape(nm, -1)).reshape(-1, mh, mw)
         in_h, in_w = self.manifest.input.size
         sy, sx = mh / in_h, mw / in_w
         top, left = int(frame.top * sy), int(frame.left * sx)
