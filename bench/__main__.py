@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from bench.backends import median_ms
@@ -26,6 +27,7 @@ from fashion.pipeline import Pipeline, decode
 from fashion.results import Envelope
 from fashion.response import dumps, encode
 from fashion.threads import describe as describe_threads
+from fashion.worn.face_gender import face_region
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PHOTO = DEFAULT_PHOTOS / "0005.jpg"
@@ -60,6 +62,11 @@ def raw_forwards(pipeline: Pipeline, photo: bytes, images: list, runs: int) -> d
         out["embedder"]["photo"] = median_ms(lambda: emb.projection(features), runs)
         out["embedder"]["photo_batch"] = "projection"
     out["limit"] = sum(out[m]["photo"] for m in NAMES)
+    faces = getattr(pipeline["segmenter"], "faces", None)
+    if faces is not None:  # the face step is a model too (dlib's detector, the gender net), outside the limit
+        region = face_region(((g.label, g.box) for g in garments), image.size)
+        pixels = np.asarray(image.convert("RGB"))
+        out["face"] = median_ms(lambda: faces.men_share(pixels, region), runs)
     return out
 
 
@@ -120,10 +127,13 @@ def report(args, raw, local, naive_figs, served, extra, sizes, encode, manifests
         *[f"| {m} | {raw[m]['batch1']:.1f} | {raw[m]['batch8']:.1f} | {raw[m]['photo']:.1f} ({raw[m]['photo_batch']}) |"
           for m in NAMES],
         f"| **limit** (sum on the photo) | | | **{limit:.1f}** |",
+        *([f"| face step (dlib's detector and the gender net; not in the limit) | | | {raw['face']:.1f} |"]
+          if "face" in raw else []),
         "",
         "| in-process | figure |", "|---|---:|",
         f"| pipeline, one photo (decode .. encode) | {local['latency']:.1f} ms "
-        f"({local['latency'] / limit:.2f} x limit) |",
+        f"({local['latency'] / limit:.2f} x limit"
+        + (f", {local['latency'] / (limit + raw['face']):.2f} x limit + face step" if "face" in raw else "") + ") |",
         f"| pipeline, batch of {BATCH} photos in one call | {local['batched_throughput']:.2f} img/s |",
         f"| naive alternative, one photo | {naive_figs['photo_latency']:.1f} ms |",
         f"| naive alternative, {BATCH} photos one after another | {naive_figs['throughput']:.2f} img/s "
@@ -142,14 +152,15 @@ def report(args, raw, local, naive_figs, served, extra, sizes, encode, manifests
                      f"{r.p50 / limit:.2f} | {cells} | {errors} |")
     lines += ["", f"| target (batch size {BATCH_SIZE_ON}, threads {args.served_threads[0]}) | workflow | ensemble "
               "| bar |", "|---|---:|---:|---|"]
-    for label, fn, bar in (
-            ("served p50 / limit", lambda r: r.p50 / limit, "<= 1.20 workflow, <= 1.10 ensemble"),
+    for label, fn, bar in (  # issue 36's bars; in process: pipeline <= 1.4 x limit
+            ("served p50 / limit", lambda r: r.p50 / limit, "<= 1.9 workflow, <= 1.35 ensemble"),
             (f"{most} clients / in-process batched", lambda r: r.clients[most]["throughput"]
-             / local["batched_throughput"], ">= 0.9"),
+             / local["batched_throughput"], ">= 0.9 workflow, >= 0.95 ensemble"),
             (f"{most} clients / naive", lambda r: r.clients[most]["throughput"] / naive_figs["throughput"], ">= 2"),
             ("1 client p50: naive / ours", lambda r: naive_figs["photo_latency"] / r.p50, "(speed-up)")):
         lines.append(f"| {label} | " + " | ".join(f"{fn(on[e]):.2f}" for e in ("workflow", "ensemble"))
                      + f" | {bar} |")
+    lines += ["", f"In process: pipeline / limit {local['latency'] / limit:.2f} (bar <= 1.4)."]
     for (batch_size, threads), figures in extra.items():
         rss = figures["rss_mb"]
         lines.append("")
