@@ -239,6 +239,8 @@ class SegmenterStage(ModelStage):
                         it.garments = seg.merge_coarse(it.garments)
                     except RequestError as exc:
                         it.error, it.garments = exc.to_dict(), None
+                        if early is not None:
+                            early[1].cancel()  # not wanted (if already running, its answer is dropped)
                         continue
                 face = self._face(it.garments, pixels, size, early) if wants_face else None
                 self._colour(it.garments, pixels)
