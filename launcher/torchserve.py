@@ -139,10 +139,10 @@ def answers(inference: str, path: str, image: bytes) -> bool:
         return resp.status == 200 and b'"garments"' in resp.read()
 
 
-def register_model(management: str, mar: str, name: str, batch_size: int, max_batch_delay: int = 1,
+def register_model(management: str, mar: str, name: str, batch_size: int, max_batch_delay: int,
                    workers: int = 1, timeout: float = 600) -> None:
-    """POST /models for an archive in the store, with its batching (overrides the archive's own config; the delay's
-    default is the archives', export.archive.MAX_BATCH_DELAY_MS)."""
+    """POST /models for an archive in the store, with its batching (overrides the archive's own config; the
+    archives' delay is export.archive.MAX_BATCH_DELAY_MS)."""
     query = urllib.parse.urlencode({"url": mar, "model_name": name, "batch_size": batch_size,
                                     "max_batch_delay": max_batch_delay, "initial_workers": workers,
                                     "synchronous": "true", "response_timeout": 120})

@@ -256,7 +256,7 @@ class SegmenterStage(ModelStage):
         if self.faces is None or torch.get_num_threads() <= 1:
             return None
         region = face_gender.face_region(zip(found.labels, found.boxes), size)
-        return region, pool(torch.get_num_threads()).submit(self.faces.men_share, pixels, region)
+        return region, self._start_face(pixels, region)
 
     def _face(self, garments: list[Garment], pixels: np.ndarray, size: tuple[int, int],
               early: tuple[face_gender.Box | None, Future] | None = None) -> Future | None:
@@ -270,12 +270,16 @@ class SegmenterStage(ModelStage):
             if early[0] == region:
                 return early[1]
             early[1].cancel()
+        return self._start_face(pixels, region)
+
+    def _start_face(self, pixels: np.ndarray, region: face_gender.Box | None) -> Future:
+        """The face step on a helper thread; on one thread, done here (its answer already in the future)."""
         threads = torch.get_num_threads()
-        if threads <= 1:
-            done: Future = Future()
-            done.set_result(self.faces.men_share(pixels, region))
-            return done
-        return pool(threads).submit(self.faces.men_share, pixels, region)
+        if threads > 1:
+            return pool(threads).submit(self.faces.men_share, pixels, region)
+        done: Future = Future()
+        done.set_result(self.faces.men_share(pixels, region))
+        return done
 
     @staticmethod
     def _colour(garments: list[Garment], pixels: np.ndarray) -> None:
